@@ -1,0 +1,131 @@
+"""The ``townmap`` command: the library's functions, scriptable.
+
+Every failure Townmap expects (bad files, missing workspace, wrong CRS) ends in one line on
+stderr that says what was wrong and what to do, and a non-zero exit code; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from townmap import __version__
+from townmap.errors import TownmapError
+from townmap.settings import DEMO_ENTERPRISES, DEMO_SEED
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from townmap.demo.build import build_demo
+
+    ws = build_demo(args.out, seed=args.seed, n_enterprises=args.enterprises, force=args.force)
+    layers = ws.layer_names()
+    print(f"demo workspace written to {ws.folder} ({len(layers)} layers; fictional data)")
+    return 0
+
+
+def _cmd_layers(args: argparse.Namespace) -> int:
+    from townmap.catalog import load_catalog
+    from townmap.settings import default_workspace
+    from townmap.workspace import Workspace
+
+    catalog = load_catalog(args.layers_dir)
+    folder = args.workspace or default_workspace()
+    explicit = args.workspace is not None
+    has_ws = explicit or (Path(folder) / "workspace.gpkg").is_file()
+    ws = Workspace(folder, catalog=catalog) if has_ws else None
+    rows = [("id", "group", "kind", "geometry", "features", "crs", "label")]
+    for spec in catalog:
+        if ws is not None and ws.has_layer(spec.id):
+            info = ws.layer_info(spec.id)
+            count, crs = str(info.features), info.crs or "-"
+        else:
+            count, crs = "missing" if ws is not None else "-", "-"
+        geometry = spec.geometry or spec.kind
+        rows.append(
+            (
+                spec.id,
+                spec.group,
+                spec.kind,
+                geometry,
+                count,
+                crs,
+                f"{spec.label.zh} / {spec.label.en}",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    if ws is None:
+        print(
+            f"(no workspace at {folder}: feature counts not shown; "
+            "build one with 'townmap demo --out DIR')",
+            file=sys.stderr,
+        )
+    elif ws.is_fictional:
+        print("workspace holds FICTIONAL demo data / 虚构示例数据", file=sys.stderr)
+    for err in catalog.errors:
+        print(f"error: {err}", file=sys.stderr)
+    return 1 if catalog.errors else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="townmap",
+        description="Townmap: environmental planning and monitoring for small towns "
+        "(Lake Tai basin). Run 'townmap COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"townmap {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser("demo", help="build the fictional demo town into a workspace folder")
+    demo.add_argument("--out", required=True, type=Path, help="workspace folder to write")
+    demo.add_argument(
+        "--seed",
+        type=int,
+        default=DEMO_SEED,
+        help=f"random seed (default: {DEMO_SEED}, the published demo)",
+    )
+    demo.add_argument(
+        "--enterprises",
+        type=int,
+        default=DEMO_ENTERPRISES,
+        metavar="N",
+        help=f"number of enterprises (default: {DEMO_ENTERPRISES})",
+    )
+    demo.add_argument("--force", action="store_true", help="replace an existing workspace")
+    demo.set_defaults(func=_cmd_demo)
+
+    layers = sub.add_parser("layers", help="list the layer catalog with feature counts and CRS")
+    layers.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="workspace folder (default: $TOWNMAP_WORKSPACE or data/demo)",
+    )
+    layers.add_argument(
+        "--layers-dir", type=Path, default=None, help="folder of layer files (default: layers/)"
+    )
+    layers.set_defaults(func=_cmd_layers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module="pyogrio")
+    try:
+        return args.func(args)
+    except TownmapError as exc:
+        print(f"townmap: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
+        print(f"townmap: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("townmap: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Coordinate reference systems: one place that decides which CRS is used for what.
+
+Townmap stores each workspace in one CRS, draws maps in WGS 84 and measures lengths and
+areas in a metric CGCS2000 Gauss–Krüger zone chosen from the data's longitude. Nothing
+in Townmap measures in degrees: callers ask this module for a metric frame instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+from pyproj import CRS
+
+from townmap.errors import CRSError
+
+#: Leaflet and GeoJSON want longitude/latitude on WGS 84.
+DISPLAY_CRS = CRS.from_epsg(4326)
+#: China Geodetic Coordinate System 2000, geographic (within ~1 m of WGS 84 on land).
+CGCS2000 = CRS.from_epsg(4490)
+#: The demo town's storage CRS: CGCS2000 / 3-degree Gauss–Krüger CM 120°E.
+DEMO_CRS = CRS.from_epsg(4549)
+
+# EPSG code blocks for CGCS2000 Gauss–Krüger zones (checked with pyproj on this stack).
+_GK3_CM_FIRST = 4534  # CM 75E .. CM 135E, no zone prefix in the easting
+_GK3_ZONE_FIRST = 4513  # zone 25 .. zone 45, zone number prefixed to the easting
+_GK6_CM_FIRST = 4502  # CM 75E .. CM 135E
+_GK6_ZONE_FIRST = 4491  # zone 13 .. zone 23
+
+
+def gk3_central_meridian(lon: float) -> int:
+    """Central meridian (degrees E) of the 3-degree zone that holds ``lon``."""
+    if not -180 <= lon <= 180 or math.isnan(lon):
+        raise CRSError(f"longitude {lon!r} is outside -180..180")
+    cm = int(round(lon / 3.0) * 3)
+    if not 75 <= cm <= 135:
+        raise CRSError(
+            f"longitude {lon:.3f} is outside China's CGCS2000 Gauss–Krüger zones (73.5–136.5 E)"
+        )
+    return cm
+
+
+def gk3_crs(lon: float, *, zone_prefix: bool = False) -> CRS:
+    """CGCS2000 3-degree Gauss–Krüger CRS for a longitude (EPSG:4549 at 120°E)."""
+    cm = gk3_central_meridian(lon)
+    first = _GK3_ZONE_FIRST if zone_prefix else _GK3_CM_FIRST
+    return CRS.from_epsg(first + (cm - 75) // 3)
+
+
+def gk6_crs(lon: float, *, zone_prefix: bool = False) -> CRS:
+    """CGCS2000 6-degree Gauss–Krüger CRS for a longitude."""
+    if not 72 <= lon <= 138:
+        raise CRSError(f"longitude {lon:.3f} is outside China's 6-degree zones (72–138 E)")
+    zone = int(lon // 6) + 1
+    cm = zone * 6 - 3
+    first = _GK6_ZONE_FIRST if zone_prefix else _GK6_CM_FIRST
+    return CRS.from_epsg(first + (cm - 75) // 6)
+
+
+def is_metric(crs: CRS | None) -> bool:
+    """True when the CRS is projected with metre units (safe for lengths and areas)."""
+    if crs is None or not crs.is_projected:
+        return False
+    units = {axis.unit_name for axis in crs.axis_info}
+    return units <= {"metre", "meter", "m"}
+
+
+def require_crs(gdf: gpd.GeoDataFrame, what: str = "data") -> CRS:
+    """Return the frame's CRS or raise a clear error: guessing would corrupt the workspace."""
+    if gdf.crs is None:
+        raise CRSError(f"{what} has no coordinate reference system; set one before using it")
+    return CRS.from_user_input(gdf.crs)
+
+
+def metric_crs_for(gdf: gpd.GeoDataFrame) -> CRS:
+    """A metric CRS for analysing ``gdf``: its own if already metric, else the GK3 zone."""
+    crs = require_crs(gdf)
+    if is_metric(crs):
+        return crs
+    if gdf.empty:
+        raise CRSError("cannot choose a metric CRS for an empty layer in geographic coordinates")
+    lon = gdf.to_crs(DISPLAY_CRS).total_bounds[[0, 2]].mean()
+    return gk3_crs(float(lon))
+
+
+def to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Reproject to a metric CRS (no copy when already metric)."""
+    target = metric_crs_for(gdf)
+    return gdf if CRS.from_user_input(gdf.crs) == target else gdf.to_crs(target)
+
+
+def to_display(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Reproject to WGS 84 longitude/latitude for the web map."""
+    crs = require_crs(gdf)
+    return gdf if crs == DISPLAY_CRS else gdf.to_crs(DISPLAY_CRS)
+
+
+def describe(crs: CRS | None) -> str:
+    """Short human label such as ``EPSG:4549 CGCS2000 / 3-degree Gauss-Kruger CM 120E``."""
+    if crs is None:
+        return "no CRS"
+    crs = CRS.from_user_input(crs)
+    code = crs.to_epsg()
+    return f"EPSG:{code} {crs.name}" if code else crs.name

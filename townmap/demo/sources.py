@@ -1,0 +1,338 @@
+"""Pollution sources of the demo town: TVEs, the town sewage plant, sewer and outfalls.
+
+Enterprises cluster along roads and rivers near village centres, with larger ones in the
+industrial zone. Loads are flow × concentration for the sector, size and treatment, so
+they are plausible in ratio (a dye works of a given size emits far more COD than a
+machinery shop). Everything here is fictional.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from shapely.geometry import LineString, Point
+from shapely.ops import unary_union
+
+from townmap.crs import DEMO_CRS
+from townmap.demo import names
+from townmap.demo.geography import Geography
+
+SECTOR_SHARE = {
+    "machinery": 0.19,
+    "textiles": 0.13,
+    "food": 0.09,
+    "building_materials": 0.08,
+    "chemicals": 0.08,
+    "printing_dyeing": 0.11,
+    "electroplating": 0.07,
+    "cement": 0.03,
+    "chemical_pulp_paper": 0.04,
+    "tanning": 0.04,
+    "brewing": 0.05,
+    "dyestuffs": 0.08,
+}
+#: wastewater of a "small" enterprise, m³/d
+BASE_FLOW = {
+    "printing_dyeing": 300,
+    "electroplating": 50,
+    "chemical_pulp_paper": 500,
+    "tanning": 150,
+    "brewing": 200,
+    "dyestuffs": 150,
+    "chemicals": 100,
+    "cement": 5,
+    "building_materials": 10,
+    "machinery": 15,
+    "food": 80,
+    "textiles": 60,
+}
+#: untreated effluent, mg/L: COD, NH3-N, TP, TN
+RAW_CONC = {
+    "printing_dyeing": (1000, 20, 5, 40),
+    "electroplating": (200, 30, 8, 50),
+    "chemical_pulp_paper": (2000, 15, 4, 30),
+    "tanning": (3000, 150, 10, 250),
+    "brewing": (3000, 50, 15, 80),
+    "dyestuffs": (2500, 80, 6, 120),
+    "chemicals": (1200, 60, 5, 100),
+    "cement": (100, 5, 1, 10),
+    "building_materials": (150, 5, 1, 10),
+    "machinery": (300, 20, 3, 35),
+    "food": (1500, 40, 10, 60),
+    "textiles": (500, 15, 3, 30),
+}
+#: air and waste of a "small" enterprise, t/a: SO2, dust, solid waste
+BASE_AIR_WASTE = {
+    "printing_dyeing": (8, 2, 150),
+    "electroplating": (0.5, 0.3, 40),
+    "chemical_pulp_paper": (10, 4, 600),
+    "tanning": (3, 1, 200),
+    "brewing": (6, 2, 300),
+    "dyestuffs": (5, 2, 120),
+    "chemicals": (6, 3, 200),
+    "cement": (30, 80, 500),
+    "building_materials": (4, 20, 300),
+    "machinery": (1, 3, 80),
+    "food": (3, 1, 150),
+    "textiles": (5, 1.5, 60),
+}
+SIZE_MULT = {"micro": 0.3, "small": 1.0, "medium": 3.5, "large": 10.0}
+REMOVAL_OWN = np.array([0.85, 0.6, 0.6, 0.4])  # a working own plant: COD, NH3-N, TP, TN
+SEWER_CAP = np.array([500.0, 45.0, 8.0, 70.0])  # pre-treated to a sewer-acceptance level
+CP_PHASES = [
+    "not_started",
+    "cp1_preparation",
+    "cp2_pre_assessment",
+    "cp3_assessment",
+    "cp4_options",
+    "cp5_feasibility",
+    "cp6_implementation",
+    "cp7_continuous",
+]
+
+
+def _sewer(geo: Geography, plant: Point) -> list[LineString]:
+    """Trunk from the industrial zone through the town centre to the plant."""
+    iz = geo.industrial_zone.centroid
+    c = geo.town_centre
+    main = LineString([iz, (iz.x + 800, iz.y + 150), c, plant]).segmentize(200)
+    nearest = sorted(geo.village_centres[1:], key=lambda p: p.distance(c))[:2]
+    return [main] + [LineString([p, c]) for p in nearest]
+
+
+def _anchor_lines(geo: Geography) -> list[LineString]:
+    lines = [r[4] for r in geo.roads]
+    lines += [g.intersection(geo.town) for g in geo.rivers.values()]
+    return [g for part in lines for g in shapely.get_parts(part) if g.length > 0]
+
+
+def _locations(rng: np.random.Generator, geo: Geography, n: int) -> tuple[list[Point], list[int]]:
+    """Points along roads and rivers near village centres; a share in the industrial zone."""
+    anchors = unary_union(_anchor_lines(geo))
+    pops = np.array([v.area for v in geo.villages])
+    weights = pops / pops.sum()
+    pts: list[Point] = []
+    village_idx: list[int] = []
+    n_zone = int(n * 0.1)
+    minx, miny, maxx, maxy = geo.industrial_zone.bounds
+    while len(pts) < n_zone:
+        p = Point(rng.uniform(minx + 40, maxx - 40), rng.uniform(miny + 40, maxy - 40))
+        if all(p.distance(q) > 60 for q in pts):
+            pts.append(p)
+            village_idx.append(-1)
+    near_cache: dict[int, list[LineString]] = {}
+    while len(pts) < n:
+        v = int(rng.choice(len(geo.villages), p=weights))
+        if v not in near_cache:
+            zone = geo.village_centres[v].buffer(1_600).intersection(geo.villages[v])
+            near_cache[v] = [
+                g for g in shapely.get_parts(anchors.intersection(zone)) if g.length > 50
+            ]
+        lines = near_cache[v]
+        if lines and rng.random() < 0.85:
+            lengths = np.array([g.length for g in lines])
+            line = lines[int(rng.choice(len(lines), p=lengths / lengths.sum()))]
+            base = line.interpolate(rng.uniform(0, line.length))
+            angle = rng.uniform(0, 2 * np.pi)
+            dist = rng.uniform(40, 220)
+            p = Point(base.x + dist * np.cos(angle), base.y + dist * np.sin(angle))
+        else:
+            c = geo.village_centres[v]
+            p = Point(c.x + rng.normal(0, 500), c.y + rng.normal(0, 500))
+        if not geo.town.contains(p) or geo.lake.distance(p) < 80:
+            continue
+        if any(g.distance(p) < 25 for g in geo.rivers.values()):
+            continue
+        pts.append(p)
+        village_idx.append(v)
+    return pts, village_idx
+
+
+def _names(rng: np.random.Generator, sectors: list[str], villages: list[int]) -> tuple[list, list]:
+    zh_names, en_names, seen = [], [], set()
+    for sector, v in zip(sectors, villages, strict=True):
+        vzh, ven = names.VILLAGES[max(v, 0)]
+        if v < 0:
+            vzh, ven = "太滨开发区", "Taibin Development Zone "
+        else:
+            vzh, ven = vzh[:-1], ven + " "
+        for _ in range(200):
+            wzh, wen = names.FIRM_WORDS[int(rng.integers(len(names.FIRM_WORDS)))]
+            szh, sen = names.FIRM_SUFFIX[int(rng.random() < 0.3)]
+            zh = f"{vzh}{wzh}{names.SECTOR_WORDS[sector][0]}{szh}"
+            if zh not in seen:
+                break
+        else:  # pragma: no cover - only with an impossible name space
+            raise RuntimeError("ran out of unique enterprise names")
+        seen.add(zh)
+        zh_names.append(zh)
+        en_names.append(f"{ven}{wen} {names.SECTOR_WORDS[sector][1]} {sen}")
+    return zh_names, en_names
+
+
+def build_sources(
+    rng: np.random.Generator, geo: Geography, n_enterprises: int, village_ids: list[str]
+) -> dict[str, gpd.GeoDataFrame]:
+    """Enterprises, sewage plant, sewer trunk and discharge points."""
+    r03 = geo.rivers["R03"]
+    plant_on_river = r03.interpolate(r03.length - 1_300)
+    plant = Point(plant_on_river.x + 120, plant_on_river.y - 160)
+    sewer_lines = _sewer(geo, plant)
+    sewer_union = unary_union(sewer_lines)
+
+    pts, vidx = _locations(rng, geo, n_enterprises)
+    n = len(pts)
+    sector_names = list(SECTOR_SHARE)
+    share = np.array(list(SECTOR_SHARE.values()))
+    sectors = [sector_names[i] for i in rng.choice(len(share), size=n, p=share / share.sum())]
+    in_zone = np.array([v < 0 for v in vidx])
+    sizes = np.where(
+        in_zone,
+        rng.choice(["small", "medium", "large"], size=n, p=[0.3, 0.5, 0.2]),
+        rng.choice(["micro", "small", "medium", "large"], size=n, p=[0.38, 0.42, 0.16, 0.04]),
+    )
+    mult = np.array([SIZE_MULT[s] for s in sizes])
+    flow = np.array([BASE_FLOW[s] for s in sectors]) * mult * rng.lognormal(0, 0.45, n)
+    near_sewer = np.array([sewer_union.distance(p) < 1_500 for p in pts])
+    treat_p = {
+        "micro": [0.55, 0.2, 0.25],
+        "small": [0.3, 0.45, 0.25],
+        "medium": [0.1, 0.6, 0.3],
+        "large": [0.0, 0.7, 0.3],
+    }
+    treatment = np.array([rng.choice(["none", "own", "sewer"], p=treat_p[s]) for s in sizes])
+    treatment = np.where((treatment == "sewer") & ~near_sewer, "own", treatment)
+    treatment = np.where(in_zone, "sewer", treatment)
+
+    raw = np.array([RAW_CONC[s] for s in sectors], dtype=float) * rng.lognormal(0, 0.3, (n, 4))
+    failing = rng.random(n) < 0.3
+    own = raw * (1 - REMOVAL_OWN * np.where(failing, 0.5, 1.0)[:, None])
+    conc = np.where((treatment == "none")[:, None], raw * 0.95, own)
+    conc = np.where((treatment == "sewer")[:, None], np.minimum(raw, SEWER_CAP), conc)
+    loads = flow[:, None] * conc * 365 / 1e6  # g/d -> t/a
+    air = np.array([BASE_AIR_WASTE[s] for s in sectors]) * mult[:, None]
+    air = air * rng.lognormal(0, 0.4, (n, 3))
+
+    big = np.isin(sizes, ["medium", "large"])
+    banned = np.isin(
+        sectors,
+        [
+            "printing_dyeing",
+            "electroplating",
+            "chemical_pulp_paper",
+            "tanning",
+            "brewing",
+            "dyestuffs",
+        ],
+    )
+    cp_p = np.where(
+        (big | banned)[:, None],
+        [0.25, 0.08, 0.08, 0.1, 0.1, 0.1, 0.15, 0.14],
+        [0.7, 0.06, 0.05, 0.05, 0.04, 0.04, 0.03, 0.03],
+    )
+    cp = [CP_PHASES[rng.choice(8, p=p / p.sum())] for p in cp_p]
+    iso_p = np.where(big[:, None], [0.35, 0.2, 0.35, 0.1], [0.85, 0.07, 0.05, 0.03])
+    iso = [["none", "preparing", "certified", "expired"][rng.choice(4, p=p)] for p in iso_p]
+    founded = np.clip(np.round(rng.normal(1993, 8, n)), 1978, 2022).astype(int)
+    ownership = rng.choice(
+        ["collective", "private", "shareholding_coop", "joint_venture", "foreign"],
+        size=n,
+        p=[0.12, 0.62, 0.14, 0.08, 0.04],
+    )
+    zh_names, en_names = _names(rng, sectors, vidx)
+    ent_ids = [f"E{i + 1:05d}" for i in range(n)]
+    village_of = [village_ids[max(v, 0)] for v in vidx]
+    enterprises = gpd.GeoDataFrame(
+        {
+            "ent_id": ent_ids,
+            "name_zh": zh_names,
+            "name_en": en_names,
+            "village_id": village_of,
+            "sector": sectors,
+            "size": sizes,
+            "ownership": ownership,
+            "founded": founded,
+            "wastewater_m3d": flow.round(1),
+            "cod_tpa": loads[:, 0].round(3),
+            "nh3n_tpa": loads[:, 1].round(3),
+            "tp_tpa": loads[:, 2].round(3),
+            "tn_tpa": loads[:, 3].round(3),
+            "so2_tpa": air[:, 0].round(3),
+            "dust_tpa": air[:, 1].round(3),
+            "solid_waste_tpa": air[:, 2].round(1),
+            "treatment": treatment,
+            "cp_audit_phase": cp,
+            "iso14001": iso,
+            "public": rng.random(n) > 0.08,
+        },
+        geometry=[Point(round(p.x, 1), round(p.y, 1)) for p in pts],
+        crs=DEMO_CRS,
+    )
+
+    # outfalls: every enterprise not on the sewer discharges at the nearest water
+    waters = [(rid, geo.rivers[rid]) for rid in geo.rivers] + [("LAKE", geo.lake.exterior)]
+    tree = shapely.STRtree([w for _, w in waters])
+    rows = []
+    direct = enterprises[enterprises["treatment"] != "sewer"]
+    nearest = tree.nearest(direct.geometry.values)
+    for (_, ent), wi in zip(direct.iterrows(), nearest, strict=True):
+        rid, water = waters[int(wi)]
+        on = water.interpolate(water.project(ent.geometry))
+        rows.append(
+            {
+                "dp_id": f"D{len(rows) + 1:05d}",
+                "source_kind": "enterprise",
+                "ent_id": ent["ent_id"],
+                "plant_id": None,
+                "receiving_water": rid,
+                "flow_m3d": round(ent["wastewater_m3d"] * 0.95, 1),
+                "geometry": Point(round(on.x, 1), round(on.y, 1)),
+            }
+        )
+    plant_flow = (
+        float(enterprises.loc[enterprises["treatment"] == "sewer", "wastewater_m3d"].sum())
+        + 6_000.0
+    )
+    rows.append(
+        {
+            "dp_id": f"D{len(rows) + 1:05d}",
+            "source_kind": "plant",
+            "ent_id": None,
+            "plant_id": "P001",
+            "receiving_water": "R03",
+            "flow_m3d": round(plant_flow, 1),
+            "geometry": plant_on_river,
+        }
+    )
+    river_names = {r[0]: r[1] for r in names.RIVERS} | {"LAKE": "太湖"}
+    dps = gpd.GeoDataFrame(rows, crs=DEMO_CRS)
+    dps["receiving_name"] = dps["receiving_water"].map(river_names)
+
+    plants = gpd.GeoDataFrame(
+        {
+            "plant_id": ["P001"],
+            "name_zh": ["太滨镇污水处理厂"],
+            "name_en": ["Taibin Town Sewage Treatment Plant"],
+            "capacity_m3d": [max(20_000.0, round(plant_flow * 1.3, -3))],
+            "built": [2008],
+            "discharge_class": ["1A"],
+        },
+        geometry=[plant],
+        crs=DEMO_CRS,
+    )
+    sewer = gpd.GeoDataFrame(
+        {
+            "sewer_id": [f"S{i + 1:02d}" for i in range(len(sewer_lines))],
+            "diameter_mm": [800] + [400] * (len(sewer_lines) - 1),
+            "status": ["existing"] + ["planned"] * (len(sewer_lines) - 1),
+        },
+        geometry=sewer_lines,
+        crs=DEMO_CRS,
+    )
+    return {
+        "enterprises": enterprises,
+        "discharge_points": dps,
+        "treatment_plants": plants,
+        "sewer_trunk": sewer,
+    }

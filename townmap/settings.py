@@ -1,0 +1,35 @@
+"""Settings in one documented place, each overridable by an environment variable.
+
+``TOWNMAP_LAYERS_DIR``  folder of layer files (default: ``layers/`` of the checkout)
+``TOWNMAP_WORKSPACE``   workspace folder the app opens (default: ``data/demo``)
+``TOWNMAP_LANG``        default interface language, ``zh`` or ``en`` (default: ``zh``)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from townmap import PROJECT_ROOT
+
+
+def layers_dir() -> Path:
+    """Folder holding one TOML file per layer (plus ``i18n/``)."""
+    return Path(os.environ.get("TOWNMAP_LAYERS_DIR", PROJECT_ROOT / "layers"))
+
+
+def default_workspace() -> Path:
+    """Workspace folder the app and the CLI use when none is given."""
+    return Path(os.environ.get("TOWNMAP_WORKSPACE", PROJECT_ROOT / "data" / "demo"))
+
+
+def default_language() -> str:
+    """Interface language when the URL does not say; Chinese first for town users."""
+    lang = os.environ.get("TOWNMAP_LANG", "zh")
+    return lang if lang in ("zh", "en") else "zh"
+
+
+#: The demo town's random seed: two builds with it hold identical data.
+DEMO_SEED = 20260
+#: Enterprises in the demo town (400–800 is a realistic town; ``--enterprises`` scales it).
+DEMO_ENTERPRISES = 600
