@@ -1,0 +1,1 @@
+"""Rendering: folium maps (and later static maps) from catalog specs and workspace data."""

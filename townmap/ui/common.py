@@ -1,0 +1,80 @@
+"""What every page shares: language from the URL, the catalog, the workspace, assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from townmap.catalog import Catalog, load_catalog
+from townmap.i18n import LANGUAGES, check_lang, t
+from townmap.render.assets import ASSET_DIR
+from townmap.settings import default_workspace, layers_dir
+from townmap.workspace import GPKG_NAME, Workspace
+
+_LANG_NAMES = {"zh": "中文", "en": "English"}
+
+
+def language() -> str:
+    """The interface language: ``?lang=`` in the URL, so a shared link keeps it."""
+    lang = check_lang(st.query_params.get("lang"))
+    chosen = st.sidebar.radio(
+        "语言 / Language",
+        LANGUAGES,
+        index=LANGUAGES.index(lang),
+        format_func=_LANG_NAMES.get,
+        horizontal=True,
+        key="townmap_lang",
+    )
+    if chosen != st.query_params.get("lang"):
+        st.query_params["lang"] = chosen
+    return chosen
+
+
+def asset_base() -> str:
+    """URL of Townmap's own front-end assets, relative to a component iframe.
+
+    Streamlit serves a declared component's folder at ``/component/<name>/``; declaring the
+    vendored asset folder this way lets the app serve Leaflet itself, under any base path.
+    """
+    component = components.declare_component("townmap_assets", path=str(ASSET_DIR))
+    return f"../{component.name}/"
+
+
+@st.cache_resource(show_spinner=False)
+def catalog() -> Catalog:
+    return load_catalog(layers_dir())
+
+
+def workspace_folder() -> Path:
+    return default_workspace()
+
+
+def open_workspace(lang: str) -> Workspace | None:
+    """The configured workspace, or None after telling the user how to get one."""
+    folder = workspace_folder()
+    if not (folder / GPKG_NAME).is_file():
+        st.error(f"{t('no_workspace', lang)}: {folder}")
+        st.info(t("no_workspace_help", lang))
+        if st.button(t("build_demo", lang)):
+            from townmap.demo.build import build_demo
+
+            with st.spinner(t("build_demo", lang)):
+                build_demo(folder, catalog=catalog())
+            st.rerun()
+        return None
+    return Workspace(folder, catalog=catalog())
+
+
+def fiction_banner(ws: Workspace, lang: str) -> None:
+    """Fictional data says so on screen, on every page."""
+    if ws.is_fictional:
+        st.warning(t("fictional_banner", lang), icon="⚠️")
+
+
+def catalog_problems(cat: Catalog, lang: str) -> None:
+    if cat.errors:
+        with st.sidebar.expander(t("catalog_errors", lang), expanded=False):
+            for err in cat.errors:
+                st.text(str(err))
