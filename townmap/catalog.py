@@ -220,7 +220,7 @@ def _type_problems(attr: Attribute, col: pd.Series) -> list[str]:
             out.append(f"'{attr.name}' has {(numeric > attr.max).sum()} value(s) above {attr.max}")
         return out
     if attr.type in ("date", "datetime"):
-        parsed = pd.to_datetime(values, errors="coerce")
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
         if parsed.isna().any():
             return [f"'{attr.name}' has {int(parsed.isna().sum())} value(s) that are not dates"]
         return []

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 from rasterio.features import rasterize
-from rasterio.transform import from_origin
+from rasterio.transform import from_origin, rowcol
 from scipy import ndimage
 from shapely.geometry import LineString
 
@@ -41,13 +41,11 @@ def _river_bed(elev: np.ndarray, line: LineString, transform, floor: float) -> l
     """Cells along a river with a bed elevation that only falls downstream."""
     n = max(int(line.length / (CELL / 2)), 2)
     pts = [line.interpolate(d) for d in np.linspace(0, line.length, n)]
-    inv = ~transform
+    rows, cols = rowcol(transform, [p.x for p in pts], [p.y for p in pts])
     cells, beds = [], []
-    for p in pts:
-        col, row = inv * (p.x, p.y)
-        r, c = int(row), int(col)
+    for r, c in zip(rows, cols, strict=True):
         if 0 <= r < elev.shape[0] and 0 <= c < elev.shape[1]:
-            cells.append((r, c))
+            cells.append((int(r), int(c)))
             beds.append(elev[r, c] - 2.0)
     if not beds:
         return []
