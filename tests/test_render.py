@@ -97,6 +97,7 @@ def test_layer_titles_are_escaped(catalog):
 def test_offline_links_and_vendored_files_exist():
     js, css = offline_links("../x")
     assert js[0][1] == f"../x/{LEAFLET}/leaflet.js"
+    assert css[0][1] == f"../x/{LEAFLET}/leaflet.css"
     names = {p.relative_to(ASSET_DIR).as_posix() for p in asset_files()}
     assert {
         f"{LEAFLET}/leaflet.js",

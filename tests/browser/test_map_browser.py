@@ -19,7 +19,8 @@ HOSTILE_TOOLTIP = """(needle) => {
     if (!found) return null;
     found.fire('mouseover', {latlng: found.getLatLng(), target: found}, true);
     const tip = document.querySelector('.leaflet-tooltip');
-    return tip ? {text: tip.innerText, imgs: tip.querySelectorAll('img').length} : {text: '', imgs: -1};
+    if (!tip) return {text: '', imgs: -1};
+    return {text: tip.innerText, imgs: tip.querySelectorAll('img').length};
 }"""
 
 
