@@ -60,3 +60,14 @@ def test_missing_workspace_explains_what_to_do(tmp_path, monkeypatch):
     assert "No workspace found" in at.error[0].value
     assert "townmap demo" in at.info[0].value
     assert at.button[0].label == "Build the demo town"
+
+
+def test_build_button_creates_the_demo_and_shows_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOWNMAP_WORKSPACE", str(tmp_path / "new"))
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert (tmp_path / "new" / "workspace.gpkg").is_file()
+    assert not at.error
+    assert any("虚构示例数据" in w.value for w in at.warning)

@@ -231,17 +231,10 @@ class Transaction:
         description: str = "",
     ) -> None:
         """Store (or replace) a vector layer, converting it to the workspace CRS."""
-        if name in _INTERNAL:
-            raise WorkspaceError(f"{name!r} is reserved for Townmap's own records")
         crs = require_crs(gdf, f"layer '{name}'")
         if crs != self._crs:
             gdf = gdf.to_crs(self._crs)
-        self._validate(name, gdf)
-        desc = description or ("FICTIONAL demo data / 虚构示例数据" if fictional else "")
-        pyogrio.write_dataframe(
-            gdf, self._tmp, layer=name, driver="GPKG", layer_options={"DESCRIPTION": desc}
-        )
-        self._record(name, "vector", fictional, source, desc)
+        self._store(name, gdf, "vector", fictional, source, description)
 
     def write_table(
         self,
@@ -253,18 +246,25 @@ class Transaction:
         description: str = "",
     ) -> None:
         """Store (or replace) a non-spatial table."""
+        self._store(name, pd.DataFrame(table), "table", fictional, source, description)
+
+    def _store(
+        self,
+        name: str,
+        frame: pd.DataFrame,
+        kind: str,
+        fictional: bool,
+        source: str,
+        description: str,
+    ) -> None:
         if name in _INTERNAL:
             raise WorkspaceError(f"{name!r} is reserved for Townmap's own records")
-        self._validate(name, table)
+        self._validate(name, frame)
         desc = description or ("FICTIONAL demo data / 虚构示例数据" if fictional else "")
         pyogrio.write_dataframe(
-            pd.DataFrame(table),
-            self._tmp,
-            layer=name,
-            driver="GPKG",
-            layer_options={"DESCRIPTION": desc},
+            frame, self._tmp, layer=name, driver="GPKG", layer_options={"DESCRIPTION": desc}
         )
-        self._record(name, "table", fictional, source, desc)
+        self._record(name, kind, fictional, source, desc)
 
     def write_raster(
         self, name: str, writer, *, fictional: bool = False, source: str = "", description: str = ""

@@ -77,6 +77,15 @@ BASE_AIR_WASTE = {
     "food": (3, 1, 150),
     "textiles": (5, 1.5, 60),
 }
+#: sectors the Taihu ordinance (Art. 43) bans; the demo gives them audits more often
+TAIHU_BANNED_SECTORS = [
+    "printing_dyeing",
+    "electroplating",
+    "chemical_pulp_paper",
+    "tanning",
+    "brewing",
+    "dyestuffs",
+]
 SIZE_MULT = {"micro": 0.3, "small": 1.0, "medium": 3.5, "large": 10.0}
 REMOVAL_OWN = np.array([0.85, 0.6, 0.6, 0.4])  # a working own plant: COD, NH3-N, TP, TN
 SEWER_CAP = np.array([500.0, 45.0, 8.0, 70.0])  # pre-treated to a sewer-acceptance level
@@ -215,17 +224,7 @@ def build_sources(
     air = air * rng.lognormal(0, 0.4, (n, 3))
 
     big = np.isin(sizes, ["medium", "large"])
-    banned = np.isin(
-        sectors,
-        [
-            "printing_dyeing",
-            "electroplating",
-            "chemical_pulp_paper",
-            "tanning",
-            "brewing",
-            "dyestuffs",
-        ],
-    )
+    banned = np.isin(sectors, TAIHU_BANNED_SECTORS)
     cp_p = np.where(
         (big | banned)[:, None],
         [0.25, 0.08, 0.08, 0.1, 0.1, 0.1, 0.15, 0.14],
