@@ -71,3 +71,12 @@ def test_build_button_creates_the_demo_and_shows_it(tmp_path, monkeypatch):
     assert (tmp_path / "new" / "workspace.gpkg").is_file()
     assert not at.error
     assert any("虚构示例数据" in w.value for w in at.warning)
+
+
+def test_a_corrupt_workspace_is_an_error_message_not_a_crash(tmp_path, monkeypatch):
+    (tmp_path / "workspace.gpkg").write_bytes(b"garbage")
+    monkeypatch.setenv("TOWNMAP_WORKSPACE", str(tmp_path))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert "not a Townmap workspace" in at.error[0].value

@@ -213,3 +213,76 @@ def test_uncatalogued_layers_are_stored_without_schema_checks(ws):
         tx.write_layer("consultant_notes", extra)
     assert ws.layer_info("consultant_notes").features == 1
     assert (ws.folder / GPKG_NAME).is_file()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a geopackage at all", b"SQLite format 3\x00junk"])
+def test_a_corrupt_file_is_refused_with_one_clear_error(tmp_path, content):
+    (tmp_path / GPKG_NAME).write_bytes(content)
+    with pytest.raises(WorkspaceError, match="not a Townmap workspace"):
+        Workspace(tmp_path)
+
+
+def test_a_plain_geopackage_without_townmap_metadata_is_refused(tmp_path):
+    gpd.GeoDataFrame({"a": [1]}, geometry=[Point(0, 0)], crs=4326).to_file(tmp_path / GPKG_NAME)
+    with pytest.raises(WorkspaceError, match="not a Townmap workspace"):
+        Workspace(tmp_path)
+
+
+def test_workspace_is_a_standard_geopackage_qgis_can_open(ws):
+    with ws.transaction() as tx:
+        tx.write_layer("rivers", _rivers())
+    with sqlite3.connect(ws.gpkg) as con:
+        assert con.execute("pragma application_id").fetchone()[0] == 0x47504B47  # 'GPKG'
+        assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+        srs = dict(con.execute("select table_name, srs_id from gpkg_geometry_columns"))
+        assert srs["rivers"] == 4549
+        tables = {r[0] for r in con.execute("select name from sqlite_master")}
+        assert "rtree_rivers_geom" in tables  # spatial index
+        kinds = dict(con.execute("select table_name, data_type from gpkg_contents"))
+        assert kinds["townmap_metadata"] == "attributes"
+
+
+def test_concurrent_transactions_are_serialised_and_both_land(ws):
+    import threading
+
+    entered = threading.Event()
+    release = threading.Event()
+
+    def first():
+        with ws.transaction() as tx:
+            entered.set()
+            release.wait(10)
+            tx.write_layer("rivers", _rivers())
+
+    t = threading.Thread(target=first)
+    t.start()
+    entered.wait(10)
+    done = []
+
+    def second():
+        with ws.transaction() as tx:
+            tx.write_table(
+                "water_samples",
+                pd.DataFrame(
+                    {
+                        "station_id": ["S1"],
+                        "sampled_at": [pd.Timestamp("2024-01-01 10:00")],
+                        "parameter": ["TP"],
+                        "value": [0.1],
+                        "unit": ["mg/L"],
+                        "qualifier": [""],
+                        "detection_limit": [0.01],
+                    }
+                ),
+            )
+        done.append(True)
+
+    t2 = threading.Thread(target=second)
+    t2.start()
+    t2.join(0.5)
+    assert not done, "the second writer must wait for the first"
+    release.set()
+    t.join(10)
+    t2.join(10)
+    assert done
+    assert {"rivers", "water_samples"} <= set(ws.layer_names())

@@ -23,6 +23,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import pyogrio.errors
 from pyproj import CRS
 
 from townmap.catalog import Catalog, validate_frame
@@ -63,6 +64,14 @@ class Workspace:
                 f"no workspace at {self.folder} (expected {GPKG_NAME}); "
                 "build the demo with 'townmap demo --out DIR' or create one"
             )
+        try:
+            meta = self.metadata()
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, KeyError) as exc:
+            raise WorkspaceError(
+                f"{self.gpkg} is not a Townmap workspace (unreadable or no metadata: {exc})"
+            ) from None
+        if "crs" not in meta:
+            raise WorkspaceError(f"{self.gpkg} has no CRS in its metadata; it cannot be used")
 
     # ------------------------------------------------------------------ creation
     @classmethod

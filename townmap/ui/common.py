@@ -8,6 +8,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from townmap.catalog import Catalog, load_catalog
+from townmap.errors import TownmapError
 from townmap.i18n import LANGUAGES, check_lang, t
 from townmap.render.assets import ASSET_DIR
 from townmap.settings import default_workspace, layers_dir
@@ -64,7 +65,11 @@ def open_workspace(lang: str) -> Workspace | None:
                 build_demo(folder, catalog=catalog())
             st.rerun()
         return None
-    return Workspace(folder, catalog=catalog())
+    try:
+        return Workspace(folder, catalog=catalog())
+    except TownmapError as exc:
+        st.error(str(exc))
+        return None
 
 
 def fiction_banner(ws: Workspace, lang: str) -> None:
