@@ -86,6 +86,7 @@ class LayerSpec(_Strict):
     geometry: Literal["Point", "LineString", "Polygon"] | None = None
     order: int = 100
     visible: bool = True
+    key: str | None = None
     source: str | None = None
     attributes: list[Attribute] = Field(default_factory=list)
     style: Style = Field(default_factory=Style)
@@ -108,6 +109,10 @@ class LayerSpec(_Strict):
             unknown = [n for n in getattr(self, key) if n not in names]
             if unknown:
                 raise ValueError(f"'{key}' names unknown attributes: {', '.join(unknown)}")
+        if self.key is not None and self.key not in names:
+            raise ValueError(f"'key' names unknown attribute {self.key!r}")
+        if self.geometry == "Point" and self.key is None:
+            raise ValueError("a point layer needs 'key', the attribute that identifies a feature")
         if self.style.by is not None and self.style.by not in names:
             raise ValueError(f"'style.by' names unknown attribute {self.style.by!r}")
         return self

@@ -102,3 +102,20 @@ def describe(crs: CRS | None) -> str:
     crs = CRS.from_user_input(crs)
     code = crs.to_epsg()
     return f"EPSG:{code} {crs.name}" if code else crs.name
+
+
+def gauss_kruger_params(crs: CRS | None, lon: float) -> dict[str, float | str]:
+    """Central meridian, false easting and name of the Gauss–Krüger frame for the cursor
+    readout: the workspace's own when it is a transverse Mercator CRS, else the 3° zone."""
+    if crs is not None:
+        crs = CRS.from_user_input(crs)
+        op = crs.coordinate_operation
+        if crs.is_projected and op is not None and "Transverse Mercator" in op.method_name:
+            params = {p.name: p.value for p in op.params}
+            return {
+                "cm": float(params.get("Longitude of natural origin", 0.0)),
+                "falseEasting": float(params.get("False easting", 500_000.0)),
+                "label": crs.name,
+            }
+    zone = gk3_crs(lon)
+    return gauss_kruger_params(zone, lon)

@@ -3,6 +3,8 @@
 ``TOWNMAP_LAYERS_DIR``  folder of layer files (default: ``layers/`` of the checkout)
 ``TOWNMAP_WORKSPACE``   workspace folder the app opens (default: ``data/demo``)
 ``TOWNMAP_LANG``        default interface language, ``zh`` or ``en`` (default: ``zh``)
+``TOWNMAP_CACHE_DIR``   rendered map images and other rebuildable files
+                        (default: ``$XDG_CACHE_HOME/townmap`` or ``~/.cache/townmap``)
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ def layers_dir() -> Path:
 def default_workspace() -> Path:
     """Workspace folder the app and the CLI use when none is given."""
     return Path(os.environ.get("TOWNMAP_WORKSPACE", PROJECT_ROOT / "data" / "demo"))
+
+
+def cache_dir() -> Path:
+    """Where rebuildable renderings (hillshade images) are kept; safe to delete."""
+    if "TOWNMAP_CACHE_DIR" in os.environ:
+        return Path(os.environ["TOWNMAP_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "townmap"
 
 
 def default_language() -> str:

@@ -1,79 +1,101 @@
 """Build the town's folium map from catalog specs and workspace layers.
 
-Layers are converted to WGS 84 and rounded to about a metre before they reach the
-browser; every text shown (names, labels, values) passes through ``escape_text``; styles,
-tooltips and popups come from each layer's catalog entry; the default map has no tiles
-at all, so it works without internet.
+The map has two parts, so Streamlit never has to rebuild it for a change of filter:
+the *base* (lines and polygons as GeoJSON, fixed point layers, basemaps, controls), which
+stays the same from one rerun to the next, and *dynamic* groups (the filtered enterprises)
+that streamlit-folium swaps in place. Point layers are compact canvas arrays
+(``townmap.render.points``); lines and polygons are simplified to ~2 m and rounded to
+~1 m. Every text shown passes through ``escape_text`` or is set as DOM text.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 import folium
 import geopandas as gpd
-import numpy as np
-import pandas as pd
 import shapely
 from branca.element import MacroElement
+from folium.plugins import Draw
 from jinja2 import Template
 
 from townmap.catalog import LayerSpec
 from townmap.crs import to_display
+from townmap.display import format_value
 from townmap.i18n import group_label, t, value_label
-from townmap.render.assets import offline_links
+from townmap.render.assets import draw_links, offline_links
 from townmap.render.escape import escape_text
+from townmap.render.points import CanvasPoints, PointStyle, encode_points
 
 _GEOMETRY_ORDER = {"Polygon": 0, "LineString": 1, "Point": 2}
 #: display precision: 1e-5 degree is about 1 m at Lake Tai
 _PRECISION = 1e-5
 _SIMPLIFY_M = 2.0
+_TIANDITU_KEY = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
 @dataclass(frozen=True)
 class MapLayer:
-    """A layer ready for the map: its spec and WGS 84 features with display properties."""
+    """A layer ready for the map: GeoJSON-able features, or a canvas point payload."""
 
     spec: LayerSpec
-    frame: gpd.GeoDataFrame
+    frame: gpd.GeoDataFrame | None = None
+    payload: str | None = None
+    count: int = 0
 
 
-def _format(spec: LayerSpec, name: str, value: object, lang: str) -> str:
-    attr = spec.attribute(name)
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return "–"
-    if attr.type == "bool":
-        return t("yes" if bool(value) else "no", lang)
-    if attr.type in ("int", "float"):
-        number = float(value)
-        text = f"{number:,.0f}" if attr.type == "int" or abs(number) >= 1000 else f"{number:,.3g}"
-        return f"{text} {attr.unit}".strip()
-    if attr.choices is not None:
-        return value_label(value, lang)
-    return str(value)
+@dataclass(frozen=True)
+class Basemaps:
+    """Background choices. Only the offline ones are shown unless the user picks another."""
+
+    hillshade_url: str | None = None
+    elevation_url: str | None = None
+    bounds: tuple | None = None  # ((south, west), (north, east))
+    tianditu_key: str | None = None
 
 
-def prepare_layer(spec: LayerSpec, gdf: gpd.GeoDataFrame, lang: str) -> MapLayer:
-    """WGS 84, simplified and rounded geometry plus escaped, formatted display fields."""
-    if spec.geometry != "Point" and not gdf.empty:
-        metric = gdf.geometry.simplify(_SIMPLIFY_M, preserve_topology=True)
-        gdf = gdf.set_geometry(metric)
+@dataclass
+class MapParts:
+    """What ``st_folium`` needs: the stable base map, swappable groups, the layer control."""
+
+    base: folium.Map
+    dynamic: list[folium.FeatureGroup] = field(default_factory=list)
+    control: folium.LayerControl | None = None
+
+    def standalone(self) -> folium.Map:
+        """Everything on one map (for HTML export and tests)."""
+        for group in self.dynamic:
+            group.add_to(self.base)
+        if self.control is not None:
+            self.control.add_to(self.base)
+        return self.base
+
+
+def prepare_layer(
+    spec: LayerSpec, gdf: gpd.GeoDataFrame, lang: str, style: PointStyle = PointStyle()
+) -> MapLayer:
+    """Points become a canvas payload; lines and polygons WGS 84 GeoJSON with escaped,
+    formatted display fields (and the feature key, so a click can be traced back)."""
+    if spec.geometry == "Point":
+        payload = encode_points(spec, gdf, lang, style or PointStyle())
+        return MapLayer(spec, payload=payload, count=len(gdf))
+    if not gdf.empty:
+        gdf = gdf.set_geometry(gdf.geometry.simplify(_SIMPLIFY_M, preserve_topology=True))
     shown = gdf if gdf.empty else to_display(gdf)
     fields = list(dict.fromkeys([*spec.tooltip, *spec.popup]))
     props = {
-        name: [escape_text(_format(spec, name, v, lang)) for v in shown[name]]
+        name: [escape_text(format_value(spec, name, v, lang)) for v in shown[name]]
         for name in fields
         if name in shown.columns
     }
-    style = spec.style
-    fill = [
-        style.categories.get(str(v), style.fill_color or style.color)
-        for v in (shown[style.by] if style.by in shown.columns else [None] * len(shown))
-    ]
+    style_ = spec.style
+    by = shown[style_.by] if style_.by in shown.columns else [None] * len(shown)
+    fill = [style_.categories.get(str(v), style_.fill_color or style_.color) for v in by]
     geometry = shapely.set_precision(shown.geometry.values, _PRECISION, mode="pointwise")
     frame = gpd.GeoDataFrame({**props, "_fill": fill}, geometry=geometry, crs=shown.crs)
-    return MapLayer(spec, frame)
+    return MapLayer(spec, frame=frame, count=len(frame))
 
 
 def _style(spec: LayerSpec):
@@ -101,94 +123,134 @@ def _labels(spec: LayerSpec, names: list[str], lang: str) -> list[str]:
 
 
 def layer_title(spec: LayerSpec, lang: str) -> str:
-    """Name shown in the layer control: group and layer (escaped; Leaflet uses innerHTML)."""
+    """Name in the layer control: group and layer (escaped: Leaflet uses innerHTML)."""
     return escape_text(f"{group_label(spec.group, lang)} · {spec.label.get(lang)}")
 
 
-def _legend_entries(spec: LayerSpec, lang: str) -> str:
+def _legend_items(spec: LayerSpec, lang: str) -> list[dict[str, str]]:
     s = spec.style
-    if spec.geometry == "Point":
-        shape = "border-radius:50%;width:10px;height:10px;"
-    elif spec.geometry == "LineString":
-        shape = "width:16px;height:0;border-top-width:3px;border-top-style:solid;"
-    else:
-        shape = "width:14px;height:10px;"
-
-    def swatch(color: str) -> str:
-        if spec.geometry == "LineString":
-            return f'<i style="{shape}border-top-color:{color};"></i>'
-        return f'<i style="{shape}background:{color};border:1px solid {s.color};"></i>'
-
-    title = escape_text(spec.label.get(lang))
+    shape = spec.geometry or "Polygon"
     if s.by and s.categories:
-        rows = "".join(
-            f"<div>{swatch(c)} {escape_text(value_label(v, lang))}</div>"
+        return [
+            {"color": c, "label": value_label(v, lang), "shape": shape}
             for v, c in s.categories.items()
-        )
-        return f"<b>{title}</b>{rows}"
-    return f"<div>{swatch(s.fill_color or s.color)} {title}</div>"
+        ]
+    colour = s.color if shape == "LineString" else (s.fill_color or s.color)
+    return [{"color": colour, "label": spec.label.get(lang), "shape": shape}]
 
 
-class Legend(MacroElement):
-    """A legend control that lists only the layers currently shown on the map."""
+def _layer_group(layer: MapLayer, lang: str) -> folium.FeatureGroup:
+    spec = layer.spec
+    group = folium.FeatureGroup(name=layer_title(spec, lang), show=spec.visible)
+    if layer.payload is not None:
+        CanvasPoints(layer.payload).add_to(group)
+    elif layer.frame is not None and not layer.frame.empty:
+        tip = [n for n in spec.tooltip if n in layer.frame.columns]
+        pop = [n for n in spec.popup if n in layer.frame.columns]
+        folium.GeoJson(
+            layer.frame.to_json(drop_id=True),
+            name=spec.id,
+            style_function=_style(spec),
+            tooltip=folium.GeoJsonTooltip(tip, aliases=_labels(spec, tip, lang)) if tip else None,
+            popup=folium.GeoJsonPopup(pop, aliases=_labels(spec, pop, lang)) if pop else None,
+            smooth_factor=1.0,
+        ).add_to(group)
+    return group
+
+
+class TownmapControls(MacroElement):
+    """Legend of visible layers, cursor coordinates and the click reporter (townmap.js)."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        (function() {
-            var map = {{ this._parent.get_name() }};
-            var entries = {{ this.entries }};
-            var control = L.control({position: "bottomright"});
-            control.onAdd = function () {
-                var div = L.DomUtil.create("div", "townmap-legend");
-                div.style.cssText = "background:rgba(255,255,255,.92);padding:6px 9px;" +
-                    "font:13px/1.45 sans-serif;max-height:45vh;overflow:auto;" +
-                    "border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3)";
-                L.DomEvent.disableScrollPropagation(div);
-                return div;
-            };
-            control.addTo(map);
-            function refresh() {
-                var html = "<div style='font-weight:bold'>{{ this.title }}</div>";
-                entries.forEach(function (e) {
-                    if (map.hasLayer(e.layer)) { html += "<div>" + e.html + "</div>"; }
-                });
-                control.getContainer().innerHTML = html;
-                control.getContainer().querySelectorAll("i").forEach(function (i) {
-                    i.style.display = "inline-block"; i.style.marginRight = "4px";
-                    i.style.verticalAlign = "middle";
-                });
-            }
-            map.on("overlayadd overlayremove", refresh);
-            refresh();
-        })();
+        L.townmapLegend({{ this.entries }}, {title: {{ this.title|tojson }}})
+            .addTo({{ this._parent.get_name() }});
+        L.townmapCoords({{ this.coords|tojson }}).addTo({{ this._parent.get_name() }});
+        L.control.scale({metric: true, imperial: false, maxWidth: 160})
+            .addTo({{ this._parent.get_name() }});
+        L.townmapClicks().addTo({{ this._parent.get_name() }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, title: str, entries: list[dict[str, str]]) -> None:
+    def __init__(self, title: str, entries: list[tuple[str, dict]], coords: dict) -> None:
         super().__init__()
-        self._name = "Legend"
-        self.title = escape_text(title)
+        self._name = "TownmapControls"
+        self.title = title
+        self.coords = coords
         # layer variables are referenced by name: they live in the same script scope
         items = [
-            f"{{layer: {e['layer']}, html: {json.dumps(e['html'], ensure_ascii=False)}}}"
-            for e in entries
+            f"{{layer: {var}, title: {json.dumps(e['title'], ensure_ascii=False)}, "
+            f"items: {json.dumps(e['items'], ensure_ascii=False)}}}"
+            for var, e in entries
         ]
         self.entries = ("[" + ",".join(items) + "]").replace("</", "<\\/")
 
 
-class MetricScale(MacroElement):
-    """A metric-only scale bar (Chinese planning works in metres and kilometres)."""
+class ServedImage(MacroElement):
+    """An image overlay the app serves by URL (folium's ImageOverlay would inline a file)."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        L.control.scale({metric: true, imperial: false, maxWidth: 160})
-            .addTo({{ this._parent.get_name() }});
+        L.imageOverlay({{ this.url|tojson }}, {{ this.bounds|tojson }},
+            {opacity: {{ this.opacity }}, zIndex: {{ this.zindex }}, interactive: false}
+        ).addTo({{ this._parent.get_name() }});
         {% endmacro %}
         """
     )
+
+    def __init__(self, url: str, bounds, opacity: float, zindex: int) -> None:
+        super().__init__()
+        self._name = "ServedImage"
+        self.url, self.opacity, self.zindex = url, opacity, zindex
+        self.bounds = [list(bounds[0]), list(bounds[1])]
+
+
+def _basemaps(m: folium.Map, basemaps: Basemaps, lang: str) -> None:
+    online = t("online", lang)
+    none = folium.FeatureGroup(
+        name=escape_text(t("basemap_none", lang)),
+        overlay=False,
+        show=basemaps.hillshade_url is None,
+    )
+    none.add_to(m)
+    if basemaps.hillshade_url and basemaps.bounds:
+        shade = folium.FeatureGroup(
+            name=escape_text(t("basemap_hillshade", lang)), overlay=False, show=True
+        )
+        ServedImage(basemaps.hillshade_url, basemaps.bounds, 1.0, 1).add_to(shade)
+        shade.add_to(m)
+    folium.TileLayer(
+        "OpenStreetMap",
+        name=escape_text(f"OpenStreetMap ({online})"),
+        overlay=False,
+        show=False,
+        max_zoom=19,
+    ).add_to(m)
+    key = basemaps.tianditu_key
+    if key and _TIANDITU_KEY.match(key):
+        url = (
+            "http://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+            "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+            "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=" + key
+        )
+        group = folium.FeatureGroup(
+            name=escape_text(f"{t('tianditu', lang)} ({online})"), overlay=False, show=False
+        )
+        for layer in ("vec", "cva"):
+            folium.TileLayer(
+                url.replace("{layer}", layer),
+                attr="© 天地图 Tianditu",
+                subdomains="01234567",
+                max_zoom=18,
+            ).add_to(group)
+        group.add_to(m)
+    if basemaps.elevation_url and basemaps.bounds:
+        elev = folium.FeatureGroup(name=escape_text(t("elevation_colours", lang)), show=False)
+        ServedImage(basemaps.elevation_url, basemaps.bounds, 0.55, 2).add_to(elev)
+        elev.add_to(m)
 
 
 def build_map(
@@ -196,46 +258,54 @@ def build_map(
     lang: str,
     asset_base: str,
     bounds: tuple[float, float, float, float] | None = None,
-) -> folium.Map:
-    """A folium map with one toggleable group per layer, styled from the catalog."""
-    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True, zoom_start=12)
+    *,
+    dynamic: list[MapLayer] = (),
+    basemaps: Basemaps = Basemaps(),
+    coords: dict | None = None,
+) -> MapParts:
+    """The base map with static layers and controls, plus dynamic groups and the control."""
+    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True, zoom_start=12, max_zoom=19)
     m.default_js, m.default_css = offline_links(asset_base)
-    folium.Element(
-        "<style>.leaflet-container{background:#eef1ec}</style>",
-    ).add_to(m.get_root().header)
+    _basemaps(m, basemaps, lang)
     ordered = sorted(
         layers, key=lambda x: (_GEOMETRY_ORDER[x.spec.geometry or "Point"], x.spec.order)
     )
-    legend: list[tuple[int, dict[str, str]]] = []
+    entries = []
     for layer in ordered:
-        spec = layer.spec
-        group = folium.FeatureGroup(name=layer_title(spec, lang), show=spec.visible)
-        if not layer.frame.empty:
-            s = spec.style
-            tip = [n for n in spec.tooltip if n in layer.frame.columns]
-            pop = [n for n in spec.popup if n in layer.frame.columns]
-            marker = None
-            if spec.geometry == "Point":
-                marker = folium.CircleMarker(radius=s.radius, weight=s.weight, fill=True)
-            folium.GeoJson(
-                layer.frame.to_json(drop_id=True),
-                name=spec.id,
-                style_function=_style(spec),
-                marker=marker,
-                tooltip=folium.GeoJsonTooltip(tip, aliases=_labels(spec, tip, lang))
-                if tip
-                else None,
-                popup=folium.GeoJsonPopup(pop, aliases=_labels(spec, pop, lang)) if pop else None,
-                smooth_factor=1.0,
-            ).add_to(group)
+        group = _layer_group(layer, lang)
         group.add_to(m)
-        rank = (list(_GEOMETRY_ORDER).index(spec.geometry or "Point"), spec.order)
-        legend.append((rank, {"layer": group.get_name(), "html": _legend_entries(spec, lang)}))
-    MetricScale().add_to(m)
-    folium.LayerControl(collapsed=True, position="topright").add_to(m)
-    entries = [e for _, e in sorted(legend, key=lambda x: x[0], reverse=True)]
-    Legend(t("legend", lang), entries).add_to(m)
+        if layer.payload is None:
+            entries.append(
+                (
+                    group.get_name(),
+                    {"title": layer.spec.label.get(lang), "items": _legend_items(layer.spec, lang)},
+                )
+            )
+    draw = Draw(
+        position="topleft",
+        draw_options={
+            "polyline": {"shapeOptions": {"color": "#e6550d"}},
+            "polygon": {
+                "allowIntersection": False,
+                "showArea": False,
+                "shapeOptions": {"color": "#e6550d"},
+            },
+            "rectangle": {"showArea": False, "shapeOptions": {"color": "#e6550d"}},
+            "circle": False,
+            "marker": False,
+            "circlemarker": False,
+        },
+        edit_options={"edit": False},
+    )
+    draw.default_js, draw.default_css = draw_links(asset_base)
+    draw.add_to(m)
+    TownmapControls(
+        t("legend", lang),
+        list(reversed(entries)),
+        coords or {"cm": 120, "falseEasting": 500000, "label": "CGCS2000 GK CM 120°E"},
+    ).add_to(m)
     if bounds is not None:
         minx, miny, maxx, maxy = bounds
         m.fit_bounds([[miny, minx], [maxy, maxx]])
-    return m
+    groups = [_layer_group(layer, lang) for layer in dynamic]
+    return MapParts(m, groups, folium.LayerControl(collapsed=True, position="topright"))

@@ -43,6 +43,13 @@ def asset_base() -> str:
     return f"../{component.name}/"
 
 
+def cache_base(folder: Path) -> str:
+    """URL of the render cache (hillshade images) relative to a component iframe."""
+    folder.mkdir(parents=True, exist_ok=True)
+    component = components.declare_component("townmap_cache", path=str(folder))
+    return f"../{component.name}/"
+
+
 @st.cache_resource(show_spinner=False)
 def catalog() -> Catalog:
     return load_catalog(layers_dir())

@@ -1,47 +1,59 @@
-"""The map page: every catalog layer of the workspace on an offline Leaflet map."""
+"""The map explorer: every catalog layer on an offline map, filters, search and details.
+
+The base map (static layers, basemaps, controls) is the same on every rerun, so the map is
+never remounted; the filtered enterprises are swapped in as a dynamic group. Only clicks
+and drawings come back to Python (``returned_objects``), so panning and zooming never
+rerun this script.
+"""
 
 from __future__ import annotations
 
+import folium
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from townmap.crs import DISPLAY_CRS, describe
+from townmap.crs import describe, gauss_kruger_params
+from townmap.explore import inspect
+from townmap.explore.filters import EnterpriseFilter, apply_filter, totals
 from townmap.i18n import group_label, t
-from townmap.render.mapview import MapLayer, build_map, prepare_layer
-from townmap.ui import common
+from townmap.render.mapview import Basemaps, build_map
+from townmap.ui import common, map_data, map_panel
+
+RETURNED = ["last_object_clicked", "last_object_clicked_tooltip", "all_drawings"]
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _map_layers(folder: str, stamp: float, lang: str) -> tuple[list[MapLayer], tuple]:
-    """Display-ready layers, cached per workspace version and language."""
-    del stamp  # part of the cache key: a rewritten workspace is read again
-    cat = common.catalog()
-    ws = common.Workspace(folder, catalog=cat)
-    present = set(ws.layer_names())
-    layers = [
-        prepare_layer(spec, ws.read_layer(spec.id), lang)
-        for spec in cat.by_kind("vector")
-        if spec.id in present
-    ]
-    town = ws.read_layer("town") if "town" in present else None
-    ref = town if town is not None and not town.empty else layers[0].frame
-    bounds = tuple(ref.to_crs(DISPLAY_CRS).total_bounds) if not ref.empty else None
-    return layers, bounds
+def _basemaps(stamp: map_data.Stamp, key: str | None) -> Basemaps:
+    images = map_data.terrain(stamp)
+    if images is None:
+        return Basemaps(tianditu_key=key)
+    base = common.cache_base(map_data.render_cache())
+    return Basemaps(base + images.hillshade.name, base + images.elevation.name, images.bounds, key)
 
 
-def _layer_table(ws: common.Workspace, lang: str) -> pd.DataFrame:
-    rows = []
-    for spec in common.catalog():
-        count = ws.layer_info(spec.id).features if ws.has_layer(spec.id) else None
-        rows.append(
-            {
-                t("layers", lang): spec.label.get(lang),
-                t("group", lang): group_label(spec.group, lang),
-                t("features", lang): count,
-            }
-        )
-    return pd.DataFrame(rows)
+def _highlight(hit) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name=t("search_results", "en"), control=False)
+    folium.CircleMarker(
+        (hit.lat, hit.lon), radius=16, color="#00bcd4", weight=4, fill=False
+    ).add_to(group)
+    return group
+
+
+def _sidebar_info(ws, lang: str) -> None:
+    with st.sidebar.expander(t("layers", lang)):
+        st.caption(f"{t('workspace', lang)}: {ws.metadata().get('name', ws.folder.name)}")
+        st.caption(f"{t('crs', lang)}: {describe(ws.crs)}")
+        rows = []
+        for spec in common.catalog():
+            count = ws.layer_info(spec.id).features if ws.has_layer(spec.id) else None
+            rows.append(
+                {
+                    t("layers", lang): spec.label.get(lang),
+                    t("group", lang): group_label(spec.group, lang),
+                    t("features", lang): count,
+                }
+            )
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 def render() -> None:
@@ -53,16 +65,59 @@ def render() -> None:
     common.fiction_banner(ws, lang)
     cat = common.catalog()
     common.catalog_problems(cat, lang)
-    layers, bounds = _map_layers(str(ws.folder), ws.gpkg.stat().st_mtime, lang)
-    m = build_map(layers, lang, common.asset_base(), bounds)
-    st_folium(m, height=720, use_container_width=True, returned_objects=[], key=f"map_{lang}")
-    with st.sidebar:
-        st.caption(f"{t('workspace', lang)}: {ws.metadata().get('name', ws.folder.name)}")
-        st.caption(f"{t('crs', lang)}: {describe(ws.crs)}")
-        st.dataframe(_layer_table(ws, lang), hide_index=True, width="stretch")
-        missing = [s.id for s in cat if not ws.has_layer(s.id)]
-        if missing:
-            st.caption(f"{t('missing_layers', lang)} {', '.join(missing)}")
+    stamp = map_data.Stamp.of(ws)
+    layers = map_data.layers(stamp)
+    specs = map_data.specs()
+    tve = layers.get("enterprises")
+    flt, style = ((), (None, None))
+    if tve is not None:
+        flt, style = map_panel.enterprise_filters(lang, tve, specs["enterprises"])
+    key = map_panel.tianditu_key(lang)
+    _sidebar_info(ws, lang)
+
+    map_col, panel = st.columns([3, 1], gap="medium")
+    with panel:
+        hit = map_panel.search_box(lang, map_data.search_index(stamp))
+    static, bounds = map_data.static_layers(stamp, lang)
+    dynamic = [layer for layer in [map_data.enterprise_layer(stamp, lang, flt, style)] if layer]
+    lon = (bounds[0] + bounds[2]) / 2 if bounds else 120.0
+    parts = build_map(
+        static,
+        lang,
+        common.asset_base(),
+        bounds,
+        dynamic=dynamic,
+        basemaps=_basemaps(stamp, key),
+        coords=gauss_kruger_params(ws.crs, lon),
+    )
+    if hit is not None:
+        parts.dynamic.append(_highlight(hit))
+    with map_col:
+        out = st_folium(
+            parts.base,
+            feature_group_to_add=parts.dynamic,
+            layer_control=parts.control,
+            center=(hit.lat, hit.lon) if hit else None,
+            zoom=16 if hit else None,
+            returned_objects=RETURNED,
+            key=f"townmap_map_{lang}",
+            height=720,
+            use_container_width=True,
+        )
+    with panel:
+        if tve is not None:
+            subset = apply_filter(tve, EnterpriseFilter(*flt))
+            map_panel.show_totals(lang, specs["enterprises"], totals(subset), len(subset), len(tve))
+        clicked = inspect.parse_click(out)
+        drawings = (out or {}).get("all_drawings") or []
+        if drawings:
+            map_panel.show_drawing(
+                lang, drawings[-1], layers, specs, ws.crs, subset if tve is not None else None
+            )
+        if clicked is not None:
+            map_panel.show_click(lang, clicked, layers, specs, ws.crs)
+        if clicked is None and not drawings:
+            st.caption(t("click_hint", lang))
 
 
 render()
