@@ -19,7 +19,10 @@ from townmap.settings import DEMO_ENTERPRISES, DEMO_SEED
 def _cmd_demo(args: argparse.Namespace) -> int:
     from townmap.demo.build import build_demo
 
-    ws = build_demo(args.out, seed=args.seed, n_enterprises=args.enterprises, force=args.force)
+    n = args.scale if args.scale is not None else args.enterprises
+    ws = build_demo(
+        args.out, seed=args.seed, n_enterprises=n, force=args.force, stress=args.scale is not None
+    )
     layers = ws.layer_names()
     print(f"demo workspace written to {ws.folder} ({len(layers)} layers; fictional data)")
     return 0
@@ -87,12 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEMO_SEED,
         help=f"random seed (default: {DEMO_SEED}, the published demo)",
     )
-    demo.add_argument(
+    size = demo.add_mutually_exclusive_group()
+    size.add_argument(
         "--enterprises",
         type=int,
         default=DEMO_ENTERPRISES,
         metavar="N",
         help=f"number of enterprises (default: {DEMO_ENTERPRISES})",
+    )
+    size.add_argument(
+        "--scale",
+        type=int,
+        default=None,
+        metavar="N",
+        help="county-scale stress test: the same town with N enterprises (e.g. 50000)",
     )
     demo.add_argument("--force", action="store_true", help="replace an existing workspace")
     demo.set_defaults(func=_cmd_demo)

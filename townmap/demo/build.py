@@ -186,6 +186,7 @@ def build_demo(
     n_enterprises: int = DEMO_ENTERPRISES,
     force: bool = False,
     catalog: Catalog | None = None,
+    stress: bool = False,
 ) -> Workspace:
     """Write the demo workspace to ``out``; built aside and moved in, so a failure leaves
     no half-built workspace, and an existing one is replaced only with ``force``."""
@@ -199,11 +200,15 @@ def build_demo(
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
+        label = f"{names.TOWN[0]} / {names.TOWN[1]}"
+        if stress:
+            label += f" (压力测试 {n_enterprises:,} 家企业 / stress test, {n_enterprises:,} TVEs)"
         ws = Workspace.create(
             staging,
             DEMO_CRS,
             {
-                "name": f"{names.TOWN[0]} / {names.TOWN[1]}",
+                "name": label,
+                "stress_test": str(stress).lower(),
                 "fictional": "true",
                 "note": FICTION_NOTE,
                 "seed": str(seed),

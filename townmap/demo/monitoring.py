@@ -187,42 +187,52 @@ def water_samples(
 def effluent_samples(
     rng: np.random.Generator, dps: gpd.GeoDataFrame, enterprises: gpd.GeoDataFrame
 ) -> pd.DataFrame:
-    """Quarterly effluent samples; concentrations follow each source's loads and flow."""
+    """Quarterly effluent samples; concentrations follow each source's loads and flow.
+    Vectorised: the county-scale demo has tens of thousands of outfalls."""
     ent = enterprises.set_index("ent_id")
-    rows = []
-    for _, dp in dps.iterrows():
-        if dp["source_kind"] == "plant":
-            conc = {"COD": 32.0, "NH3N": 2.5, "TP": 0.3, "TN": 11.0}
+    is_plant = (dps["source_kind"] == "plant").to_numpy()
+    conc = np.empty((len(dps), 4))
+    ents = ent.reindex(dps["ent_id"].where(~is_plant))
+    flow = np.maximum(ents["wastewater_m3d"].to_numpy(dtype=float), 0.1)
+    for j, col in enumerate(("cod_tpa", "nh3n_tpa", "tp_tpa", "tn_tpa")):
+        conc[:, j] = ents[col].to_numpy(dtype=float) * 1e6 / 365 / flow
+    conc[is_plant] = [32.0, 2.5, 0.3, 11.0]
+    quarters = [(y, q) for y in YEARS for q in range(4)]
+    n_dp, n_q = len(dps), len(quarters)
+    keep = rng.random((n_dp, n_q)) >= 0.08
+    days = rng.integers(3, 26, (n_dp, n_q))
+    noise = rng.lognormal(0, 0.35, (n_dp, n_q, 4))
+    ph = 7.2 + rng.normal(0, 0.5, (n_dp, n_q))
+    month = np.array([3 * q + 2 for _, q in quarters])
+    temp = 14 + 10 * np.cos(2 * np.pi * (month - 7.5) / 12) + rng.normal(0, 1, (n_dp, n_q))
+    dp_i, q_i = np.nonzero(keep)
+    when = pd.to_datetime(
+        {
+            "year": [quarters[q][0] for q in q_i],
+            "month": month[q_i],
+            "day": days[dp_i, q_i],
+            "hour": 10,
+        }
+    )
+    frames = []
+    params = ["COD", "NH3N", "TP", "TN", "pH", "temperature"]
+    for j, param in enumerate(params):
+        if j < 4:
+            values = conc[dp_i, j] * noise[dp_i, q_i, j]
         else:
-            e = ent.loc[dp["ent_id"]]
-            flow = max(float(e["wastewater_m3d"]), 0.1)
-            conc = {
-                p: float(e[col]) * 1e6 / 365 / flow
-                for p, col in (
-                    ("COD", "cod_tpa"),
-                    ("NH3N", "nh3n_tpa"),
-                    ("TP", "tp_tpa"),
-                    ("TN", "tn_tpa"),
-                )
-            }
-        for y in YEARS:
-            for q in range(4):
-                if rng.random() < 0.08:
-                    continue
-                when = pd.Timestamp(year=y, month=3 * q + 2, day=int(rng.integers(3, 26)), hour=10)
-                temp = 14 + 10 * np.cos(2 * np.pi * (3 * q + 2 - 7.5) / 12) + rng.normal(0, 1)
-                vals = {p: v * rng.lognormal(0, 0.35) for p, v in conc.items()}
-                vals["pH"] = 7.2 + rng.normal(0, 0.5)
-                vals["temperature"] = temp
-                for param, value in vals.items():
-                    rows.append(
-                        {
-                            "dp_id": dp["dp_id"],
-                            "sampled_at": when,
-                            "parameter": param,
-                            "value": round(float(value), 3),
-                            "unit": UNITS[param],
-                            "qualifier": "",
-                        }
-                    )
-    return pd.DataFrame(rows)
+            values = (ph if param == "pH" else temp)[dp_i, q_i]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "dp_id": dps["dp_id"].to_numpy()[dp_i],
+                    "sampled_at": when.to_numpy(),
+                    "parameter": param,
+                    "value": np.round(values, 3),
+                    "unit": UNITS[param],
+                    "qualifier": "",
+                    "order": np.arange(len(dp_i)) * len(params) + j,
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True).sort_values("order", kind="stable")
+    return out.drop(columns="order").reset_index(drop=True)

@@ -116,46 +116,90 @@ def _anchor_lines(geo: Geography) -> list[LineString]:
     return [g for part in lines for g in shapely.get_parts(part) if g.length > 0]
 
 
-def _locations(rng: np.random.Generator, geo: Geography, n: int) -> tuple[list[Point], list[int]]:
-    """Points along roads and rivers near village centres; a share in the industrial zone."""
+def _village_anchors(geo: Geography) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per village: the roads and rivers within 1.6 km of its centre, with cumulative lengths."""
     anchors = unary_union(_anchor_lines(geo))
-    pops = np.array([v.area for v in geo.villages])
-    weights = pops / pops.sum()
-    pts: list[Point] = []
-    village_idx: list[int] = []
+    out = []
+    for centre, village in zip(geo.village_centres, geo.villages, strict=True):
+        zone = centre.buffer(1_600).intersection(village)
+        lines = np.array(
+            [
+                g
+                for g in shapely.get_parts(anchors.intersection(zone))
+                if g.geom_type == "LineString" and g.length > 50
+            ],
+            dtype=object,
+        )
+        out.append((lines, np.cumsum([g.length for g in lines]) if len(lines) else np.array([])))
+    return out
+
+
+def _candidates(
+    rng: np.random.Generator, geo: Geography, anchors, weights: np.ndarray, m: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``m`` candidate points: mostly beside roads and rivers near a village centre."""
+    v = rng.choice(len(geo.villages), size=m, p=weights)
+    on_line = rng.random(m) < 0.85
+    angle = rng.uniform(0, 2 * np.pi, m)
+    dist = rng.uniform(40, 220, m)
+    jitter = rng.normal(0, 500, (m, 2))
+    along = rng.random(m)
+    x = np.empty(m)
+    y = np.empty(m)
+    for k in np.unique(v):
+        sel = v == k
+        lines, cum = anchors[k]
+        cx, cy = geo.village_centres[k].x, geo.village_centres[k].y
+        x[sel], y[sel] = cx + jitter[sel, 0], cy + jitter[sel, 1]
+        use = sel & on_line
+        if len(lines) and use.any():
+            target = along[use] * cum[-1]
+            which = np.searchsorted(cum, target, side="right").clip(max=len(lines) - 1)
+            start = np.concatenate([[0.0], cum[:-1]])[which]
+            pts = shapely.line_interpolate_point(lines[which], target - start)
+            x[use] = shapely.get_x(pts) + dist[use] * np.cos(angle[use])
+            y[use] = shapely.get_y(pts) + dist[use] * np.sin(angle[use])
+    return x, y, v
+
+
+def _locations(rng: np.random.Generator, geo: Geography, n: int) -> tuple[list[Point], list[int]]:
+    """Points along roads and rivers near village centres; a tenth in the industrial zone
+    (spaced apart at town scale; at county scale they may crowd, as real zones do)."""
     n_zone = int(n * 0.1)
     minx, miny, maxx, maxy = geo.industrial_zone.bounds
-    while len(pts) < n_zone:
-        p = Point(rng.uniform(minx + 40, maxx - 40), rng.uniform(miny + 40, maxy - 40))
-        if all(p.distance(q) > 60 for q in pts):
-            pts.append(p)
-            village_idx.append(-1)
-    near_cache: dict[int, list[LineString]] = {}
-    while len(pts) < n:
-        v = int(rng.choice(len(geo.villages), p=weights))
-        if v not in near_cache:
-            zone = geo.village_centres[v].buffer(1_600).intersection(geo.villages[v])
-            near_cache[v] = [
-                g for g in shapely.get_parts(anchors.intersection(zone)) if g.length > 50
-            ]
-        lines = near_cache[v]
-        if lines and rng.random() < 0.85:
-            lengths = np.array([g.length for g in lines])
-            line = lines[int(rng.choice(len(lines), p=lengths / lengths.sum()))]
-            base = line.interpolate(rng.uniform(0, line.length))
-            angle = rng.uniform(0, 2 * np.pi)
-            dist = rng.uniform(40, 220)
-            p = Point(base.x + dist * np.cos(angle), base.y + dist * np.sin(angle))
-        else:
-            c = geo.village_centres[v]
-            p = Point(c.x + rng.normal(0, 500), c.y + rng.normal(0, 500))
-        if not geo.town.contains(p) or geo.lake.distance(p) < 80:
-            continue
-        if any(g.distance(p) < 25 for g in geo.rivers.values()):
-            continue
-        pts.append(p)
-        village_idx.append(v)
-    return pts, village_idx
+    spacing = 60.0 if n_zone <= 150 else 0.0
+    zx: list[float] = []
+    zy: list[float] = []
+    while len(zx) < n_zone:
+        px, py = rng.uniform(minx + 40, maxx - 40), rng.uniform(miny + 40, maxy - 40)
+        if spacing == 0 or all(
+            np.hypot(px - a, py - b) > spacing for a, b in zip(zx, zy, strict=True)
+        ):
+            zx.append(px)
+            zy.append(py)
+    anchors = _village_anchors(geo)
+    areas = np.array([v.area for v in geo.villages])
+    weights = areas / areas.sum()
+    water = unary_union(list(geo.rivers.values()))
+    shapely.prepare(geo.town)
+    xs, ys, vs = [np.array(zx)], [np.array(zy)], [np.full(n_zone, -1)]
+    have = n_zone
+    while have < n:
+        m = max(2 * (n - have), 64)
+        x, y, v = _candidates(rng, geo, anchors, weights, m)
+        pts = shapely.points(x, y)
+        ok = (
+            shapely.contains(geo.town, pts)
+            & ~shapely.dwithin(geo.lake, pts, 80)
+            & ~shapely.dwithin(water, pts, 25)
+        )
+        take = np.flatnonzero(ok)[: n - have]
+        xs.append(x[take])
+        ys.append(y[take])
+        vs.append(v[take])
+        have += len(take)
+    x, y, v = np.concatenate(xs), np.concatenate(ys), np.concatenate(vs)
+    return [Point(a, b) for a, b in zip(x, y, strict=True)], [int(k) for k in v]
 
 
 def _names(rng: np.random.Generator, sectors: list[str], villages: list[int]) -> tuple[list, list]:
@@ -166,17 +210,21 @@ def _names(rng: np.random.Generator, sectors: list[str], villages: list[int]) ->
             vzh, ven = "太滨开发区", "Taibin Development Zone "
         else:
             vzh, ven = vzh[:-1], ven + " "
-        for _ in range(200):
+        number = ""
+        for attempt in range(60):
             wzh, wen = names.FIRM_WORDS[int(rng.integers(len(names.FIRM_WORDS)))]
             szh, sen = names.FIRM_SUFFIX[int(rng.random() < 0.3)]
-            zh = f"{vzh}{wzh}{names.SECTOR_WORDS[sector][0]}{szh}"
+            if attempt >= 20:  # a crowded name space (county-scale demo): number them
+                number = str(int(rng.integers(2, 10_000)))
+            zh = f"{vzh}{wzh}{names.SECTOR_WORDS[sector][0]}{number}{szh}"
             if zh not in seen:
                 break
         else:  # pragma: no cover - only with an impossible name space
             raise RuntimeError("ran out of unique enterprise names")
         seen.add(zh)
         zh_names.append(zh)
-        en_names.append(f"{ven}{wen} {names.SECTOR_WORDS[sector][1]} {sen}")
+        en_sector = f"{names.SECTOR_WORDS[sector][1]}{' No. ' + number if number else ''}"
+        en_names.append(f"{ven}{wen} {en_sector} {sen}")
     return zh_names, en_names
 
 

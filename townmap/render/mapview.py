@@ -12,37 +12,32 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import folium
 import geopandas as gpd
-import shapely
 from branca.element import MacroElement
 from folium.plugins import Draw
 from jinja2 import Template
 
 from townmap.catalog import LayerSpec
-from townmap.crs import to_display
-from townmap.display import format_value
 from townmap.i18n import group_label, t, value_label
 from townmap.render.assets import draw_links, offline_links
 from townmap.render.escape import escape_text
-from townmap.render.points import CanvasPoints, PointStyle, encode_points
+from townmap.render.points import PointStyle, ServedLayer, encode_points
+from townmap.render.shapes import encode_shapes, shape_style
 
 _GEOMETRY_ORDER = {"Polygon": 0, "LineString": 1, "Point": 2}
-#: display precision: 1e-5 degree is about 1 m at Lake Tai
-_PRECISION = 1e-5
-_SIMPLIFY_M = 2.0
 _TIANDITU_KEY = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
 @dataclass(frozen=True)
 class MapLayer:
-    """A layer ready for the map: GeoJSON-able features, or a canvas point payload."""
+    """A layer ready for the map: its spec and its compressed data (``points``/``shapes``)."""
 
     spec: LayerSpec
-    frame: gpd.GeoDataFrame | None = None
-    payload: str | None = None
+    payload: bytes
     count: int = 0
 
 
@@ -74,52 +69,14 @@ class MapParts:
 
 
 def prepare_layer(
-    spec: LayerSpec, gdf: gpd.GeoDataFrame, lang: str, style: PointStyle = PointStyle()
+    spec: LayerSpec, gdf: gpd.GeoDataFrame, lang: str, style: PointStyle | None = None
 ) -> MapLayer:
-    """Points become a canvas payload; lines and polygons WGS 84 GeoJSON with escaped,
-    formatted display fields (and the feature key, so a click can be traced back)."""
+    """A layer as compressed data for the browser: canvas points, or GeoJSON shapes."""
     if spec.geometry == "Point":
         payload = encode_points(spec, gdf, lang, style or PointStyle())
-        return MapLayer(spec, payload=payload, count=len(gdf))
-    if not gdf.empty:
-        gdf = gdf.set_geometry(gdf.geometry.simplify(_SIMPLIFY_M, preserve_topology=True))
-    shown = gdf if gdf.empty else to_display(gdf)
-    fields = list(dict.fromkeys([*spec.tooltip, *spec.popup]))
-    props = {
-        name: [escape_text(format_value(spec, name, v, lang)) for v in shown[name]]
-        for name in fields
-        if name in shown.columns
-    }
-    style_ = spec.style
-    by = shown[style_.by] if style_.by in shown.columns else [None] * len(shown)
-    fill = [style_.categories.get(str(v), style_.fill_color or style_.color) for v in by]
-    geometry = shapely.set_precision(shown.geometry.values, _PRECISION, mode="pointwise")
-    frame = gpd.GeoDataFrame({**props, "_fill": fill}, geometry=geometry, crs=shown.crs)
-    return MapLayer(spec, frame=frame, count=len(frame))
-
-
-def _style(spec: LayerSpec):
-    s = spec.style
-
-    def style(feature: dict) -> dict:
-        out = {
-            "color": s.color,
-            "weight": s.weight,
-            "opacity": s.opacity,
-            "fillColor": feature["properties"]["_fill"],
-            "fillOpacity": s.fill_opacity,
-        }
-        if spec.geometry == "LineString" and s.by:
-            out["color"] = feature["properties"]["_fill"]
-        if s.dash:
-            out["dashArray"] = s.dash
-        return out
-
-    return style
-
-
-def _labels(spec: LayerSpec, names: list[str], lang: str) -> list[str]:
-    return [escape_text(spec.attribute(n).label.get(lang)) for n in names]
+    else:
+        payload = encode_shapes(spec, gdf, lang)
+    return MapLayer(spec, payload=payload, count=len(gdf))
 
 
 def layer_title(spec: LayerSpec, lang: str) -> str:
@@ -139,22 +96,14 @@ def _legend_items(spec: LayerSpec, lang: str) -> list[dict[str, str]]:
     return [{"color": colour, "label": spec.label.get(lang), "shape": shape}]
 
 
-def _layer_group(layer: MapLayer, lang: str) -> folium.FeatureGroup:
+def _layer_group(layer: MapLayer, lang: str, point_url) -> folium.FeatureGroup:
     spec = layer.spec
     group = folium.FeatureGroup(name=layer_title(spec, lang), show=spec.visible)
-    if layer.payload is not None:
-        CanvasPoints(layer.payload).add_to(group)
-    elif layer.frame is not None and not layer.frame.empty:
-        tip = [n for n in spec.tooltip if n in layer.frame.columns]
-        pop = [n for n in spec.popup if n in layer.frame.columns]
-        folium.GeoJson(
-            layer.frame.to_json(drop_id=True),
-            name=spec.id,
-            style_function=_style(spec),
-            tooltip=folium.GeoJsonTooltip(tip, aliases=_labels(spec, tip, lang)) if tip else None,
-            popup=folium.GeoJsonPopup(pop, aliases=_labels(spec, pop, lang)) if pop else None,
-            smooth_factor=1.0,
-        ).add_to(group)
+    url = point_url(layer.payload) if point_url is not None else None
+    if spec.geometry == "Point":
+        ServedLayer("townmapPoints", layer.payload, url, {"legend": True}).add_to(group)
+    else:
+        ServedLayer("townmapShapes", layer.payload, url, shape_style(spec)).add_to(group)
     return group
 
 
@@ -262,8 +211,12 @@ def build_map(
     dynamic: list[MapLayer] = (),
     basemaps: Basemaps = Basemaps(),
     coords: dict | None = None,
+    point_url: Callable[[bytes], str] | None = None,
 ) -> MapParts:
-    """The base map with static layers and controls, plus dynamic groups and the control."""
+    """The base map with static layers and controls, plus dynamic groups and the control.
+
+    ``point_url`` publishes a point layer's compressed data and returns its URL; without
+    it the data is inlined (a self-contained map)."""
     m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True, zoom_start=12, max_zoom=19)
     m.default_js, m.default_css = offline_links(asset_base)
     _basemaps(m, basemaps, lang)
@@ -272,9 +225,9 @@ def build_map(
     )
     entries = []
     for layer in ordered:
-        group = _layer_group(layer, lang)
+        group = _layer_group(layer, lang, point_url)
         group.add_to(m)
-        if layer.payload is None:
+        if layer.spec.geometry != "Point":
             entries.append(
                 (
                     group.get_name(),
@@ -307,5 +260,5 @@ def build_map(
     if bounds is not None:
         minx, miny, maxx, maxy = bounds
         m.fit_bounds([[miny, minx], [maxy, maxx]])
-    groups = [_layer_group(layer, lang) for layer in dynamic]
+    groups = [_layer_group(layer, lang, point_url) for layer in dynamic]
     return MapParts(m, groups, folium.LayerControl(collapsed=True, position="topright"))

@@ -92,3 +92,9 @@ def render_cache() -> Path:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def search_index(stamp: Stamp) -> pd.DataFrame:
     return build_index(layers(stamp), specs())
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def feature_counts(stamp: Stamp) -> dict[str, int]:
+    ws = Workspace(stamp.folder)
+    return {name: ws.layer_info(name).features for name in ws.layer_names()}

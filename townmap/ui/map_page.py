@@ -18,6 +18,7 @@ from townmap.explore import inspect
 from townmap.explore.filters import EnterpriseFilter, apply_filter, totals
 from townmap.i18n import group_label, t
 from townmap.render.mapview import Basemaps, build_map
+from townmap.render.publish import publish
 from townmap.ui import common, map_data, map_panel
 
 RETURNED = ["last_object_clicked", "last_object_clicked_tooltip", "all_drawings"]
@@ -43,16 +44,15 @@ def _sidebar_info(ws, lang: str) -> None:
     with st.sidebar.expander(t("layers", lang)):
         st.caption(f"{t('workspace', lang)}: {ws.metadata().get('name', ws.folder.name)}")
         st.caption(f"{t('crs', lang)}: {describe(ws.crs)}")
-        rows = []
-        for spec in common.catalog():
-            count = ws.layer_info(spec.id).features if ws.has_layer(spec.id) else None
-            rows.append(
-                {
-                    t("layers", lang): spec.label.get(lang),
-                    t("group", lang): group_label(spec.group, lang),
-                    t("features", lang): count,
-                }
-            )
+        counts = map_data.feature_counts(map_data.Stamp.of(ws))
+        rows = [
+            {
+                t("layers", lang): spec.label.get(lang),
+                t("group", lang): group_label(spec.group, lang),
+                t("features", lang): counts.get(spec.id),
+            }
+            for spec in common.catalog()
+        ]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
@@ -81,6 +81,7 @@ def render() -> None:
     static, bounds = map_data.static_layers(stamp, lang)
     dynamic = [layer for layer in [map_data.enterprise_layer(stamp, lang, flt, style)] if layer]
     lon = (bounds[0] + bounds[2]) / 2 if bounds else 120.0
+    served = common.cache_base(map_data.render_cache())
     parts = build_map(
         static,
         lang,
@@ -89,6 +90,7 @@ def render() -> None:
         dynamic=dynamic,
         basemaps=_basemaps(stamp, key),
         coords=gauss_kruger_params(ws.crs, lon),
+        point_url=lambda data: served + publish(data, map_data.render_cache()),
     )
     if hit is not None:
         parts.dynamic.append(_highlight(hit))

@@ -10,11 +10,20 @@
 (function () {
   "use strict";
 
-  async function inflate(b64) {
-    const bin = atob(b64);
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  /* A layer's data: gzip-compressed JSON, fetched from the app ({url}) or inline ({b64}). */
+  async function inflate(source) {
+    let blob;
+    if (source.url) {
+      const response = await fetch(source.url);
+      if (!response.ok) throw new Error("townmap: cannot load " + source.url);
+      blob = await response.blob();
+    } else {
+      const bin = atob(source.b64);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      blob = new Blob([bytes]);
+    }
+    const stream = blob.stream().pipeThrough(new DecompressionStream("gzip"));
     return JSON.parse(await new Response(stream).text());
   }
 
@@ -38,18 +47,22 @@
     return String(v);
   }
 
-  function fieldsTable(fields, i) {
-    const table = document.createElement("table");
-    table.className = "townmap-fields";
-    fields.forEach(function (f) {
+  function table(rows) {
+    const el = document.createElement("table");
+    el.className = "townmap-fields";
+    rows.forEach(function (r) {
       const tr = document.createElement("tr");
       const th = document.createElement("th");
-      th.textContent = f.label;
+      th.textContent = r[0];
       const td = document.createElement("td");
-      td.textContent = fieldText(f, i);
-      tr.appendChild(th); tr.appendChild(td); table.appendChild(tr);
+      td.textContent = r[1];
+      tr.appendChild(th); tr.appendChild(td); el.appendChild(tr);
     });
-    return table;
+    return el;
+  }
+
+  function fieldsTable(fields, i) {
+    return table(fields.map(function (f) { return [f.label, fieldText(f, i)]; }));
   }
 
   L.TownmapPoints = L.Layer.extend({
@@ -213,9 +226,14 @@
   // layer works for point layers switched on later too. The clicked object is identified
   // by a key in the "tooltip" it reads: townmap:<layer>:<id>, or townmap:@ for a place.
   L.TownmapClicks = L.Layer.extend({
-    onAdd: function (map) { map.on("click", this._click, this); },
-    onRemove: function (map) { map.off("click", this._click, this); },
-    _click: function (e) {
+    onAdd: function (map) {
+      window.townmapClicks = this;
+      map.on("click", this._mapClick, this);
+    },
+    onRemove: function (map) { map.off("click", this._mapClick, this); },
+    _mapClick: function (e) { this.handle(e, null); },
+    /* Points first (they are drawn on top), then the clicked shape, then the place. */
+    handle: function (e, shape) {
       const map = this._map;
       const layers = (window.townmapPointLayers || []).filter((l) => map.hasLayer(l));
       for (let k = layers.length - 1; k >= 0; k--) {
@@ -226,9 +244,18 @@
           return;
         }
       }
+      if (shape) {
+        shape.open(e.latlng);
+        this.report(e.latlng, shape.key);
+        return;
+      }
       this.report(e.latlng, "townmap:@");
     },
     report: function (latlng, key) {
+      // after any other click handlers, so this report is the one Streamlit receives
+      setTimeout(() => this._send(latlng, key), 0);
+    },
+    _send: function (latlng, key) {
       window.townmapLastClick = key;
       this.fire("click", {
         latlng: latlng,
@@ -240,6 +267,50 @@
     },
   });
   L.townmapClicks = function () { return new L.TownmapClicks(); };
+
+  /* ------------------------------------------------------------------ shapes */
+  // Lines and polygons from a served (or inline) GeoJSON with formatted display fields.
+  L.TownmapShapes = L.FeatureGroup.extend({
+    initialize: function (source, style) {
+      L.FeatureGroup.prototype.initialize.call(this, []);
+      this._style = style;
+      this._ready = inflate(source).then((data) => {
+        this._data = data;
+        const st = this._style;
+        const geo = L.geoJSON(data.geojson, {
+          style: function (f) {
+            const out = {color: st.color, weight: st.weight, opacity: st.opacity,
+                         fillColor: f.properties._fill, fillOpacity: st.fillOpacity};
+            if (st.lineByCategory) out.color = f.properties._fill;
+            if (st.dash) out.dashArray = st.dash;
+            return out;
+          },
+          onEachFeature: (f, layer) => {
+            const p = f.properties;
+            layer.bindTooltip(() => table(data.tooltip.map((d) => [d.label, p[d.name]])),
+                              {sticky: true, className: "townmap-tooltip"});
+            layer.on("click", (e) => {
+              L.DomEvent.stopPropagation(e);
+              const shape = {
+                key: "townmap:" + data.layer + ":" + p._k,
+                open: (latlng) => L.popup({maxWidth: 360})
+                  .setLatLng(latlng)
+                  .setContent(table(data.popup.map((d) => [d.label, p[d.name]])))
+                  .openOn(this._map),
+              };
+              if (window.townmapClicks) window.townmapClicks.handle(e, shape);
+            });
+          },
+        });
+        this.addLayer(geo);
+        this.fire("drawn", {count: data.geojson.features.length});
+        return this;
+      });
+    },
+    ready: function () { return this._ready; },
+    count: function () { return this._data ? this._data.geojson.features.length : 0; },
+  });
+  L.townmapShapes = function (source, style) { return new L.TownmapShapes(source, style); };
 
   /* ------------------------------------------------------------------ coordinates */
   // Transverse Mercator (Snyder, Map Projections, eqs. 8-9 to 8-15) on the CGCS2000 ellipsoid.
