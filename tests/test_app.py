@@ -21,7 +21,7 @@ def test_map_page_opens_in_chinese_with_the_fiction_banner(page):
     assert not page.exception
     assert "乡镇环境规划与监测" in page.title[0].value
     assert any("虚构示例数据" in w.value for w in page.warning)
-    table = page.dataframe[0].value
+    table = next(d.value for d in page.dataframe if "图层" in d.value.columns)
     counts = dict(zip(table["图层"], table["要素数"], strict=True))
     assert counts["乡镇企业"] == 600
     assert any("EPSG:4549" in c.value for c in page.caption)
@@ -80,3 +80,57 @@ def test_a_corrupt_workspace_is_an_error_message_not_a_crash(tmp_path, monkeypat
     at.run()
     assert not at.exception
     assert "not a Townmap workspace" in at.error[0].value
+
+
+def _caption_with(at, text):
+    return next(c.value for c in at.caption if text in c.value)
+
+
+def test_filters_change_the_count_and_totals(page, demo_ws):
+    tve = demo_ws.read_layer("enterprises")
+    page.query_params["lang"] = "en"
+    page.run()
+    assert "Showing 600 of 600" in _caption_with(page, "Showing")
+    page.multiselect(key="flt_sector").set_value(["printing_dyeing", "tanning"]).run()
+    page.multiselect(key="flt_treatment").set_value(["none"]).run()
+    assert not page.exception
+    want = tve[tve["sector"].isin(["printing_dyeing", "tanning"]) & (tve["treatment"] == "none")]
+    assert f"Showing {len(want)} of 600" in _caption_with(page, "Showing")
+    sums = next(
+        d.value for d in page.dataframe if "Totals of the filtered enterprises" in d.value.columns
+    )
+    cod = sums.set_index("Totals of the filtered enterprises").iloc[:, 0]["COD load"]
+    assert cod == f"{want['cod_tpa'].sum():,.2f} t/a"
+
+
+def test_load_range_and_colour_by_do_not_fail(page, demo_ws):
+    page.run()
+    page.selectbox(key="flt_load_field").set_value("tp_tpa").run()
+    lo, hi = page.slider(key="flt_range_tp_tpa").value
+    page.slider(key="flt_range_tp_tpa").set_value((lo, (lo + hi) / 10)).run()
+    page.selectbox(key="style_colour").set_value("cod_tpa").run()
+    page.selectbox(key="style_size").set_value("wastewater_m3d").run()
+    assert not page.exception
+    tve = demo_ws.read_layer("enterprises")
+    cap = _caption_with(page, "显示")
+    shown = int(cap.split("显示")[1].split("/")[0].strip().replace(",", ""))
+    assert 0 < shown < len(tve)
+
+
+def test_search_finds_by_name_and_id(page, demo_ws):
+    ent = demo_ws.read_layer("enterprises").iloc[11]
+    page.run()
+    page.text_input(key="search_query").set_value(ent["name_en"]).run()
+    assert not page.exception
+    pick = page.selectbox(key="search_pick")
+    assert pick.value.key == ent["ent_id"]
+    page.text_input(key="search_query").set_value("no such thing at all").run()
+    assert any("没有找到" in c.value for c in page.caption)
+
+
+def test_a_bad_tianditu_key_is_rejected_with_a_message(page):
+    page.query_params["lang"] = "en"
+    page.run()
+    page.text_input(key="tianditu_key").set_value("not-a-key").run()
+    assert not page.exception
+    assert any("32 hexadecimal" in e.value for e in page.error)

@@ -57,9 +57,12 @@ def gk6_crs(lon: float, *, zone_prefix: bool = False) -> CRS:
     return CRS.from_epsg(first + (cm - 75) // 6)
 
 
-def is_metric(crs: CRS | None) -> bool:
+def is_metric(crs: CRS | str | int | None) -> bool:
     """True when the CRS is projected with metre units (safe for lengths and areas)."""
-    if crs is None or not crs.is_projected:
+    if crs is None:
+        return False
+    crs = CRS.from_user_input(crs)
+    if not crs.is_projected:
         return False
     units = {axis.unit_name for axis in crs.axis_info}
     return units <= {"metre", "meter", "m"}

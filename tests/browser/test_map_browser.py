@@ -1,65 +1,168 @@
-"""The app in a real browser: the map and its features are drawn, offline and escaped."""
+"""The map explorer in a real browser: layers drawn, toggled, escaped, bilingual, searchable.
+
+Every test runs with every non-loopback request blocked and counted as a failure
+(see conftest.py), so the app is also proven to work with no internet.
+"""
 
 from __future__ import annotations
 
 import pytest
+from pyproj import Transformer
 
 from .conftest import HOSTILE_NAME
 
 pytestmark = pytest.mark.browser
 
-COUNT_FEATURES = (
-    """() => { let n = 0; window.map.eachLayer(l => { if (l.feature) n++; }); return n; }"""
-)
-HOSTILE_TOOLTIP = """(needle) => {
-    let found = null;
-    window.map.eachLayer(l => {
-        if (l.feature && String(l.feature.properties.name_zh || '').includes(needle)) found = l;
-    });
-    if (!found) return null;
-    found.fire('mouseover', {latlng: found.getLatLng(), target: found}, true);
-    const tip = document.querySelector('.leaflet-tooltip');
-    if (!tip) return {text: '', imgs: -1};
-    return {text: tip.innerText, imgs: tip.querySelectorAll('img').length};
+IFRAME = "iframe[title='streamlit_folium.st_folium']"
+LOADED = """() => window.map && window.townmapPointLayers &&
+    window.townmapPointLayers.some(l => l._data && l._data.layer === 'enterprises' && l._drawn)"""
+POINT_OF = """([layer, id]) => {
+    const l = window.townmapPointLayers.find(l => l._data.layer === layer);
+    const i = l._data.ids.indexOf(id);
+    const p = window.map.latLngToContainerPoint(l.latLngOf(i));
+    return [p.x, p.y];
 }"""
 
 
-def _map_frame(page):
-    page.wait_for_selector("iframe[title='streamlit_folium.st_folium']", timeout=90_000)
-    frame = page.frame_locator("iframe[title='streamlit_folium.st_folium']")
-    frame.locator(".leaflet-container").wait_for(timeout=90_000)
-    frame.locator(".townmap-legend").wait_for(timeout=30_000)
-    handle = page.query_selector("iframe[title='streamlit_folium.st_folium']")
-    return frame, handle.content_frame()
+def _map(page):
+    page.wait_for_selector(IFRAME, timeout=90_000)
+    frame = page.query_selector(IFRAME).content_frame()
+    frame.wait_for_function(LOADED, timeout=90_000)
+    return frame
 
 
-def test_map_draws_every_layer_offline_and_escapes_names(browser_page, artifacts):
+def _click_in_map(page, frame, xy):
+    box = page.query_selector(IFRAME).bounding_box()
+    page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
+
+
+def _sent_frames(page) -> list:
+    frames: list = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: frames.append(payload)))
+    return frames
+
+
+def test_layers_are_drawn_offline_and_toggle(browser_page, artifacts):
+    page, guard, url = browser_page
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto(url)
+    frame = _map(page)
+    assert "虚构示例数据" in page.inner_text("body")
+    counts = frame.evaluate("""() => Object.fromEntries(window.townmapPointLayers
+        .map(l => [l._data.layer, l._drawn]))""")
+    assert counts["enterprises"] == 600
+    assert counts["monitoring_stations"] == 12
+    frame.wait_for_function("""() => { let n = 0; window.map.eachLayer(l => {
+        if (l.feature) n++; }); return n > 30; }""")
+    legend = frame.locator(".townmap-legend").inner_text()
+    assert "乡镇企业" in legend and "印染" in legend and "行政村" in legend
+    assert "太湖保护区" not in legend  # hidden layers stay out of the legend
+    scripts = frame.evaluate("() => [...document.scripts].map(s => s.src).filter(Boolean)")
+    assert any("townmap_assets" in s and s.endswith("leaflet.js") for s in scripts)
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(artifacts / "map_1920x1080.png"))
+
+    # the layer control switches the enterprises off and on, and the legend follows
+    frame.hover(".leaflet-control-layers")
+    label = frame.locator(".leaflet-control-layers-overlays label", has_text="乡镇企业")
+    label.locator("input").uncheck()
+    frame.wait_for_function("""() => !window.townmapPointLayers.some(
+        l => l._data.layer === 'enterprises')""")
+    assert "乡镇企业" not in frame.locator(".townmap-legend").inner_text()
+    zones = frame.locator(".leaflet-control-layers-overlays label", has_text="太湖保护区")
+    zones.locator("input").check()
+    frame.wait_for_function("""() => document.querySelector('.townmap-legend')
+        .innerText.includes('太湖保护区')""")
+    label.locator("input").check()
+    frame.wait_for_function(LOADED)
+    assert guard.dialogs == [] and guard.errors == []
+
+
+def test_popup_shows_hostile_names_as_text_and_opens_details(browser_page, hostile_ws):
     page, guard, url = browser_page
     page.goto(url)
-    frame, content = _map_frame(page)
-    assert "虚构示例数据" in page.inner_text("body")
-    legend = frame.locator(".townmap-legend").inner_text()
-    assert "乡镇企业" in legend and "印染" in legend
-    assert "太湖保护区" not in legend  # hidden layers stay out of the legend
-    content.wait_for_function("() => window.map && Object.keys(window.map._layers).length > 50")
-    drawn = content.evaluate(COUNT_FEATURES)
-    assert drawn > 600, f"only {drawn} features drawn"
-    assert content.evaluate("() => document.querySelectorAll('canvas').length") >= 1
-    # Leaflet came from the app itself
-    scripts = content.evaluate("() => [...document.scripts].map(s => s.src).filter(Boolean)")
-    assert any("townmap_assets" in s and s.endswith("leaflet.js") for s in scripts)
-    tip = content.evaluate(HOSTILE_TOOLTIP, "img src")
-    assert tip is not None and HOSTILE_NAME in tip["text"] and tip["imgs"] == 0
+    frame = _map(page)
+    xy = frame.evaluate(POINT_OF, ["enterprises", "E00001"])
+    frame.evaluate(
+        "([x, y]) => window.map.setView(window.map.containerPointToLatLng([x, y]), 16)", xy
+    )
+    frame.wait_for_timeout(600)
+    xy = frame.evaluate(POINT_OF, ["enterprises", "E00001"])
+    _click_in_map(page, frame, xy)
+    popup = frame.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=10_000)
+    assert HOSTILE_NAME in popup.inner_text()
+    assert popup.locator("img").count() == 0
+    # the click reached Python: the detail panel shows the enterprise and its station
+    page.wait_for_function(
+        "() => document.body.innerText.includes('最近的监测断面')", timeout=30_000
+    )
+    assert frame.evaluate("() => window.townmapLastClick") == "townmap:enterprises:E00001"
     page.wait_for_timeout(500)
-    page.screenshot(path=str(artifacts / "map_zh.png"), full_page=True)
     assert guard.dialogs == [], f"user text ran as code: {guard.dialogs}"
 
 
-def test_english_link_opens_in_english(browser_page, artifacts):
+def test_language_switch_changes_legend_and_url(browser_page, artifacts):
     page, guard, url = browser_page
-    page.goto(f"{url}/?lang=en")
-    frame, _ = _map_frame(page)
+    page.goto(url)
+    frame = _map(page)
+    assert "乡镇企业" in frame.locator(".townmap-legend").inner_text()
+    page.get_by_text("English", exact=True).click()
+    page.wait_for_function("() => location.search.includes('lang=en')", timeout=30_000)
+    # the map is rebuilt in the new language (its frame is replaced): locate it afresh
+    legend = page.frame_locator(IFRAME).locator(
+        ".townmap-legend", has_text="Township & village enterprises"
+    )
+    legend.wait_for(timeout=60_000)
+    assert "Printing & dyeing" in legend.inner_text()
     assert "Fictional demo data" in page.inner_text("body")
+    page.screenshot(path=str(artifacts / "map_en.png"))
+    # a link with ?lang=en opens in English
+    page.goto(f"{url}/?lang=en")
+    frame = _map(page)
     assert "Township & village enterprises" in frame.locator(".townmap-legend").inner_text()
-    page.screenshot(path=str(artifacts / "map_en.png"), full_page=True)
-    assert guard.dialogs == []
+
+
+def test_search_flies_to_the_feature(browser_page, hostile_ws):
+    page, guard, url = browser_page
+    page.goto(url)
+    frame = _map(page)
+    station = hostile_ws.read_layer("monitoring_stations").to_crs(4326).iloc[7]
+    box = page.get_by_label("搜索企业、村、监测断面（名称或编号）")
+    box.fill(station["name_zh"])
+    box.press("Enter")
+    frame.wait_for_function(
+        """([lat, lon]) => { const c = window.map.getCenter();
+            return Math.abs(c.lat - lat) < 1e-4 && Math.abs(c.lng - lon) < 1e-4
+                   && window.map.getZoom() === 16; }""",
+        arg=[station.geometry.y, station.geometry.x],
+        timeout=30_000,
+    )
+
+
+def test_panning_and_zooming_never_rerun_the_script(browser_page):
+    page, guard, url = browser_page
+    sent = _sent_frames(page)
+    page.goto(url)
+    frame = _map(page)
+    page.wait_for_timeout(1500)
+    before = len(sent)
+    frame.evaluate("() => { window.map.panBy([200, 120], {animate: false}); }")
+    frame.evaluate("() => { window.map.setZoom(window.map.getZoom() + 2, {animate: false}); }")
+    frame.evaluate("() => { window.map.panBy([-300, 50], {animate: false}); }")
+    page.wait_for_timeout(2500)
+    assert len(sent) == before, "a pan or zoom sent a message to the server (a rerun)"
+
+
+def test_cursor_coordinates_match_pyproj(browser_page):
+    page, guard, url = browser_page
+    page.goto(url)
+    frame = _map(page)
+    to_gk = Transformer.from_crs(4326, 4549, always_xy=True)
+    for lat, lon in [(31.40, 119.95), (31.33, 119.87), (31.48, 120.04), (32.5, 121.4)]:
+        got = frame.evaluate(
+            "([lat, lon]) => window.townmapGaussKruger(lat, lon, 120, 500000)", [lat, lon]
+        )
+        east, north = to_gk.transform(lon, lat)
+        assert got["easting"] == pytest.approx(east, abs=0.05)
+        assert got["northing"] == pytest.approx(north, abs=0.05)
