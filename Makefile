@@ -10,7 +10,7 @@ PORT   ?= 8501
 DEMO   := data/demo
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-test system-test-deps demo lint clean
+.PHONY: run test install install-test system-test-deps demo lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,8 @@ lint: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) $(DEMO) tests/artifacts
+
+# County-scale benchmark (50,000 enterprises; builds the stress workspace once, ~1 min,
+# in ~/.cache/townmap/bench). Not part of `make test`.
+bench: $(VENV)/.installed-test system-test-deps
+	$(BIN)/python -m pytest tests/benchmarks -s -o addopts="" -p no:cacheprovider

@@ -103,17 +103,23 @@ def test_popup_shows_hostile_names_as_text_and_opens_details(browser_page, hosti
 
 
 def test_language_switch_changes_legend_and_url(browser_page, artifacts):
-    page, guard, url = browser_page
+    page, _guard, url = browser_page
     page.goto(url)
     frame = _map(page)
     assert "乡镇企业" in frame.locator(".townmap-legend").inner_text()
     page.get_by_text("English", exact=True).click()
     page.wait_for_function("() => location.search.includes('lang=en')", timeout=30_000)
-    # the map is rebuilt in the new language (its frame is replaced): locate it afresh
-    legend = page.frame_locator(IFRAME).locator(
-        ".townmap-legend", has_text="Township & village enterprises"
+    # the map is rebuilt in the new language (its frame is replaced): wait for the new one
+    page.wait_for_function(
+        """(sel) => { const f = document.querySelectorAll(sel);
+            if (f.length !== 1) return false;
+            const legend = f[0].contentDocument && f[0].contentDocument
+                .querySelector('.townmap-legend');
+            return legend && legend.innerText.includes('Township & village enterprises'); }""",
+        arg=IFRAME,
+        timeout=60_000,
     )
-    legend.wait_for(timeout=60_000)
+    legend = page.frame_locator(IFRAME).locator(".townmap-legend")
     assert "Printing & dyeing" in legend.inner_text()
     assert "Fictional demo data" in page.inner_text("body")
     page.screenshot(path=str(artifacts / "map_en.png"))
@@ -124,7 +130,7 @@ def test_language_switch_changes_legend_and_url(browser_page, artifacts):
 
 
 def test_search_flies_to_the_feature(browser_page, hostile_ws):
-    page, guard, url = browser_page
+    page, _guard, url = browser_page
     page.goto(url)
     frame = _map(page)
     station = hostile_ws.read_layer("monitoring_stations").to_crs(4326).iloc[7]
@@ -141,7 +147,7 @@ def test_search_flies_to_the_feature(browser_page, hostile_ws):
 
 
 def test_panning_and_zooming_never_rerun_the_script(browser_page):
-    page, guard, url = browser_page
+    page, _guard, url = browser_page
     sent = _sent_frames(page)
     page.goto(url)
     frame = _map(page)
@@ -155,7 +161,7 @@ def test_panning_and_zooming_never_rerun_the_script(browser_page):
 
 
 def test_cursor_coordinates_match_pyproj(browser_page):
-    page, guard, url = browser_page
+    page, _guard, url = browser_page
     page.goto(url)
     frame = _map(page)
     to_gk = Transformer.from_crs(4326, 4549, always_xy=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 KEEP = 400  # published files kept per folder (each filter combination makes one)
 
 
-def publish(payload: bytes, folder: Path, prefix: str = "points") -> str:
+def publish(payload: bytes, folder: Path, prefix: str = "layer") -> str:
     """Write ``payload`` once under a content-derived name; returns the file name."""
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{prefix}-{hashlib.sha256(payload).hexdigest()[:24]}.bin"

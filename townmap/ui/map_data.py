@@ -69,11 +69,18 @@ def static_layers(stamp: Stamp, lang: str) -> tuple[list[MapLayer], tuple | None
 @st.cache_data(show_spinner=False, max_entries=32)
 def enterprise_layer(stamp: Stamp, lang: str, flt: tuple, style: tuple) -> MapLayer | None:
     """The filtered enterprises as a canvas payload (cached per filter and style)."""
-    tve = layers(stamp).get(DYNAMIC)
+    tve = display_layer(stamp, DYNAMIC)
     if tve is None:
         return None
     subset = apply_filter(tve, EnterpriseFilter(*flt))
     return prepare_layer(specs()[DYNAMIC], subset, lang, PointStyle(*style))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def display_layer(stamp: Stamp, layer_id: str) -> gpd.GeoDataFrame | None:
+    """A layer already in WGS 84, so each filter change only subsets and encodes."""
+    gdf = layers(stamp).get(layer_id)
+    return None if gdf is None else gdf.to_crs(DISPLAY_CRS)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -8,6 +8,8 @@ rerun this script.
 
 from __future__ import annotations
 
+import time
+
 import folium
 import pandas as pd
 import streamlit as st
@@ -19,7 +21,7 @@ from townmap.explore.filters import EnterpriseFilter, apply_filter, totals
 from townmap.i18n import group_label, t
 from townmap.render.mapview import Basemaps, build_map
 from townmap.render.publish import publish
-from townmap.ui import common, map_data, map_panel
+from townmap.ui import common, map_data, map_panel, timing
 
 RETURNED = ["last_object_clicked", "last_object_clicked_tooltip", "all_drawings"]
 
@@ -122,4 +124,6 @@ def render() -> None:
             st.caption(t("click_hint", lang))
 
 
+_started = time.perf_counter()
 render()
+timing.record("map_page", time.perf_counter() - _started)

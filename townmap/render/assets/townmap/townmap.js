@@ -12,6 +12,15 @@
 
   /* A layer's data: gzip-compressed JSON, fetched from the app ({url}) or inline ({b64}). */
   async function inflate(source) {
+    window.townmapPending = (window.townmapPending || 0) + 1;
+    try {
+      return await load(source);
+    } finally {
+      window.townmapPending -= 1;
+    }
+  }
+
+  async function load(source) {
     let blob;
     if (source.url) {
       const response = await fetch(source.url);
