@@ -220,5 +220,5 @@ def test_publish_is_content_addressed_and_pruned(tmp_path, monkeypatch):
     monkeypatch.setattr("townmap.render.publish.KEEP", 3)
     for i in range(6):
         publish(f"payload {i}".encode(), tmp_path)
-    assert len(list(tmp_path.glob("layer-*.bin"))) == 3
+    assert len(list(tmp_path.glob("layer-*.json.gz"))) == 3
     assert not list(tmp_path.glob(".publish-*"))

@@ -1,5 +1,6 @@
-"""County-scale map benchmark: 50,000 enterprises, measured against the empty-map floor and
-the naive folium.GeoJson baseline in one run, in headless chromium on loopback.
+"""County-scale map benchmark: 50,000 enterprises, measured against the empty-map floor (the
+same page, TOWNMAP_MAP_EMPTY=1) and the naive folium.GeoJson baseline in one run, in
+headless chromium on loopback.
 
 Run with `make bench` (not part of `make test`). Prints a table and writes
 tests/artifacts/benchmark.json; fails when a target is missed:
@@ -23,9 +24,13 @@ from townmap.workspace import Workspace
 
 N = int(os.environ.get("TOWNMAP_BENCH_TVES", "50000"))
 IFRAME = "iframe[title='streamlit_folium.st_folium']"
-FLOOR_READY = "() => window.map && document.querySelector('.leaflet-container')"
+FLOOR_READY = (
+    "() => window.map && window.townmapLegend && document.querySelector('.leaflet-container')"
+)
+# every layer shown is drawn (hidden layers load when the user switches them on)
 TOWN_READY = """() => window.map && window.townmapPending === 0 && window.townmapPointLayers &&
-    window.townmapPointLayers.some(l => l._data && l._data.layer === 'enterprises' && l._drawn)"""
+    window.townmapPointLayers.some(l => l._data && l._data.layer === 'enterprises' && l._drawn)
+    && window.townmapPointLayers.every(l => l._data)"""
 NAIVE_READY = f"""() => window.map &&
     document.querySelectorAll('.leaflet-marker-icon').length >= {N}"""
 TIMEOUT_NAIVE_S = 400
@@ -141,7 +146,7 @@ def test_county_scale_map(county, tmp_path, artifacts):
     report: dict = {"enterprises": N}
     with (
         serve("app.py", env, tmp_path / "town.log") as town,
-        serve("tests/benchmarks/pages/empty_map.py", env, tmp_path / "floor.log") as floor,
+        serve("app.py", {**env, "TOWNMAP_MAP_EMPTY": "1"}, tmp_path / "floor.log") as floor,
         sync_playwright() as p,
     ):
         browser = launch(p)

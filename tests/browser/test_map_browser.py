@@ -172,3 +172,27 @@ def test_cursor_coordinates_match_pyproj(browser_page):
         east, north = to_gk.transform(lon, lat)
         assert got["easting"] == pytest.approx(east, abs=0.05)
         assert got["northing"] == pytest.approx(north, abs=0.05)
+
+
+def _draw(page, tool: str, offsets: list[tuple[int, int]]) -> None:
+    frame = page.query_selector(IFRAME).content_frame()
+    frame.click(f".leaflet-draw-draw-{tool}")
+    box = page.query_selector(IFRAME).bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    for dx, dy in offsets:
+        page.mouse.click(cx + dx, cy + dy)
+        page.wait_for_timeout(250)
+
+
+def test_drawing_measures_and_summarises_an_area(browser_page):
+    page, guard, url = browser_page
+    page.goto(url)
+    _map(page)
+    square = [(-150, -120), (150, -120), (150, 120), (-150, 120), (-150, -120)]
+    _draw(page, "polygon", square)
+    page.wait_for_function("() => document.body.innerText.includes('范围内企业')", timeout=30_000)
+    body = page.inner_text("body")
+    assert "面积" in body and "ha" in body and "范围内的环境约束" in body
+    _draw(page, "polyline", [(-200, 160), (100, 160), (100, 160)])
+    page.wait_for_function("() => document.body.innerText.includes('长度')", timeout=30_000)
+    assert guard.dialogs == []

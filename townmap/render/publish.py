@@ -17,7 +17,8 @@ KEEP = 400  # published files kept per folder (each filter combination makes one
 def publish(payload: bytes, folder: Path, prefix: str = "layer") -> str:
     """Write ``payload`` once under a content-derived name; returns the file name."""
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{prefix}-{hashlib.sha256(payload).hexdigest()[:24]}.bin"
+    # .gz is served as application/gzip, which Streamlit does not compress a second time
+    name = f"{prefix}-{hashlib.sha256(payload).hexdigest()[:24]}.json.gz"
     path = folder / name
     if not path.exists():
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".publish-")
@@ -32,6 +33,6 @@ def publish(payload: bytes, folder: Path, prefix: str = "layer") -> str:
 
 
 def _prune(folder: Path, prefix: str) -> None:
-    files = sorted(folder.glob(f"{prefix}-*.bin"), key=lambda p: p.stat().st_mtime, reverse=True)
+    files = sorted(folder.glob(f"{prefix}-*.json.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in files[KEEP:]:
         old.unlink(missing_ok=True)

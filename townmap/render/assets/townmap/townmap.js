@@ -21,6 +21,8 @@
   }
 
   async function load(source) {
+    const tag = (source.url || "inline").split("/").pop().slice(0, 14);
+    performance.mark("townmap-load-start " + tag);
     let blob;
     if (source.url) {
       const response = await fetch(source.url);
@@ -32,9 +34,17 @@
       for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
       blob = new Blob([bytes]);
     }
+    performance.mark("townmap-fetched " + tag);
     const stream = blob.stream().pipeThrough(new DecompressionStream("gzip"));
-    return JSON.parse(await new Response(stream).text());
+    const text = await new Response(stream).text();
+    performance.mark("townmap-inflated " + tag);
+    const data = JSON.parse(text);
+    performance.mark("townmap-parsed " + tag);
+    return data;
   }
+
+  /* Numeric key of a screen grid cell (cells may be slightly off-screen: offset them). */
+  function cellKey(gx, gy) { return (gx + 64) * 8192 + (gy + 64); }
 
   function undelta(values) {
     const out = new Float64Array(values.length);
@@ -77,24 +87,31 @@
   L.TownmapPoints = L.Layer.extend({
     options: {pane: "markerPane", hitPadding: 4},
 
-    initialize: function (payload, options) {
+    initialize: function (source, options) {
       L.setOptions(this, options);
-      this._payload = payload;
+      this._source = source;
       this._data = null;
-      this._ready = inflate(payload).then((data) => {
+      this._ready = null;
+    },
+
+    /* Data is fetched when the layer is first shown: hidden layers cost nothing. */
+    _load: function () {
+      if (this._ready) return this._ready;
+      this._ready = inflate(this._source).then((data) => {
         this._data = data;
         this._lat = undelta(data.lat);
         this._lng = undelta(data.lng);
         this._n = this._lat.length;
         if (this._map) { this._reset(); }
-        if (this.options.legend && window.townmapLegend) {
+        if (this.options.legend && window.townmapLegend && this._map) {
           window.townmapLegend.register(this, data.legend);
         }
         return this;
       });
+      return this._ready;
     },
 
-    ready: function () { return this._ready; },
+    ready: function () { return this._load(); },
     count: function () { return this._n || 0; },
     latLngOf: function (i) { return L.latLng(this._lat[i], this._lng[i]); },
     keyOf: function (i) { return "townmap:" + this._data.layer + ":" + this._data.ids[i]; },
@@ -110,6 +127,7 @@
       map.on("moveend zoomend resize viewreset", this._reset, this);
       map.on("mousemove", this._onMove, this);
       window.townmapPointLayers = (window.townmapPointLayers || []).concat([this]);
+      this._load();
       if (this._data) { this._reset(); }
       if (this._data && this.options.legend && window.townmapLegend) {
         window.townmapLegend.register(this, this._data.legend);
@@ -150,14 +168,28 @@
       const cell = 24;
       const grid = new Map();
       const byColour = new Map();
+      // world pixels at zoom 0 are computed once; a redraw is one multiply-add per point
+      if (!this._wx) {
+        this._wx = new Float64Array(this._n);
+        this._wy = new Float64Array(this._n);
+        const crs = map.options.crs;
+        for (let i = 0; i < this._n; i++) {
+          const w = crs.latLngToPoint(L.latLng(this._lat[i], this._lng[i]), 0);
+          this._wx[i] = w.x; this._wy[i] = w.y;
+        }
+      }
+      const k = map.options.crs.scale(map.getZoom()) / map.options.crs.scale(0);
+      const origin = map.getPixelOrigin();
+      const shift = map.containerPointToLayerPoint([0, 0]);
+      const ox = origin.x + shift.x, oy = origin.y + shift.y;
       for (let i = 0; i < this._n; i++) {
-        const p = map.latLngToContainerPoint([this._lat[i], this._lng[i]]);
-        xs[i] = p.x; ys[i] = p.y;
-        if (p.x < -20 || p.y < -20 || p.x > size.x + 20 || p.y > size.y + 20) continue;
+        const px = this._wx[i] * k - ox, py = this._wy[i] * k - oy;
+        xs[i] = px; ys[i] = py;
+        if (px < -20 || py < -20 || px > size.x + 20 || py > size.y + 20) continue;
         const c = d.cls ? d.cls[i] : 0;
         if (!byColour.has(c)) byColour.set(c, []);
         byColour.get(c).push(i);
-        const key = Math.floor(p.x / cell) + ":" + Math.floor(p.y / cell);
+        const key = cellKey(Math.floor(px / cell), Math.floor(py / cell));
         if (!grid.has(key)) grid.set(key, []);
         grid.get(key).push(i);
       }
@@ -178,6 +210,7 @@
       this._xs = xs; this._ys = ys; this._grid = grid; this._cell = cell;
       this._drawn = Array.from(byColour.values()).reduce((a, b) => a + b.length, 0);
       this._canvas.dataset.drawn = String(this._drawn);
+      performance.mark("townmap-drawn " + d.layer);
       this.fire("drawn", {count: this._drawn});
     },
 
@@ -187,7 +220,7 @@
       let best = -1, bestD = Infinity;
       for (let gx = cx - 1; gx <= cx + 1; gx++) {
         for (let gy = cy - 1; gy <= cy + 1; gy++) {
-          const bucket = this._grid.get(gx + ":" + gy);
+          const bucket = this._grid.get(cellKey(gx, gy));
           if (!bucket) continue;
           for (const i of bucket) {
             const dx = this._xs[i] - point.x, dy = this._ys[i] - point.y;
@@ -282,8 +315,18 @@
   L.TownmapShapes = L.FeatureGroup.extend({
     initialize: function (source, style) {
       L.FeatureGroup.prototype.initialize.call(this, []);
+      this._source = source;
       this._style = style;
-      this._ready = inflate(source).then((data) => {
+      this._ready = null;
+    },
+    onAdd: function (map) {
+      L.FeatureGroup.prototype.onAdd.call(this, map);
+      this._load();
+    },
+    /* Data is fetched when the layer is first shown: hidden layers cost nothing. */
+    _load: function () {
+      if (this._ready) return this._ready;
+      this._ready = inflate(this._source).then((data) => {
         this._data = data;
         const st = this._style;
         const geo = L.geoJSON(data.geojson, {
@@ -315,8 +358,9 @@
         this.fire("drawn", {count: data.geojson.features.length});
         return this;
       });
+      return this._ready;
     },
-    ready: function () { return this._ready; },
+    ready: function () { return this._load(); },
     count: function () { return this._data ? this._data.geojson.features.length : 0; },
   });
   L.townmapShapes = function (source, style) { return new L.TownmapShapes(source, style); };
