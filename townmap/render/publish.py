@@ -33,6 +33,8 @@ def publish(payload: bytes, folder: Path, prefix: str = "layer") -> str:
 
 
 def _prune(folder: Path, prefix: str) -> None:
-    files = sorted(folder.glob(f"{prefix}-*.json.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    files = sorted(
+        folder.glob(f"{prefix}-*.json.gz"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
     for old in files[KEEP:]:
         old.unlink(missing_ok=True)
