@@ -124,8 +124,8 @@ def _filter_changes(result: dict, log: Path) -> list[float]:
     for sector in ("机械", "印染", "制革"):
         n = len(_timings(log))
         page.locator("[data-testid='stMultiSelect']").first.click()
-        page.keyboard.type(sector)
-        page.keyboard.press("Enter")
+        page.keyboard.type(sector)  # the option list is virtualised: narrow it first
+        page.get_by_role("option", name=sector, exact=True).click()
         page.keyboard.press("Escape")
         deadline = time.monotonic() + 60
         while len(_timings(log)) <= n and time.monotonic() < deadline:
@@ -216,5 +216,6 @@ def test_county_scale_map(county, tmp_path, artifacts):
     assert over_floor <= 1.5, f"map drawn {over_floor:.2f} s after the floor"
     assert report["townmap_payload_mb"] <= 3.0
     assert report["townmap_reruns_on_pan"] == 0
-    assert report["filter_server_s"] and max(report["filter_server_s"]) <= 0.5
+    assert len(report["filter_server_s"]) >= 3, "every filter change must rerun the page"
+    assert max(report["filter_server_s"]) <= 0.5
     assert report["townmap_server_peak_mb"] <= 1536
