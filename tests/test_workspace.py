@@ -43,6 +43,14 @@ def _rivers(crs=4549) -> gpd.GeoDataFrame:
     )
 
 
+def _road() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"road_id": ["X"], "name_zh": ["路"], "name_en": ["Rd"], "road_class": ["town"]},
+        geometry=[LineString([(0, 0), (1, 1)])],
+        crs=4549,
+    )
+
+
 @pytest.fixture
 def ws(tmp_path, catalog) -> Workspace:
     return Workspace.create(tmp_path / "ws", DEMO_CRS, {"name": "test"}, catalog=catalog)
@@ -143,14 +151,7 @@ def test_invalid_layer_aborts_whole_transaction_byte_for_byte(ws):
     bad = _rivers()
     bad.loc[0, "target_class"] = "VII"
     with pytest.raises(DataValidationError, match="target_class") as info, ws.transaction() as tx:
-        tx.write_layer(
-            "roads",
-            gpd.GeoDataFrame(
-                {"road_id": ["X"], "name_zh": ["路"], "name_en": ["Rd"], "road_class": ["town"]},
-                geometry=[LineString([(0, 0), (1, 1)])],
-                crs=4549,
-            ),
-        )
+        tx.write_layer("roads", _road())
         tx.write_layer("rivers", bad)
     assert info.value.problems
     assert _sha(ws.gpkg) == before
@@ -174,14 +175,7 @@ def test_crash_in_the_middle_of_a_write_leaves_the_file_as_it_was(ws, monkeypatc
     monkeypatch.setattr(pyogrio, "write_dataframe", flaky)
     with pytest.raises(OSError, match="simulated"), ws.transaction() as tx:
         tx.write_layer("rivers", _rivers().iloc[:1])
-        tx.write_layer(
-            "roads",
-            gpd.GeoDataFrame(
-                {"road_id": ["X"], "name_zh": ["路"], "name_en": ["Rd"], "road_class": ["town"]},
-                geometry=[LineString([(0, 0), (1, 1)])],
-                crs=4549,
-            ),
-        )
+        tx.write_layer("roads", _road())
     assert _sha(ws.gpkg) == before
     assert len(ws.read_layer("rivers")) == 2
 

@@ -123,7 +123,7 @@ def _filter_changes(result: dict, log: Path) -> list[float]:
     times = []
     for sector in ("机械", "印染", "制革"):
         n = len(_timings(log))
-        page.locator("[data-testid='stMultiSelect']").first.click()
+        page.locator("[data-testid='stMultiSelect'] input").first.click()
         page.keyboard.type(sector)  # the option list is virtualised: narrow it first
         page.get_by_role("option", name=sector, exact=True).click()
         page.keyboard.press("Escape")
