@@ -218,3 +218,10 @@ def test_nearest_of_nothing():
     row, dist = inspect.nearest(gpd.GeoDataFrame(geometry=[], crs=DEMO_CRS), Point(0, 0))
     assert row is None and np.isnan(dist)
     assert pd.isna(dist)
+
+
+def test_area_summary_without_enterprises(data, catalog):
+    area = data["town"].geometry.iloc[0].buffer(-3000)
+    summary = inspect.area_summary(area, data, dict(catalog.layers), None)
+    assert summary["totals"]["count"] == 0 and len(summary["enterprises"]) == 0
+    assert any(c["layer"].id == "taihu_zones" for c in summary["constraints"])

@@ -133,6 +133,8 @@ def area_summary(
     enterprises: gpd.GeoDataFrame,
 ) -> dict:
     """Enterprises, loads and environmental constraints inside a drawn polygon."""
+    if enterprises is None:
+        enterprises = gpd.GeoDataFrame(geometry=gpd.GeoSeries([]))
     inside = enterprises.iloc[enterprises.sindex.query(area, predicate="intersects")]
     constraints = []
     for layer_id, gdf in layers.items():

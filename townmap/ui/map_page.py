@@ -112,15 +112,14 @@ def render() -> None:
             use_container_width=True,
         )
     with panel:
+        subset = tve.iloc[0:0] if tve is not None else None
         if tve is not None:
             subset = apply_filter(tve, EnterpriseFilter(*flt))
             map_panel.show_totals(lang, specs["enterprises"], totals(subset), len(subset), len(tve))
         clicked = inspect.parse_click(out)
         drawings = (out or {}).get("all_drawings") or []
         if drawings:
-            map_panel.show_drawing(
-                lang, drawings[-1], layers, specs, ws.crs, subset if tve is not None else None
-            )
+            map_panel.show_drawing(lang, drawings[-1], layers, specs, ws.crs, subset)
         if clicked is not None:
             map_panel.show_click(lang, clicked, layers, specs, ws.crs)
         if clicked is None and not drawings:
