@@ -105,6 +105,16 @@ def _reruns_on_pan(result: dict) -> int:
     return len(sent) - before
 
 
+def _all_layers_on(frame) -> float:
+    """Seconds to fetch and draw every layer that starts hidden, all switched on at once."""
+    start = time.perf_counter()
+    frame.evaluate("""() => window.layer_control._layers
+        .filter(e => e.overlay && !window.map.hasLayer(e.layer))
+        .forEach(e => window.map.addLayer(e.layer))""")
+    frame.wait_for_function("() => window.townmapPending === 0", timeout=120_000, polling=50)
+    return time.perf_counter() - start
+
+
 def _close(result: dict) -> None:
     assert result["guard"].blocked == [], result["guard"].blocked
     result["context"].close()
@@ -174,6 +184,7 @@ def test_county_scale_map(county, tmp_path, artifacts):
         drawn = last["frame"].evaluate("""() => window.townmapPointLayers
             .find(l => l._data.layer === 'enterprises').count()""")
         report["townmap_enterprises_drawn"] = drawn
+        report["all_hidden_layers_on_s"] = _all_layers_on(last["frame"])
         report["townmap_reruns_on_pan"] = _reruns_on_pan(last)
         report["filter_server_s"] = _filter_changes(last, tmp_path / "town.log")
         _close(last)
@@ -197,7 +208,7 @@ def test_county_scale_map(county, tmp_path, artifacts):
         report["naive_server_peak_mb"] = naive.peak_rss_mb()
         browser.close()
 
-    over_floor = report["townmap_s"] - report["floor_s"]
+    over_floor = statistics.median(report["over_floor_each_s"])  # paired rounds
     report["townmap_over_floor_s"] = over_floor
     if isinstance(report.get("naive_s"), float):
         report["naive_over_floor_s"] = report["naive_s"] - report["floor_s"]
