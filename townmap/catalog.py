@@ -8,7 +8,6 @@ builder, the workspace and, later, imports).
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,7 +271,3 @@ def validate_frame(spec: LayerSpec, frame: pd.DataFrame) -> list[str]:
             problems.append(f"{invalid} invalid geometrie(s)")
     return problems
 
-
-def slug(text: str) -> str:
-    """A layer-id-like slug from free text (for derived layer names)."""
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "layer"
