@@ -270,4 +270,3 @@ def validate_frame(spec: LayerSpec, frame: pd.DataFrame) -> list[str]:
         if invalid:
             problems.append(f"{invalid} invalid geometrie(s)")
     return problems
-
