@@ -70,3 +70,55 @@ def test_is_metric_and_describe():
     assert not crs.is_metric(None)
     assert crs.describe(crs.DEMO_CRS).startswith("EPSG:4549 CGCS2000")
     assert crs.describe(None) == "no CRS"
+
+
+def _gk_bounds(epsg: int) -> tuple[float, float, float, float]:
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(4326, epsg, always_xy=True)
+    return t.transform_bounds(119.87, 31.33, 120.02, 31.48)
+
+
+def test_degrees_propose_wgs84_and_cgcs2000():
+    cands = crs.propose_crs((119.87, 31.33, 120.02, 31.48))
+    assert [c.crs.to_epsg() for c in cands] == [4326, 4490]
+
+
+def test_swapped_degrees_are_recognised():
+    cands = crs.propose_crs((31.33, 119.87, 31.48, 120.02))
+    assert len(cands) == 1 and "swapped" in cands[0].reason
+    assert cands[0].lonlat_bounds[0] == pytest.approx(119.87)
+
+
+@pytest.mark.parametrize(("epsg", "words"), [(4528, "3-degree"), (4498, "6-degree")])
+def test_zone_prefix_names_the_zone_exactly(epsg, words):
+    cands = crs.propose_crs(_gk_bounds(epsg))
+    assert [c.crs.to_epsg() for c in cands] == [epsg]
+    assert words in cands[0].reason
+    minx, miny, maxx, maxy = cands[0].lonlat_bounds
+    # the right place (a wrong zone would be hundreds of km away)
+    assert minx == pytest.approx(119.87, abs=0.01) and maxy == pytest.approx(31.48, abs=0.01)
+
+
+def test_plain_eastings_need_the_place_and_offer_neighbouring_zones():
+    bounds = _gk_bounds(4549)
+    assert crs.propose_crs(bounds) == []  # ambiguous without a hint: nothing is guessed
+    cands = crs.propose_crs(bounds, hint_lon=119.95)
+    codes = [c.crs.to_epsg() for c in cands]
+    # 3° and 6° zones with the same central meridian are the same projection: listed once
+    assert codes[0] == 4549 and ({4548, 4509} & set(codes)) and 4550 in codes
+    assert len({c.crs.to_wkt() for c in cands}) == len(cands)
+    right = cands[0].lonlat_bounds
+    assert right[0] == pytest.approx(119.87, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "bounds", [(1e7, 1e7, 2e7, 2e7), (-5e5, 3e6, 5e5, 4e6), (0.0, 0.0, 1.0, 1.0)]
+)
+def test_implausible_coordinates_get_no_candidate(bounds):
+    assert crs.propose_crs(bounds, hint_lon=120.0) == []
+
+
+def test_missing_coordinates_are_an_error():
+    with pytest.raises(CRSError):
+        crs.propose_crs((float("nan"),) * 4)

@@ -8,6 +8,7 @@ in Townmap measures in degrees: callers ask this module for a metric frame inste
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import geopandas as gpd
 from pyproj import CRS
@@ -122,3 +123,104 @@ def gauss_kruger_params(crs: CRS | None, lon: float) -> dict[str, float | str]:
             }
     zone = gk3_crs(lon)
     return gauss_kruger_params(zone, lon)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A CRS that could explain coordinates found without one, and why."""
+
+    crs: CRS
+    reason: str
+    #: where the data would lie (WGS 84 bounds), for the user to recognise
+    lonlat_bounds: tuple[float, float, float, float]
+
+
+_CHINA = (73.0, 3.0, 136.0, 54.0)
+
+
+def _inside_china(bounds: tuple[float, float, float, float]) -> bool:
+    minx, miny, maxx, maxy = bounds
+    return (_CHINA[0] <= minx <= maxx <= _CHINA[2]) and (_CHINA[1] <= miny <= maxy <= _CHINA[3])
+
+
+def _lonlat(crs: CRS, bounds) -> tuple[float, float, float, float]:
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(crs, DISPLAY_CRS, always_xy=True)
+    return tuple(float(v) for v in t.transform_bounds(*bounds))
+
+
+def propose_crs(
+    bounds: tuple[float, float, float, float], hint_lon: float | None = None
+) -> list[Candidate]:
+    """Candidate CRSs for data without one, judged from its coordinate ranges.
+
+    Geographic degrees give WGS 84 and CGCS2000 (within ~1 m of each other); eastings
+    above a million carry a Gauss–Krüger zone prefix that names the zone exactly; plain
+    eastings need the longitude of the place (``hint_lon``, e.g. the workspace's) to choose
+    the central meridian. Only candidates that put the data inside China are kept.
+    """
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    if any(math.isnan(v) for v in (minx, miny, maxx, maxy)):
+        raise CRSError("the data has no coordinates to judge a CRS from")
+    out: list[Candidate] = []
+    if _inside_china((minx, miny, maxx, maxy)):
+        return [
+            Candidate(crs, f"longitude/latitude in degrees ({name})", (minx, miny, maxx, maxy))
+            for crs, name in ((DISPLAY_CRS, "WGS 84"), (CGCS2000, "CGCS2000"))
+        ]
+    if _inside_china((miny, minx, maxy, maxx)):
+        return [
+            Candidate(
+                DISPLAY_CRS,
+                "degrees with latitude and longitude swapped: swap the columns, then WGS 84",
+                (miny, minx, maxy, maxx),
+            )
+        ]
+    if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+        return out
+    if miny < 0 or maxy > 10_000_000:
+        return out
+    prefix = int(minx // 1_000_000)
+    if prefix == int(maxx // 1_000_000) and prefix >= 13:
+        if 13 <= prefix <= 23:
+            crs = CRS.from_epsg(_GK6_ZONE_FIRST + prefix - 13)
+            reason = f"6-degree Gauss–Krüger with zone prefix {prefix}"
+        elif 25 <= prefix <= 45:
+            crs = CRS.from_epsg(_GK3_ZONE_FIRST + prefix - 25)
+            reason = f"3-degree Gauss–Krüger with zone prefix {prefix}"
+        else:
+            return out
+        ll = _lonlat(crs, bounds)
+        return [Candidate(crs, reason, ll)] if _inside_china(ll) else []
+    if 0 < minx and maxx < 1_000_000 and hint_lon is not None:
+        for crs, kind in ((gk3_crs(hint_lon), "3-degree"), (gk6_crs(hint_lon), "6-degree")):
+            ll = _lonlat(crs, bounds)
+            if _inside_china(ll):
+                cm = gauss_kruger_params(crs, hint_lon)["cm"]
+                out.append(
+                    Candidate(
+                        crs,
+                        f"{kind} Gauss–Krüger without zone prefix, "
+                        f"central meridian {cm:g}°E (from the workspace)",
+                        ll,
+                    )
+                )
+        # the neighbouring 3-degree zones, in case the hint is near a zone edge
+        for step in (-3, 3):
+            try:
+                crs = gk3_crs(hint_lon + step)
+            except CRSError:
+                continue
+            ll = _lonlat(crs, bounds)
+            if _inside_china(ll) and all(c.crs != crs for c in out):
+                cm = gauss_kruger_params(crs, hint_lon)["cm"]
+                out.append(
+                    Candidate(
+                        crs,
+                        f"3-degree Gauss–Krüger without zone prefix, "
+                        f"central meridian {cm:g}°E (neighbouring zone)",
+                        ll,
+                    )
+                )
+    return out
