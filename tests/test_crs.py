@@ -95,7 +95,7 @@ def test_zone_prefix_names_the_zone_exactly(epsg, words):
     cands = crs.propose_crs(_gk_bounds(epsg))
     assert [c.crs.to_epsg() for c in cands] == [epsg]
     assert words in cands[0].reason
-    minx, miny, maxx, maxy = cands[0].lonlat_bounds
+    minx, _miny, _maxx, maxy = cands[0].lonlat_bounds
     # the right place (a wrong zone would be hundreds of km away)
     assert minx == pytest.approx(119.87, abs=0.01) and maxy == pytest.approx(31.48, abs=0.01)
 

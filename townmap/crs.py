@@ -193,7 +193,7 @@ def propose_crs(
             return out
         ll = _lonlat(crs, bounds)
         return [Candidate(crs, reason, ll)] if _inside_china(ll) else []
-    if 0 < minx and maxx < 1_000_000 and hint_lon is not None:
+    if minx > 0 and maxx < 1_000_000 and hint_lon is not None:
         for crs, kind in ((gk3_crs(hint_lon), "3-degree"), (gk6_crs(hint_lon), "6-degree")):
             ll = _lonlat(crs, bounds)
             if _inside_china(ll):
