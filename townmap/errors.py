@@ -31,3 +31,7 @@ class DataValidationError(TownmapError, ValueError):
         shown = "; ".join(self.problems[:5])
         more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
         super().__init__(f"{what}: {shown}{more}")
+
+
+class UploadError(TownmapError, ValueError):
+    """A file offered for import is unsafe or unreadable; nothing was written."""

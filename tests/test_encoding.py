@@ -1,0 +1,66 @@
+"""Encodings of Chinese GIS files: .cpg honoured, GBK without .cpg detected."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from shapely.geometry import Point
+
+from townmap.io.encoding import cpg_encoding, detect_bytes, shapefile_encoding
+
+NAMES = ["湖滨印染有限公司", "西山村水泥厂", "太滨开发区宏达化工有限公司"]
+
+
+def _shapefile(tmp_path, encoding: str, keep_cpg: bool):
+    gdf = gpd.GeoDataFrame({"name": NAMES}, geometry=[Point(120, 31.4)] * 3, crs=4326)
+    path = tmp_path / "tve.shp"
+    pyogrio.write_dataframe(gdf, path, encoding=encoding)
+    if not keep_cpg:
+        path.with_suffix(".cpg").unlink(missing_ok=True)
+    return path
+
+
+def test_gbk_shapefile_without_cpg_is_detected_and_reads_correctly(tmp_path):
+    shp = _shapefile(tmp_path, "GBK", keep_cpg=False)
+    assert not shp.with_suffix(".cpg").exists()
+    guess = shapefile_encoding(shp)
+    assert guess.encoding == "gb18030" and "no .cpg" in guess.reason
+    assert NAMES[0] in guess.preview
+    back = pyogrio.read_dataframe(shp, encoding=guess.encoding)
+    assert list(back["name"]) == NAMES
+
+
+def test_cpg_is_honoured(tmp_path):
+    shp = _shapefile(tmp_path, "UTF-8", keep_cpg=True)
+    assert shapefile_encoding(shp).reason == ".cpg file"
+    assert shapefile_encoding(shp).encoding == "utf-8"
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("UTF-8", "utf-8"),
+        ("936", "gbk"),
+        ("GB18030", "gb18030"),
+        (" cp936\n", "gbk"),
+        ("nonsense", None),
+        ("", None),
+    ],
+)
+def test_cpg_spellings(tmp_path, text, name):
+    cpg = tmp_path / "x.cpg"
+    cpg.write_text(text)
+    assert cpg_encoding(cpg) == name
+    assert cpg_encoding(tmp_path / "missing.cpg") is None
+
+
+def test_detect_bytes():
+    assert detect_bytes("名称,经度\n".encode()).encoding == "utf-8"
+    assert detect_bytes("名称,经度\n".encode("gbk")).encoding == "gb18030"
+    assert detect_bytes(b"\xef\xbb\xbfid,x\n").encoding == "utf-8-sig"
+    assert detect_bytes(b"plain ascii").reason == "plain ASCII"
+    # a long UTF-8 text cut in the middle of a character is still UTF-8
+    long = ("湖滨印染 " * 20_000).encode()
+    assert detect_bytes(long).encoding == "utf-8"
+    assert not detect_bytes(bytes([0x81, 0x20, 0xFF, 0xFE])).confident

@@ -1,0 +1,1 @@
+"""Reading what consultants bring: encodings, archives and (later) every GIS format."""
