@@ -1,0 +1,206 @@
+"""Reading a consultant's file into a frame, whatever its format, or one clear error.
+
+GeoPackage (pick a layer), zipped or loose Shapefile, GeoJSON, KML/KMZ and CSV with
+coordinate columns. Every failure becomes an ``UploadError`` whose one line says what was
+wrong and what to do; GDAL's own messages are kept short.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pyogrio.errors
+from pyproj import CRS
+
+from townmap.errors import UploadError
+from townmap.io.archive import Limits, safe_extract
+from townmap.io.encoding import EncodingGuess, detect_bytes, shapefile_encoding
+
+VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".kml"}
+TABLE_SUFFIXES = {".csv", ".txt"}
+ARCHIVE_SUFFIXES = {".zip", ".kmz"}
+MAX_FILE_BYTES = 500 * 2**20
+
+
+@dataclass
+class RawData:
+    """What a file held, before it is matched to a catalog layer."""
+
+    frame: pd.DataFrame
+    source: Path
+    layer: str | None = None
+    encoding: EncodingGuess | None = None
+    crs: CRS | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_geometry(self) -> bool:
+        return isinstance(self.frame, gpd.GeoDataFrame) and self.frame.geometry.notna().any()
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def gpkg_layers(path: Path) -> list[str]:
+    try:
+        return [str(name) for name, _ in pyogrio.list_layers(path)]
+    except (pyogrio.errors.DataSourceError, OSError) as exc:
+        raise UploadError(f"{path.name} is not a readable GeoPackage ({_short(exc)})") from None
+
+
+def _read_vector(path: Path, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
+    try:
+        return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+    except (
+        pyogrio.errors.DataSourceError,
+        pyogrio.errors.DataLayerError,
+        pyogrio.errors.CRSError,
+        pyogrio.errors.FieldError,
+        OSError,
+        ValueError,
+    ) as exc:
+        raise UploadError(
+            f"{path.name} could not be read as {path.suffix[1:].upper()} "
+            f"({_short(exc)}); check that the file is complete"
+        ) from None
+
+
+def _read_shapefile(path: Path, encoding: str | None) -> RawData:
+    missing = [
+        s
+        for s in (".dbf", ".shx")
+        if not path.with_suffix(s).exists() and not path.with_suffix(s.upper()).exists()
+    ]
+    if missing:
+        raise UploadError(
+            f"{path.name} comes without its {' and '.join(missing)} file(s); "
+            "upload all parts of the Shapefile together (zip them)"
+        )
+    guess = (
+        shapefile_encoding(path)
+        if encoding is None
+        else EncodingGuess(encoding, True, "chosen by the user")
+    )
+    frame = _read_vector(path, None, guess.encoding)
+    notes = [f"attribute text read as {guess.encoding} ({guess.reason})"]
+    if not path.with_suffix(".prj").exists():
+        notes.append("no .prj: the coordinate system must be chosen")
+        frame = frame.set_crs(None, allow_override=True)
+    return RawData(frame, path, encoding=guess, crs=frame.crs, notes=notes)
+
+
+def _read_geojson(path: Path) -> RawData:
+    head = path.read_bytes()[:2048].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith((b"{", b"[")):
+        kind = "HTML" if head[:15].lower().startswith((b"<!doctype", b"<html")) else "not JSON"
+        raise UploadError(
+            f"{path.name} is not GeoJSON (it looks like {kind}); export the data again as GeoJSON"
+        )
+    frame = _read_vector(path, None, None)
+    return RawData(frame, path, crs=frame.crs)
+
+
+def _read_csv(path: Path, encoding: str | None) -> RawData:
+    raw = path.read_bytes()
+    guess = (
+        detect_bytes(raw)
+        if encoding is None
+        else EncodingGuess(encoding, True, "chosen by the user")
+    )
+    try:
+        text = raw.decode(guess.encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise UploadError(
+            f"{path.name} is not {guess.encoding} text ({_short(exc)}); choose another encoding"
+        ) from None
+    from io import StringIO
+
+    try:
+        frame = pd.read_csv(
+            StringIO(text), sep=None, engine="python", dtype=str, skipinitialspace=True
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise UploadError(f"{path.name} could not be read as a table ({_short(exc)})") from None
+    return RawData(
+        frame, path, encoding=guess, notes=[f"text read as {guess.encoding} ({guess.reason})"]
+    )
+
+
+def _from_archive(path: Path, encoding: str | None, layer: str | None, limits: Limits) -> RawData:
+    workdir = Path(tempfile.mkdtemp(prefix="townmap-upload-"))
+    try:
+        files = safe_extract(path, workdir, limits)
+        usable = [
+            f
+            for f in files
+            if f.suffix.lower() in VECTOR_SUFFIXES | TABLE_SUFFIXES and not f.name.startswith(".")
+        ]
+        shp = [f for f in usable if f.suffix.lower() == ".shp"]
+        chosen = shp or usable
+        if not chosen:
+            raise UploadError(f"{path.name} holds no Shapefile, GeoJSON, KML, GeoPackage or CSV")
+        if len(chosen) > 1 and layer is None:
+            names = ", ".join(f.name for f in chosen)
+            raise UploadError(f"{path.name} holds several datasets ({names}); choose one")
+        target = next((f for f in chosen if layer in (f.name, f.stem)), chosen[0])
+        data = read_file(target, encoding=encoding, layer=None, limits=limits)
+        data.frame = data.frame.copy()  # detached from the temporary files
+        data.notes.insert(0, f"read {target.name} from {path.name}")
+        data.source = path
+        return data
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def read_file(
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    layer: str | None = None,
+    limits: Limits = Limits(),
+) -> RawData:
+    """Read any supported file; raises ``UploadError`` with one line on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise UploadError(f"{path} does not exist or is not a file")
+    size = path.stat().st_size
+    if size == 0:
+        raise UploadError(f"{path.name} is empty")
+    if size > MAX_FILE_BYTES:
+        raise UploadError(
+            f"{path.name} is {size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES / 2**20:.0f} MB"
+        )
+    suffix = path.suffix.lower()
+    if suffix in ARCHIVE_SUFFIXES:
+        return _from_archive(path, encoding, layer, limits)
+    if suffix == ".shp":
+        return _read_shapefile(path, encoding)
+    if suffix in (".geojson", ".json"):
+        return _read_geojson(path)
+    if suffix in TABLE_SUFFIXES:
+        return _read_csv(path, encoding)
+    if suffix == ".gpkg":
+        layers = gpkg_layers(path)
+        if layer is None and len(layers) > 1:
+            raise UploadError(
+                f"{path.name} holds {len(layers)} layers ({', '.join(layers)}); choose one"
+            )
+        chosen = layer or (layers[0] if layers else None)
+        if chosen not in layers:
+            raise UploadError(f"{path.name} has no layer {chosen!r}; it has {', '.join(layers)}")
+        frame = _read_vector(path, chosen, None)
+        return RawData(frame, path, layer=chosen, crs=getattr(frame, "crs", None))
+    if suffix == ".kml":
+        frame = _read_vector(path, layer, None)
+        return RawData(frame, path, crs=frame.crs)
+    raise UploadError(
+        f"{path.name}: files of type '{suffix or '(none)'}' are not supported; "
+        "use GeoPackage, zipped Shapefile, GeoJSON, KML/KMZ or CSV"
+    )
