@@ -54,7 +54,7 @@ def test_shapefile_parts_missing_or_without_prj(tmp_path):
     data = read_file(shp)
     assert data.crs is None and any(".prj" in n for n in data.notes)
     shp.with_suffix(".dbf").unlink()
-    with pytest.raises(UploadError, match="without its .dbf"):
+    with pytest.raises(UploadError, match=r"without its \.dbf"):
         read_file(shp)
 
 

@@ -28,6 +28,9 @@ class Limits:
     max_ratio: float = 100.0  # uncompressed / compressed, per member and overall
 
 
+DEFAULT_LIMITS = Limits()
+
+
 def _member_path(name: str) -> PurePosixPath:
     normalized = name.replace("\\", "/")
     path = PurePosixPath(normalized)
@@ -45,7 +48,7 @@ def _member_path(name: str) -> PurePosixPath:
     return path
 
 
-def check_zip(path: Path, limits: Limits = Limits()) -> list[zipfile.ZipInfo]:
+def check_zip(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[zipfile.ZipInfo]:
     """The members of a safe archive (directories left out); raises ``UploadError``."""
     size = path.stat().st_size
     if size > limits.max_archive_bytes:
@@ -99,7 +102,7 @@ def check_zip(path: Path, limits: Limits = Limits()) -> list[zipfile.ZipInfo]:
     return files
 
 
-def safe_extract(path: Path, dest: Path, limits: Limits = Limits()) -> list[Path]:
+def safe_extract(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> list[Path]:
     """Extract the checked members below ``dest``; returns the written files."""
     members = check_zip(path, limits)
     dest = dest.resolve()

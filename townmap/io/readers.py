@@ -19,7 +19,7 @@ import pyogrio.errors
 from pyproj import CRS
 
 from townmap.errors import UploadError
-from townmap.io.archive import Limits, safe_extract
+from townmap.io.archive import DEFAULT_LIMITS, Limits, safe_extract
 from townmap.io.encoding import EncodingGuess, detect_bytes, shapefile_encoding
 
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".kml"}
@@ -164,7 +164,7 @@ def read_file(
     *,
     encoding: str | None = None,
     layer: str | None = None,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> RawData:
     """Read any supported file; raises ``UploadError`` with one line on any problem."""
     path = Path(path)
