@@ -1,0 +1,144 @@
+"""Importing consultants' files into catalog layers: checked, repaired, logged, atomic."""
+
+from __future__ import annotations
+
+import hashlib
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from shapely.geometry import Point, Polygon
+
+from townmap.crs import DEMO_CRS
+from townmap.datums import wgs84_to_gcj02
+from townmap.errors import UploadError
+from townmap.io.importer import IMPORT_LOG, ImportOptions, commit_import, plan_import
+from townmap.workspace import Workspace
+
+
+@pytest.fixture
+def ws(tmp_path, catalog) -> Workspace:
+    return Workspace.create(tmp_path / "ws", DEMO_CRS, {"name": "import test"}, catalog=catalog)
+
+
+def _csv(tmp_path, text: str, encoding="utf-8"):
+    path = tmp_path / "stations.csv"
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+STATIONS = (
+    "断面编号,断面名称,英文名,所在水体,水体类型,目标水质,经度,纬度\n"
+    "S1,甲河上游,Jia upstream,R1,river,III,119.95,31.40\n"
+    "S2,甲河入湖口,Jia mouth,R1,river,III,119.99,31.41\n"
+    "S3,坏行,Bad row,R1,river,III,abc,31.42\n"
+)
+
+
+def test_gbk_csv_with_chinese_headers_becomes_a_layer(tmp_path, catalog, ws):
+    path = _csv(tmp_path, STATIONS, "gbk")
+    plan = plan_import(path, ImportOptions("monitoring_stations"), catalog)
+    assert plan.ok, plan.blocking
+    assert plan.mapping["station_id"] == "断面编号" and plan.mapping["name_zh"] == "断面名称"
+    assert len(plan.frame) == 2 and plan.dropped == 1
+    assert any("row 4" in p for p in plan.problems)
+    assert any("WGS 84" in n for n in plan.notes)
+    record = commit_import(ws, plan, user="tester")
+    stored = ws.read_layer("monitoring_stations")
+    assert list(stored["name_zh"]) == ["甲河上游", "甲河入湖口"]
+    assert stored.crs.to_epsg() == 4549
+    log = ws.read_table(IMPORT_LOG)
+    assert log["sha256"].iloc[-1] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert log["user"].iloc[-1] == "tester" and record["features"] == 2
+
+
+def test_gcj02_points_are_corrected(tmp_path, catalog):
+    glon, glat = wgs84_to_gcj02([119.95], [31.40])
+    text = STATIONS.splitlines()[0] + f"\nS1,甲,A,R1,river,III,{glon[0]},{glat[0]}\n"
+    plan = plan_import(
+        _csv(tmp_path, text), ImportOptions("monitoring_stations", datum="gcj02"), catalog
+    )
+    p = plan.frame.to_crs(4326).geometry.iloc[0]
+    assert p.x == pytest.approx(119.95, abs=1e-6) and p.y == pytest.approx(31.40, abs=1e-6)
+    assert any("GCJ02" in n for n in plan.notes)
+
+
+def test_invalid_polygons_are_repaired_and_counted(tmp_path, catalog):
+    bowtie = Polygon(
+        [(495_000, 3_475_000), (495_100, 3_475_100), (495_100, 3_475_000), (495_000, 3_475_100)]
+    )
+    gdf = gpd.GeoDataFrame(
+        {"parcel_id": ["a", "b", "b"], "area_ha": [1.0, 2.0, 3.0]},
+        geometry=[bowtie, bowtie.buffer(0).convex_hull, None],
+        crs=4549,
+    )
+    path = tmp_path / "farm.gpkg"
+    pyogrio.write_dataframe(gdf, path)
+    plan = plan_import(path, ImportOptions("basic_farmland"), catalog)
+    assert plan.repaired == 1 and plan.dropped == 1
+    assert plan.frame.is_valid.all()
+    assert any("duplicate parcel_id: b" in p for p in plan.problems) is False  # b kept once
+    assert plan.ok
+
+
+def test_projected_table_without_crs_needs_a_choice(tmp_path, catalog):
+    text = (
+        "station_id,name_zh,name_en,water_body,water_type,target_class,X,Y\n"
+        "S1,甲,A,R1,river,III,495000,3475000\n"
+    )
+    path = _csv(tmp_path, text)
+    with pytest.raises(UploadError, match="--crs"):
+        plan_import(path, ImportOptions("monitoring_stations"), catalog)
+    with pytest.raises(UploadError, match=r"candidates: EPSG:4549 \(3-degree"):
+        plan_import(path, ImportOptions("monitoring_stations"), catalog, hint_lon=119.95)
+    chosen = plan_import(path, ImportOptions("monitoring_stations", crs="EPSG:4549"), catalog)
+    assert chosen.frame.crs.to_epsg() == 4549
+
+
+def test_missing_required_attributes_block_the_commit_and_change_nothing(tmp_path, catalog, ws):
+    path = _csv(tmp_path, "名称,经度,纬度\n甲,119.95,31.40\n")
+    plan = plan_import(path, ImportOptions("monitoring_stations"), catalog)
+    assert not plan.ok and any("station_id" in b for b in plan.blocking)
+    before = ws.gpkg.read_bytes()
+    with pytest.raises(UploadError, match="cannot be committed"):
+        commit_import(ws, plan)
+    assert ws.gpkg.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (ImportOptions("no_such_layer"), "no layer"),
+        (ImportOptions("dem"), "raster"),
+        (ImportOptions("monitoring_stations", crs="EPSG:99999999"), "not a coordinate system"),
+        (ImportOptions("monitoring_stations", mapping={"station_id": "nope"}), "does not have"),
+    ],
+)
+def test_bad_options_are_one_line_errors(tmp_path, catalog, options, words):
+    path = _csv(tmp_path, STATIONS)
+    with pytest.raises(UploadError, match=words):
+        plan_import(path, options, catalog)
+
+
+def test_duplicate_ids_are_reported(tmp_path, catalog):
+    text = STATIONS.replace("S2,", "S1,")
+    plan = plan_import(_csv(tmp_path, text), ImportOptions("monitoring_stations"), catalog)
+    assert any("duplicate station_id: S1" in p for p in plan.problems)
+
+
+def test_point_geojson_in_wgs84(tmp_path, catalog):
+    gdf = gpd.GeoDataFrame(
+        {
+            "receptor_id": ["R1"],
+            "name_zh": ["小学"],
+            "name_en": ["School"],
+            "kind": ["school"],
+            "population": ["300"],
+        },
+        geometry=[Point(119.95, 31.40)],
+        crs=4326,
+    )
+    path = tmp_path / "r.geojson"
+    pyogrio.write_dataframe(gdf, path)
+    plan = plan_import(path, ImportOptions("sensitive_receptors"), catalog)
+    assert plan.ok and plan.frame["population"].iloc[0] == 300

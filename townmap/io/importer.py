@@ -1,0 +1,279 @@
+"""Importing a consultant's file into a catalog layer: plan (read, locate, map, check,
+repair, report) and commit (one transaction, recorded in the import log).
+
+Planning never touches the workspace, so a user can look at the report and the preview
+first; committing writes the layer and its log row together or not at all.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from townmap.catalog import Catalog, LayerSpec, validate_frame
+from townmap.crs import DISPLAY_CRS, propose_crs
+from townmap.datums import ACCURACY_M, to_wgs84
+from townmap.errors import UploadError
+from townmap.io.columns import find_coordinates, guess_mapping
+from townmap.io.readers import read_file
+from townmap.workspace import Workspace
+
+IMPORT_LOG = "townmap_imports"
+_TRUE = {"1", "true", "yes", "y", "是", "有", "t"}
+_FALSE = {"0", "false", "no", "n", "否", "无", "f"}
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    layer_id: str
+    encoding: str | None = None
+    crs: str | None = None
+    datum: str | None = None  # "gcj02" or "bd09": points copied from Chinese web maps
+    source_layer: str | None = None
+    mapping: dict[str, str] | None = None  # catalog attribute -> file column
+
+
+@dataclass
+class ImportPlan:
+    spec: LayerSpec
+    frame: gpd.GeoDataFrame | pd.DataFrame
+    source: Path
+    sha256: str
+    options: ImportOptions
+    mapping: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # row-level, non-blocking
+    blocking: list[str] = field(default_factory=list)  # must be fixed before committing
+    repaired: int = 0
+    dropped: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.blocking
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _choose_crs(bounds, options: ImportOptions, hint_lon: float | None, notes: list[str]) -> CRS:
+    if options.crs:
+        try:
+            return CRS.from_user_input(options.crs)
+        except Exception:  # pyproj raises its own CRSError with a long text
+            raise UploadError(
+                f"{options.crs!r} is not a coordinate system pyproj knows; use e.g. EPSG:4549"
+            ) from None
+    candidates = propose_crs(bounds, hint_lon)
+    if candidates and candidates[0].crs == DISPLAY_CRS:
+        notes.append("coordinates are degrees: taken as WGS 84 (CGCS2000 differs by < 1 m)")
+        return DISPLAY_CRS
+    if len(candidates) == 1:
+        notes.append(f"coordinate system: {candidates[0].reason}")
+        return candidates[0].crs
+    listed = "; ".join(f"EPSG:{c.crs.to_epsg()} ({c.reason})" for c in candidates) or "none fit"
+    raise UploadError(
+        f"the file does not say its coordinate system; choose one with --crs (candidates: {listed})"
+    )
+
+
+def _points_from_table(frame: pd.DataFrame, options, hint_lon, notes, problems):
+    coords = find_coordinates(frame)
+    if coords is None:
+        raise UploadError(
+            "the table has no coordinate columns (经度/纬度, lon/lat or X/Y); "
+            "add them or rename the columns"
+        )
+    x = pd.to_numeric(frame[coords.x], errors="coerce")
+    y = pd.to_numeric(frame[coords.y], errors="coerce")
+    if coords.swapped:
+        x, y = y, x
+    notes.append(f"points from {coords.describe()}")
+    bad = x.isna() | y.isna()
+    for i in np.flatnonzero(bad.to_numpy())[:50]:
+        problems.append(f"row {i + 2}: coordinates missing or not numbers; row skipped")
+    frame, x, y = frame[~bad], x[~bad], y[~bad]
+    if frame.empty:
+        raise UploadError("no row has usable coordinates")
+    crs = _choose_crs((x.min(), y.min(), x.max(), y.max()), options, hint_lon, notes)
+    return gpd.GeoDataFrame(
+        frame.drop(columns=[coords.x, coords.y]), geometry=gpd.points_from_xy(x, y), crs=crs
+    ), int(bad.sum())
+
+
+def _apply_datum(gdf: gpd.GeoDataFrame, datum: str, notes: list[str]) -> gpd.GeoDataFrame:
+    ll = gdf.to_crs(DISPLAY_CRS)
+
+    def fix(coords: np.ndarray) -> np.ndarray:
+        lon, lat = to_wgs84(coords[:, 0], coords[:, 1], datum)
+        return np.column_stack([lon, lat])
+
+    ll = ll.set_geometry(shapely.transform(ll.geometry.values, fix))
+    notes.append(
+        f"{datum.upper()} web-map coordinates corrected to WGS 84 "
+        f"(accurate to about {ACCURACY_M:g} m)"
+    )
+    return ll
+
+
+def _coerce(spec: LayerSpec, frame: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
+    for attr in spec.attributes:
+        if attr.name not in frame.columns:
+            continue
+        col = frame[attr.name]
+        if attr.type in ("int", "float"):
+            values = pd.to_numeric(
+                col.astype(str)
+                .str.replace(",", "")
+                .str.strip()
+                .replace({"": None, "nan": None, "None": None}),
+                errors="coerce",
+            )
+            bad = values.isna() & col.notna() & (col.astype(str).str.strip() != "")
+            for i in np.flatnonzero(bad.to_numpy())[:20]:
+                problems.append(f"row {i + 2}: '{attr.name}' is not a number ({col.iloc[i]!r})")
+            frame[attr.name] = values.round() if attr.type == "int" else values
+        elif attr.type == "bool":
+            text = col.astype(str).str.strip().str.casefold()
+            frame[attr.name] = text.map(
+                lambda v: True if v in _TRUE else (False if v in _FALSE else None)
+            )
+        elif attr.type in ("date", "datetime"):
+            frame[attr.name] = pd.to_datetime(col, errors="coerce", format="mixed")
+        else:
+            frame[attr.name] = col.where(col.isna(), col.astype(str).str.strip())
+    return frame
+
+
+def _repair(spec: LayerSpec, gdf: gpd.GeoDataFrame, notes, problems) -> tuple:
+    geoms = gdf.geometry
+    invalid = ~geoms.is_valid & geoms.notna()
+    repaired = int(invalid.sum())
+    if repaired:
+        gdf = gdf.set_geometry(geoms.where(~invalid, shapely.make_valid(geoms.values)))
+        notes.append(f"{repaired} invalid geometrie(s) repaired with make_valid")
+    kind = {"Point": "Point", "LineString": "LineString", "Polygon": "Polygon"}[spec.geometry]
+    parts = []
+    for g in gdf.geometry:
+        if g is None or g.is_empty:
+            parts.append(None)
+            continue
+        same = [p for p in shapely.get_parts(g) if p.geom_type == kind]
+        parts.append(None if not same else (same[0] if len(same) == 1 else shapely.union_all(same)))
+    gdf = gdf.set_geometry(gpd.GeoSeries(parts, index=gdf.index, crs=gdf.crs))
+    missing = gdf.geometry.isna()
+    for i in np.flatnonzero(missing.to_numpy())[:50]:
+        problems.append(
+            f"row {i + 2}: no {spec.geometry} geometry (empty or another kind); row skipped"
+        )
+    return gdf[~missing], repaired, int(missing.sum())
+
+
+def plan_import(
+    path: str | Path, options: ImportOptions, catalog: Catalog, hint_lon: float | None = None
+) -> ImportPlan:
+    """Read and check a file for a catalog layer; nothing is written."""
+    path = Path(path)
+    if options.layer_id not in catalog:
+        raise UploadError(f"no layer {options.layer_id!r} in the catalog; see 'townmap layers'")
+    spec = catalog[options.layer_id]
+    if spec.kind == "raster":
+        raise UploadError(f"{spec.id} is a raster layer; import a GeoTIFF for it instead")
+    raw = read_file(path, encoding=options.encoding, layer=options.source_layer)
+    notes, problems = list(raw.notes), []
+    frame, dropped = raw.frame, 0
+    if spec.kind == "vector":
+        if raw.has_geometry:
+            if frame.crs is None:
+                crs = _choose_crs(tuple(frame.total_bounds), options, hint_lon, notes)
+                frame = frame.set_crs(crs, allow_override=True)
+        else:
+            frame, dropped = _points_from_table(
+                pd.DataFrame(frame), options, hint_lon, notes, problems
+            )
+        if options.datum:
+            frame = _apply_datum(frame, options.datum, notes)
+    columns = [c for c in frame.columns if c != getattr(frame, "geometry", pd.Series()).name]
+    mapping = dict(options.mapping) if options.mapping else guess_mapping(columns, spec)
+    unknown = sorted(set(mapping.values()) - set(columns))
+    if unknown:
+        raise UploadError(f"the mapping names columns the file does not have: {unknown}")
+    renamed = frame[[*mapping.values()]].rename(columns={v: k for k, v in mapping.items()})
+    if spec.kind == "vector":
+        renamed = gpd.GeoDataFrame(renamed, geometry=frame.geometry.values, crs=frame.crs)
+    renamed = _coerce(spec, renamed.copy(), problems)
+    repaired = 0
+    if spec.kind == "vector":
+        renamed, repaired, lost = _repair(spec, renamed, notes, problems)
+        dropped += lost
+    if spec.key and spec.key in renamed.columns:
+        dupes = renamed[spec.key][renamed[spec.key].duplicated()].dropna().unique()
+        if len(dupes):
+            problems.append(
+                f"duplicate {spec.key}: {', '.join(map(str, dupes[:10]))}"
+                + (" …" if len(dupes) > 10 else "")
+            )
+    blocking = [
+        p
+        for p in validate_frame(spec, renamed)
+        if "required attribute" in p or "geometry must be" in p or "coordinate reference" in p
+    ]
+    if renamed.empty:
+        blocking.append("no feature is left to import")
+    problems.extend(p for p in validate_frame(spec, renamed) if p not in blocking)
+    return ImportPlan(
+        spec,
+        renamed,
+        path,
+        _sha256(path),
+        options,
+        mapping,
+        notes,
+        problems,
+        blocking,
+        repaired,
+        dropped,
+    )
+
+
+def commit_import(ws: Workspace, plan: ImportPlan, user: str | None = None) -> dict:
+    """Write the planned layer and its import-log row in one transaction."""
+    if not plan.ok:
+        raise UploadError("the import cannot be committed: " + "; ".join(plan.blocking))
+    record = {
+        "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "user": user or getpass.getuser(),
+        "file_name": plan.source.name,
+        "sha256": plan.sha256,
+        "layer_id": plan.spec.id,
+        "features": len(plan.frame),
+        "repaired": plan.repaired,
+        "dropped": plan.dropped,
+        "problems": len(plan.problems),
+        "choices": json.dumps(
+            {**asdict(plan.options), "mapping": plan.mapping}, ensure_ascii=False
+        ),
+    }
+    log = ws.read_table(IMPORT_LOG) if ws.has_layer(IMPORT_LOG) else pd.DataFrame()
+    log = pd.concat([log, pd.DataFrame([record])], ignore_index=True)
+    with ws.transaction() as tx:
+        if plan.spec.kind == "vector":
+            tx.write_layer(plan.spec.id, plan.frame, source=plan.source.name)
+        else:
+            tx.write_table(plan.spec.id, pd.DataFrame(plan.frame), source=plan.source.name)
+        tx.write_table(IMPORT_LOG, log, description="Townmap import log")
+    return record
