@@ -93,3 +93,39 @@ def test_demo_command_builds_a_workspace(tmp_path):
     assert any(
         line.startswith("enterprises") and " 30 " in line for line in listing.stdout.splitlines()
     )
+
+
+def test_import_command_reports_and_commits(tmp_path, demo_ws):
+    import shutil
+
+    folder = tmp_path / "ws"
+    shutil.copytree(demo_ws.folder, folder)
+    csv = tmp_path / "receptors.csv"
+    csv.write_bytes(
+        "编号,名称,英文名,类型,人数,经度,纬度\nSRX,新小学,New School,school,300,"
+        "119.95,31.40\n".encode("gbk")
+    )
+    dry = _run(
+        "import",
+        str(csv),
+        "--layer",
+        "sensitive_receptors",
+        "--workspace",
+        str(folder),
+        "--dry-run",
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "would be imported" in dry.stdout and "gb18030" in dry.stdout
+    done = _run("import", str(csv), "--layer", "sensitive_receptors", "--workspace", str(folder))
+    assert done.returncode == 0, done.stderr
+    assert "imported 1 feature" in done.stdout
+    bad = _run(
+        "import",
+        str(tmp_path / "nope.csv"),
+        "--layer",
+        "sensitive_receptors",
+        "--workspace",
+        str(folder),
+    )
+    assert bad.returncode == 2 and "does not exist" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -28,6 +28,44 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from townmap.catalog import load_catalog
+    from townmap.io.importer import ImportOptions, commit_import, plan_import
+    from townmap.settings import default_workspace
+    from townmap.workspace import Workspace
+
+    catalog = load_catalog(args.layers_dir)
+    ws = Workspace(args.workspace or default_workspace(), catalog=catalog)
+    town = ws.read_layer("town") if ws.has_layer("town") else None
+    hint = float(town.to_crs(4326).total_bounds[[0, 2]].mean()) if town is not None else None
+    options = ImportOptions(
+        args.layer,
+        encoding=args.encoding,
+        crs=args.crs,
+        datum=args.datum,
+        source_layer=args.source_layer,
+    )
+    plan = plan_import(args.file, options, catalog, hint_lon=hint)
+    for note in plan.notes:
+        print(f"note: {note}")
+    for problem in plan.problems[:30]:
+        print(f"problem: {problem}")
+    if len(plan.problems) > 30:
+        print(f"problem: … and {len(plan.problems) - 30} more")
+    if not plan.ok:
+        print("townmap: nothing imported: " + "; ".join(plan.blocking), file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(f"dry run: {len(plan.frame)} feature(s) would be imported into {plan.spec.id}")
+        return 0
+    record = commit_import(ws, plan)
+    print(
+        f"imported {record['features']} feature(s) into {plan.spec.id} "
+        f"({record['repaired']} repaired, {record['dropped']} skipped)"
+    )
+    return 0
+
+
 def _cmd_layers(args: argparse.Namespace) -> int:
     from townmap.catalog import load_catalog
     from townmap.settings import default_workspace
@@ -107,6 +145,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--force", action="store_true", help="replace an existing workspace")
     demo.set_defaults(func=_cmd_demo)
+
+    imp = sub.add_parser("import", help="import a GIS file or table into a catalog layer")
+    imp.add_argument("file", type=Path, help="GeoPackage, zipped Shapefile, GeoJSON, KML/KMZ, CSV")
+    imp.add_argument("--layer", required=True, help="catalog layer id (see 'townmap layers')")
+    imp.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="workspace folder (default: $TOWNMAP_WORKSPACE or data/demo)",
+    )
+    imp.add_argument("--encoding", default=None, help="text encoding, e.g. gbk (default: detect)")
+    imp.add_argument("--crs", default=None, help="CRS when the file has none, e.g. EPSG:4549")
+    imp.add_argument(
+        "--datum",
+        choices=["gcj02", "bd09"],
+        default=None,
+        help="correct points copied from Chinese web maps to WGS 84",
+    )
+    imp.add_argument("--source-layer", default=None, help="layer inside a GeoPackage or zip")
+    imp.add_argument("--layers-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    imp.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+    imp.set_defaults(func=_cmd_import)
 
     layers = sub.add_parser("layers", help="list the layer catalog with feature counts and CRS")
     layers.add_argument(
