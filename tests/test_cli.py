@@ -129,3 +129,29 @@ def test_import_command_reports_and_commits(tmp_path, demo_ws):
     )
     assert bad.returncode == 2 and "does not exist" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_export_command(tmp_path, demo_ws):
+    out = _run(
+        "export",
+        "--workspace",
+        str(demo_ws.folder),
+        "--layer",
+        "villages",
+        "--out",
+        str(tmp_path / "villages.zip"),
+        "--encoding",
+        "gbk",
+    )
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "villages.zip").is_file()
+    bad = _run(
+        "export",
+        "--workspace",
+        str(demo_ws.folder),
+        "--layer",
+        "villages",
+        "--out",
+        str(tmp_path / "villages.dwg"),
+    )
+    assert bad.returncode == 2 and "cannot export" in bad.stderr and "Traceback" not in bad.stderr

@@ -66,6 +66,17 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from townmap.io.export import export_layer
+    from townmap.settings import default_workspace
+    from townmap.workspace import Workspace
+
+    ws = Workspace(args.workspace or default_workspace())
+    out = export_layer(ws, args.layer, args.out, encoding=args.encoding)
+    print(f"exported {args.layer} to {out}")
+    return 0
+
+
 def _cmd_layers(args: argparse.Namespace) -> int:
     from townmap.catalog import load_catalog
     from townmap.settings import default_workspace
@@ -167,6 +178,28 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--layers-dir", type=Path, default=None, help=argparse.SUPPRESS)
     imp.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
     imp.set_defaults(func=_cmd_import)
+
+    exp = sub.add_parser("export", help="export a layer or table (format from the file suffix)")
+    exp.add_argument("--layer", required=True, help="layer or table id in the workspace")
+    exp.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="file to write: .gpkg .geojson .shp .zip (zipped Shapefile) .kml .csv",
+    )
+    exp.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="workspace folder (default: $TOWNMAP_WORKSPACE or data/demo)",
+    )
+    exp.add_argument(
+        "--encoding",
+        default="utf-8",
+        choices=["utf-8", "gbk"],
+        help="Shapefile text encoding (default utf-8, with a .cpg)",
+    )
+    exp.set_defaults(func=_cmd_export)
 
     layers = sub.add_parser("layers", help="list the layer catalog with feature counts and CRS")
     layers.add_argument(

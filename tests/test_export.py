@@ -1,0 +1,62 @@
+"""Export then import gives back the same features and attributes, Chinese intact."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from townmap.errors import UploadError
+from townmap.io.encoding import shapefile_encoding
+from townmap.io.export import export_layer
+from townmap.io.readers import read_file
+
+
+@pytest.mark.parametrize("name", ["st.gpkg", "st.geojson", "st.shp", "st.zip", "st.kml", "st.csv"])
+def test_round_trip_keeps_features_and_chinese_names(tmp_path, demo_ws, name):
+    stations = demo_ws.read_layer("monitoring_stations")
+    out = export_layer(demo_ws, "monitoring_stations", tmp_path / name)
+    back = read_file(out).frame
+    assert len(back) == len(stations)
+    col = "name_zh" if "name_zh" in back.columns else "Name"
+    if col == "Name":  # KML keeps only a name field: the first text column
+        assert set(back[col]) <= set(stations["station_id"]) | set(stations["name_zh"])
+    else:
+        assert list(back["name_zh"]) == list(stations["name_zh"])
+    if name == "st.csv":
+        assert {"lon", "lat"} <= set(back.columns)
+        ll = stations.to_crs(4326)
+        assert pd.to_numeric(back["lon"]).to_numpy() == pytest.approx(ll.geometry.x, abs=1e-6)
+    else:
+        assert back.crs is not None
+        moved = back.to_crs(4549).geometry.distance(stations.geometry.reset_index(drop=True))
+        assert moved.max() < 0.01
+
+
+def test_gbk_shapefile_on_request(tmp_path, demo_ws):
+    out = export_layer(demo_ws, "villages", tmp_path / "v.shp", encoding="gbk")
+    assert shapefile_encoding(out).encoding == "gbk"
+    back = read_file(out).frame
+    assert list(back["name_zh"]) == list(demo_ws.read_layer("villages")["name_zh"])
+
+
+def test_tables_export_as_csv_with_bom(tmp_path, demo_ws):
+    out = export_layer(demo_ws, "water_samples", tmp_path / "samples.csv")
+    assert out.read_bytes()[:3] == b"\xef\xbb\xbf"
+    assert (
+        len(pd.read_csv(out, encoding="utf-8-sig")) == demo_ws.layer_info("water_samples").features
+    )
+
+
+@pytest.mark.parametrize(
+    ("layer", "name", "words"),
+    [
+        ("water_samples", "s.shp", "without geometry"),
+        ("dem", "d.gpkg", "raster"),
+        ("nope", "n.gpkg", "no layer"),
+        ("villages", "v.dwg", "cannot export"),
+    ],
+)
+def test_bad_exports_are_one_line_errors_and_leave_nothing(tmp_path, demo_ws, layer, name, words):
+    with pytest.raises(UploadError, match=words):
+        export_layer(demo_ws, layer, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []

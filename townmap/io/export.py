@@ -1,0 +1,96 @@
+"""Giving layers back in the formats consultants use.
+
+GeoPackage and Shapefile keep the workspace CRS (metric CGCS2000); GeoJSON and KML are
+written in WGS 84 as their specifications expect. Shapefiles are UTF-8 with a ``.cpg``
+by default, or GBK on request for older Chinese desktop software. CSV is UTF-8 with a
+byte-order mark so Excel shows Chinese correctly; points get lon/lat columns, other
+geometries WKT. Files are written aside and moved into place, so a failed export leaves
+no half-written file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from townmap.crs import DISPLAY_CRS
+from townmap.errors import UploadError
+from townmap.workspace import Workspace
+
+FORMATS = {
+    ".gpkg": "GPKG",
+    ".geojson": "GeoJSON",
+    ".shp": "ESRI Shapefile",
+    ".zip": "zip",
+    ".kml": "KML",
+    ".csv": "CSV",
+}
+ENCODINGS = {"utf-8": "UTF-8", "gbk": "GBK"}
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    if isinstance(frame, gpd.GeoDataFrame):
+        shown = frame.to_crs(DISPLAY_CRS)
+        table = pd.DataFrame(shown.drop(columns=shown.geometry.name))
+        if (shown.geom_type == "Point").all():
+            table["lon"], table["lat"] = shown.geometry.x.round(7), shown.geometry.y.round(7)
+        else:
+            table["wkt"] = shown.geometry.to_wkt(rounding_precision=7)
+        frame = table
+    frame.to_csv(path, index=False, encoding="utf-8-sig")
+
+
+def _shapefile(frame: gpd.GeoDataFrame, path: Path, encoding: str) -> list[Path]:
+    pyogrio.write_dataframe(frame, path, driver="ESRI Shapefile", encoding=ENCODINGS[encoding])
+    return sorted(path.parent.glob(path.stem + ".*"))
+
+
+def export_layer(ws: Workspace, layer_id: str, out: str | Path, *, encoding: str = "utf-8") -> Path:
+    """Write one workspace layer or table to ``out``; the suffix chooses the format."""
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in FORMATS:
+        raise UploadError(
+            f"cannot export to '{suffix or out.name}'; use one of {', '.join(sorted(FORMATS))}"
+        )
+    if encoding.lower() not in ENCODINGS:
+        raise UploadError(f"encoding must be utf-8 or gbk, not {encoding!r}")
+    encoding = encoding.lower()
+    if not ws.has_layer(layer_id):
+        raise UploadError(f"the workspace has no layer {layer_id!r}")
+    info = ws.layer_info(layer_id)
+    if info.geometry_type == "raster":
+        raise UploadError(f"{layer_id} is a raster: copy {ws.raster_path(layer_id)} instead")
+    frame = ws.read_layer(layer_id) if info.geometry_type else ws.read_table(layer_id)
+    is_vector = isinstance(frame, gpd.GeoDataFrame)
+    if suffix in (".shp", ".zip", ".kml", ".geojson") and not is_vector:
+        raise UploadError(f"{layer_id} is a table without geometry: export it as .csv or .gpkg")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
+    try:
+        target = staging / out.name
+        if suffix == ".csv":
+            _csv(frame, target)
+        elif suffix in (".geojson", ".kml"):
+            pyogrio.write_dataframe(frame.to_crs(DISPLAY_CRS), target, driver=FORMATS[suffix])
+        elif suffix == ".gpkg":
+            pyogrio.write_dataframe(frame, target, layer=layer_id, driver="GPKG")
+        elif suffix == ".shp":
+            for part in _shapefile(frame, target, encoding):
+                shutil.move(part, out.parent / part.name)
+            return out
+        else:  # .zip of a Shapefile
+            parts = _shapefile(frame, staging / f"{out.stem}.shp", encoding)
+            with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+                for part in parts:
+                    zf.write(part, part.name)
+        shutil.move(target, out)
+        return out
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
