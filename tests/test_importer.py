@@ -142,3 +142,26 @@ def test_point_geojson_in_wgs84(tmp_path, catalog):
     pyogrio.write_dataframe(gdf, path)
     plan = plan_import(path, ImportOptions("sensitive_receptors"), catalog)
     assert plan.ok and plan.frame["population"].iloc[0] == 300
+
+
+def test_the_last_import_can_be_undone(tmp_path, catalog, ws):
+    from townmap.io.importer import undo_last_import
+
+    first = _csv(tmp_path, STATIONS)
+    commit_import(ws, plan_import(first, ImportOptions("monitoring_stations"), catalog))
+    after_first = ws.read_layer("monitoring_stations")
+    second = tmp_path / "more.csv"
+    second.write_text(STATIONS.splitlines()[0] + "\nS9,新断面,New,R1,river,II,119.9,31.35\n")
+    commit_import(ws, plan_import(second, ImportOptions("monitoring_stations"), catalog))
+    assert list(ws.read_layer("monitoring_stations")["station_id"]) == ["S9"]
+    assert "townmap_prev_monitoring_stations" not in ws.layer_names()
+    undone = undo_last_import(ws)
+    assert undone["file_name"] == "more.csv"
+    restored = ws.read_layer("monitoring_stations")
+    assert list(restored["station_id"]) == list(after_first["station_id"])
+    undo_last_import(ws)  # the first import created the layer: undo removes it
+    assert "monitoring_stations" not in ws.layer_names()
+    with pytest.raises(UploadError, match="no import to undo"):
+        undo_last_import(ws)
+    log = ws.read_table(IMPORT_LOG)
+    assert list(log["undone"]) == ["true", "true"]

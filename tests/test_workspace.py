@@ -280,3 +280,31 @@ def test_concurrent_transactions_are_serialised_and_both_land(ws):
     t2.join(10)
     assert done
     assert {"rivers", "water_samples"} <= set(ws.layer_names())
+
+
+def test_deleting_a_layer_keeps_a_valid_geopackage(ws):
+    with ws.transaction() as tx:
+        tx.write_layer("rivers", _rivers())
+        tx.write_layer("roads", _road())
+    with ws.transaction() as tx:
+        tx.delete_layer("rivers")
+    assert "rivers" not in ws.layer_names() and "roads" in ws.layer_names()
+    assert len(ws.read_layer("roads")) == 1
+    with sqlite3.connect(ws.gpkg) as con:
+        assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+        names = {r[0] for r in con.execute("select name from sqlite_master")}
+        contents = {r[0] for r in con.execute("select table_name from gpkg_contents")}
+    assert not any("rivers" in n for n in names) and "rivers" not in contents
+    assert "rtree_roads_geom" in names
+    assert "rivers" not in set(ws.layer_register()["layer_id"])
+    with pytest.raises(WorkspaceError, match="no layer"), ws.transaction() as tx:
+        tx.delete_layer("rivers")
+    with pytest.raises(WorkspaceError, match="reserved"), ws.transaction() as tx:
+        tx.delete_layer("townmap_metadata")
+
+
+def test_townmap_tables_are_kept_out_of_the_layer_list(ws):
+    with ws.transaction() as tx:
+        tx.write_table("townmap_imports", pd.DataFrame({"a": [1]}))
+    assert "townmap_imports" not in ws.layer_names()
+    assert ws.has_table("townmap_imports") and len(ws.read_table("townmap_imports")) == 1

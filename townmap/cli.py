@@ -66,6 +66,21 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_undo_import(args: argparse.Namespace) -> int:
+    from townmap.catalog import load_catalog
+    from townmap.io.importer import undo_last_import
+    from townmap.settings import default_workspace
+    from townmap.workspace import Workspace
+
+    ws = Workspace(args.workspace or default_workspace(), catalog=load_catalog())
+    record = undo_last_import(ws)
+    print(
+        f"undid the import of {record['file_name']} into {record['layer_id']} "
+        f"({record['imported_at']})"
+    )
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from townmap.io.export import export_layer
     from townmap.settings import default_workspace
@@ -178,6 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--layers-dir", type=Path, default=None, help=argparse.SUPPRESS)
     imp.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
     imp.set_defaults(func=_cmd_import)
+
+    undo = sub.add_parser("undo-import", help="undo the last import into the workspace")
+    undo.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="workspace folder (default: $TOWNMAP_WORKSPACE or data/demo)",
+    )
+    undo.set_defaults(func=_cmd_undo_import)
 
     exp = sub.add_parser("export", help="export a layer or table (format from the file suffix)")
     exp.add_argument("--layer", required=True, help="layer or table id in the workspace")

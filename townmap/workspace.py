@@ -35,6 +35,8 @@ RASTER_DIR = "rasters"
 META_TABLE = "townmap_metadata"
 LAYERS_TABLE = "townmap_layers"
 _INTERNAL = {META_TABLE, LAYERS_TABLE}
+#: Townmap's own tables (import log, copies kept for undo): stored, but not user layers
+INTERNAL_PREFIX = "townmap_"
 _LOCK_NAME = ".townmap.lock"
 
 
@@ -116,12 +118,20 @@ class Workspace:
         """One row per stored layer: kind, fictional flag, source, when written."""
         return pyogrio.read_dataframe(self.gpkg, layer=LAYERS_TABLE)
 
+    def _stored(self) -> set[str]:
+        return {str(n) for n, _ in pyogrio.list_layers(self.gpkg)}
+
     def layer_names(self) -> list[str]:
-        names = [str(n) for n, _ in pyogrio.list_layers(self.gpkg) if n not in _INTERNAL]
+        """The user's layers and tables (Townmap's own ``townmap_*`` tables left out)."""
+        names = [n for n in self._stored() if not n.startswith(INTERNAL_PREFIX)]
         return sorted(names + [p.stem for p in self.raster_folder.glob("*.tif")])
 
     def has_layer(self, name: str) -> bool:
         return name in self.layer_names()
+
+    def has_table(self, name: str) -> bool:
+        """Whether a table is stored, Townmap's own included."""
+        return name in self._stored()
 
     @property
     def raster_folder(self) -> Path:
@@ -134,7 +144,7 @@ class Workspace:
         return path
 
     def _check_vector(self, name: str) -> None:
-        if name in _INTERNAL or name not in {str(n) for n, _ in pyogrio.list_layers(self.gpkg)}:
+        if name in _INTERNAL or name not in self._stored():
             raise WorkspaceError(f"the workspace has no layer {name!r}")
 
     def read_layer(
@@ -192,6 +202,35 @@ def _write_meta(gpkg: Path, meta: dict[str, str]) -> None:
 
 def _write_layer_register(gpkg: Path, table: pd.DataFrame) -> None:
     pyogrio.write_dataframe(table.astype(str), gpkg, layer=LAYERS_TABLE, driver="GPKG")
+
+
+def _drop_gpkg_table(gpkg: Path, name: str) -> None:
+    """Drop a table the way the GeoPackage spec wants (pyogrio has no delete-layer call)."""
+    import sqlite3
+
+    con = sqlite3.connect(gpkg)
+    try:
+        with con:
+            tables = {r[0] for r in con.execute("select name from sqlite_master")}
+            for rtree in [
+                t
+                for t in tables
+                if t.startswith(f"rtree_{name}_") and t.count("_") == name.count("_") + 2
+            ]:
+                con.execute(f'drop table if exists "{rtree}"')
+            con.execute(f'drop table "{name}"')
+            for meta in (
+                "gpkg_extensions",
+                "gpkg_geometry_columns",
+                "gpkg_ogr_contents",
+                "gpkg_data_columns",
+                "gpkg_metadata_reference",
+                "gpkg_contents",
+            ):
+                if meta in tables:
+                    con.execute(f"delete from {meta} where lower(table_name) = lower(?)", (name,))
+    finally:
+        con.close()
 
 
 class Transaction:
@@ -273,7 +312,17 @@ class Transaction:
         pyogrio.write_dataframe(
             frame, self._tmp, layer=name, driver="GPKG", layer_options={"DESCRIPTION": desc}
         )
-        self._record(name, kind, fictional, source, desc)
+        if not name.startswith(INTERNAL_PREFIX):
+            self._record(name, kind, fictional, source, desc)
+
+    def delete_layer(self, name: str) -> None:
+        """Remove a vector layer or table (GeoPackage bookkeeping included)."""
+        if name in _INTERNAL:
+            raise WorkspaceError(f"{name!r} is reserved for Townmap's own records")
+        if name not in {str(n) for n, _ in pyogrio.list_layers(self._tmp)}:
+            raise WorkspaceError(f"the workspace has no layer {name!r}")
+        _drop_gpkg_table(self._tmp, name)
+        self._register = self._register[self._register["layer_id"] != name]
 
     def write_raster(
         self, name: str, writer, *, fictional: bool = False, source: str = "", description: str = ""

@@ -250,16 +250,23 @@ def plan_import(
     )
 
 
+def _previous_name(layer_id: str) -> str:
+    return f"townmap_prev_{layer_id}"
+
+
 def commit_import(ws: Workspace, plan: ImportPlan, user: str | None = None) -> dict:
-    """Write the planned layer and its import-log row in one transaction."""
+    """Write the planned layer and its import-log row in one transaction. The layer it
+    replaces is kept (as ``townmap_prev_<layer>``) so the last import can be undone."""
     if not plan.ok:
         raise UploadError("the import cannot be committed: " + "; ".join(plan.blocking))
+    layer_id = plan.spec.id
+    had_previous = ws.has_layer(layer_id)
     record = {
         "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "user": user or getpass.getuser(),
         "file_name": plan.source.name,
         "sha256": plan.sha256,
-        "layer_id": plan.spec.id,
+        "layer_id": layer_id,
         "features": len(plan.frame),
         "repaired": plan.repaired,
         "dropped": plan.dropped,
@@ -267,13 +274,45 @@ def commit_import(ws: Workspace, plan: ImportPlan, user: str | None = None) -> d
         "choices": json.dumps(
             {**asdict(plan.options), "mapping": plan.mapping}, ensure_ascii=False
         ),
+        "had_previous": str(had_previous).lower(),
+        "undone": "false",
     }
-    log = ws.read_table(IMPORT_LOG) if ws.has_layer(IMPORT_LOG) else pd.DataFrame()
-    log = pd.concat([log, pd.DataFrame([record])], ignore_index=True)
+    log = ws.read_table(IMPORT_LOG) if ws.has_table(IMPORT_LOG) else pd.DataFrame()
+    log = pd.concat([log, pd.DataFrame([record])], ignore_index=True).astype(str)
     with ws.transaction() as tx:
-        if plan.spec.kind == "vector":
-            tx.write_layer(plan.spec.id, plan.frame, source=plan.source.name)
+        if had_previous:
+            old = ws.read_layer(layer_id) if plan.spec.kind == "vector" else ws.read_table(layer_id)
+            _write(tx, plan.spec.kind, _previous_name(layer_id), old, "kept for undo")
+        _write(tx, plan.spec.kind, layer_id, plan.frame, plan.source.name)
+        tx.write_table(IMPORT_LOG, log, description="Townmap import log")
+    return record
+
+
+def _write(tx, kind: str, name: str, frame, source: str) -> None:
+    if kind == "vector" and isinstance(frame, gpd.GeoDataFrame):
+        tx.write_layer(name, frame, source=source)
+    else:
+        tx.write_table(name, pd.DataFrame(frame), source=source)
+
+
+def undo_last_import(ws: Workspace) -> dict:
+    """Put the workspace back as it was before the last import that is not yet undone."""
+    log = ws.read_table(IMPORT_LOG) if ws.has_table(IMPORT_LOG) else pd.DataFrame()
+    open_rows = log.index[log.get("undone", pd.Series(dtype=str)) == "false"] if len(log) else []
+    if len(open_rows) == 0:
+        raise UploadError("there is no import to undo")
+    row = open_rows[-1]
+    record = log.loc[row].to_dict()
+    layer_id = record["layer_id"]
+    kind = ws.catalog[layer_id].kind if ws.catalog and layer_id in ws.catalog else "vector"
+    with ws.transaction() as tx:
+        if record["had_previous"] == "true":
+            prev = _previous_name(layer_id)
+            old = ws.read_layer(prev) if kind == "vector" else ws.read_table(prev)
+            _write(tx, kind, layer_id, old, "restored by undo")
+            tx.delete_layer(prev)
         else:
-            tx.write_table(plan.spec.id, pd.DataFrame(plan.frame), source=plan.source.name)
+            tx.delete_layer(layer_id)
+        log.loc[row, "undone"] = "true"
         tx.write_table(IMPORT_LOG, log, description="Townmap import log")
     return record
