@@ -134,3 +134,36 @@ def test_a_bad_tianditu_key_is_rejected_with_a_message(page):
     page.text_input(key="tianditu_key").set_value("not-a-key").run()
     assert not page.exception
     assert any("32 hexadecimal" in e.value for e in page.error)
+
+
+IMPORT_PAGE = str(PROJECT_ROOT / "townmap" / "ui" / "import_page.py")
+
+
+def test_import_page_opens_and_undo_is_reported(tmp_path, demo_ws, monkeypatch, catalog):
+    import shutil
+
+    from townmap.io.importer import ImportOptions, commit_import, plan_import
+    from townmap.workspace import Workspace
+
+    folder = tmp_path / "ws"
+    shutil.copytree(demo_ws.folder, folder)
+    csv = tmp_path / "r.csv"
+    csv.write_text(
+        "编号,名称,英文名,类型,人数,经度,纬度\nSRX,新小学,New School,school,300,119.95,31.40\n",
+        encoding="utf-8",
+    )
+    ws = Workspace(folder, catalog=catalog)
+    commit_import(ws, plan_import(csv, ImportOptions("sensitive_receptors"), catalog))
+    monkeypatch.setenv("TOWNMAP_WORKSPACE", str(folder))
+    at = AppTest.from_file(IMPORT_PAGE, default_timeout=60)
+    at.query_params["lang"] = "en"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Import data"
+    assert any(s.value == "Import log" for s in at.subheader)
+    at.button(key="imp_undo").click().run()
+    assert not at.exception
+    assert any("r.csv" in s.value for s in at.success)
+    assert len(Workspace(folder).read_layer("sensitive_receptors")) == len(
+        demo_ws.read_layer("sensitive_receptors")
+    )

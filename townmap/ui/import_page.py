@@ -1,0 +1,179 @@
+"""Import page: upload a file, see what Townmap makes of it, map columns, preview, commit.
+
+Planning writes nothing; only the commit button changes the workspace (one transaction,
+logged), and the last import can be undone from here too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from townmap.errors import TownmapError
+from townmap.i18n import t
+from townmap.io.importer import (
+    IMPORT_LOG,
+    ImportOptions,
+    commit_import,
+    plan_import,
+    undo_last_import,
+)
+from townmap.render.mapview import build_map, prepare_layer
+from townmap.ui import common
+
+SUFFIXES = ["gpkg", "zip", "geojson", "json", "kml", "kmz", "csv", "txt"]
+_NONE = "—"
+
+
+def _saved(upload) -> Path:
+    """The upload as a file on disk, named by its content (kept for this session)."""
+    data = upload.getvalue()
+    folder = Path(tempfile.gettempdir()) / "townmap-uploads" / hashlib.sha256(data).hexdigest()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(upload.name).name
+    if not path.exists():
+        path.write_bytes(data)
+    return path
+
+
+def _options(lang: str, cat) -> tuple[str, dict]:
+    layers = [s for s in cat if s.kind != "raster"]
+    layer_id = st.selectbox(
+        t("import_target", lang),
+        [s.id for s in layers],
+        format_func=lambda i: cat[i].label.get(lang),
+        key="imp_layer",
+    )
+    c1, c2, c3 = st.columns(3)
+    encoding = c1.selectbox(
+        t("encoding", lang), ["auto", "utf-8", "gbk", "gb18030"], key="imp_encoding"
+    )
+    crs = c2.text_input(t("crs_if_missing", lang), key="imp_crs", placeholder="EPSG:4549")
+    datum = c3.selectbox(t("web_map_datum", lang), [_NONE, "gcj02", "bd09"], key="imp_datum")
+    return layer_id, {
+        "encoding": None if encoding == "auto" else encoding,
+        "crs": crs.strip() or None,
+        "datum": None if datum == _NONE else datum,
+    }
+
+
+def _mapping_editor(lang: str, plan, columns: list[str]) -> dict[str, str]:
+    with st.expander(t("column_mapping", lang), expanded=not plan.ok):
+        chosen = {}
+        for attr in plan.spec.attributes:
+            options = [_NONE, *columns]
+            current = plan.mapping.get(attr.name, _NONE)
+            label = f"{attr.label.get(lang)} ({attr.name}{', *' if attr.required else ''})"
+            pick = st.selectbox(
+                label,
+                options,
+                index=options.index(current) if current in options else 0,
+                key=f"imp_map_{attr.name}",
+            )
+            if pick != _NONE:
+                chosen[attr.name] = pick
+    return chosen
+
+
+def render() -> None:
+    lang = common.language()
+    st.title(t("import_title", lang))
+    ws = common.open_workspace(lang)
+    if ws is None:
+        return
+    common.fiction_banner(ws, lang)
+    cat = common.catalog()
+    upload = st.file_uploader(t("import_file", lang), type=SUFFIXES, key="imp_file")
+    layer_id, opts = _options(lang, cat)
+    if upload is not None:
+        path = _saved(upload)
+        state_key = f"{path}|{layer_id}"
+        saved = st.session_state.get("imp_mapping", {})
+        mapping = saved.get("mapping") if saved.get("key") == state_key else None
+        try:
+            plan = plan_import(path, ImportOptions(layer_id, mapping=mapping, **opts), cat)
+        except TownmapError as exc:
+            st.error(str(exc))
+            plan = None
+        if plan is not None:
+            for note in plan.notes:
+                st.info(note)
+            for block in plan.blocking:
+                st.error(block)
+            if plan.problems:
+                st.warning(t("import_problems", lang).format(n=len(plan.problems)))
+                st.dataframe(
+                    pd.DataFrame({t("problem", lang): plan.problems}),
+                    hide_index=True,
+                    width="stretch",
+                )
+            st.caption(
+                t("import_summary", lang).format(
+                    n=len(plan.frame), repaired=plan.repaired, dropped=plan.dropped
+                )
+            )
+            source_cols = list(plan.mapping.values()) + [
+                c for c in _file_columns(path, opts) if c not in plan.mapping.values()
+            ]
+            edited = _mapping_editor(lang, plan, source_cols)
+            if edited != plan.mapping:
+                st.session_state["imp_mapping"] = {"key": state_key, "mapping": edited}
+                st.rerun()
+            if plan.spec.kind == "vector" and len(plan.frame):
+                layer = prepare_layer(plan.spec, plan.frame, lang)
+                minx, miny, maxx, maxy = plan.frame.to_crs(4326).total_bounds
+                pad = 0.005  # a single point still gets a sensible view
+                bounds = (minx - pad, miny - pad, maxx + pad, maxy + pad)
+                parts = build_map([layer], lang, common.asset_base(), bounds)
+                st_folium(
+                    parts.base,
+                    layer_control=parts.control,
+                    height=420,
+                    use_container_width=True,
+                    returned_objects=[],
+                    key=f"imp_preview_{lang}",
+                )
+            if st.button(t("import_commit", lang), type="primary", disabled=not plan.ok):
+                try:
+                    record = commit_import(ws, plan)
+                    st.success(
+                        t("import_done", lang).format(
+                            n=record["features"], layer=plan.spec.label.get(lang)
+                        )
+                    )
+                    st.session_state.pop("imp_mapping", None)
+                except TownmapError as exc:
+                    st.error(str(exc))
+    st.divider()
+    if ws.has_table(IMPORT_LOG):
+        st.subheader(t("import_log", lang))
+        st.dataframe(
+            ws.read_table(IMPORT_LOG).drop(columns=["choices"], errors="ignore"),
+            hide_index=True,
+            width="stretch",
+        )
+        if st.button(t("import_undo", lang), key="imp_undo"):
+            try:
+                record = undo_last_import(ws)
+                st.success(t("import_undone", lang).format(file=record["file_name"]))
+            except TownmapError as exc:
+                st.error(str(exc))
+
+
+def _file_columns(path: Path, opts: dict) -> list[str]:
+    from townmap.io.readers import read_file
+
+    try:
+        frame = read_file(path, encoding=opts["encoding"]).frame
+    except TownmapError:
+        return []
+    geometry = getattr(frame, "geometry", None)
+    return [str(c) for c in frame.columns if geometry is None or c != geometry.name]
+
+
+render()
