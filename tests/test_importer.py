@@ -165,3 +165,17 @@ def test_the_last_import_can_be_undone(tmp_path, catalog, ws):
         undo_last_import(ws)
     log = ws.read_table(IMPORT_LOG)
     assert list(log["undone"]) == ["true", "true"]
+
+
+def test_a_million_vertex_polygon_is_refused_with_a_clear_message(tmp_path, catalog):
+    import numpy as np
+
+    angles = np.linspace(0, 2 * np.pi, 1_000_000, endpoint=False)
+    ring = np.column_stack([495_000 + 500 * np.cos(angles), 3_475_000 + 500 * np.sin(angles)])
+    gdf = gpd.GeoDataFrame(
+        {"parcel_id": ["huge"], "area_ha": [78.5]}, geometry=[Polygon(ring)], crs=4549
+    )
+    path = tmp_path / "huge.gpkg"
+    pyogrio.write_dataframe(gdf, path)
+    with pytest.raises(UploadError, match=r"1,000,001 vertices; the limit is 500,000"):
+        plan_import(path, ImportOptions("basic_farmland"), catalog)

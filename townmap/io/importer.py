@@ -29,6 +29,9 @@ from townmap.io.readers import read_file
 from townmap.workspace import Workspace
 
 IMPORT_LOG = "townmap_imports"
+#: beyond these a file is refused with a message (a town layer is far smaller)
+MAX_FEATURES = 1_000_000
+MAX_VERTICES_PER_FEATURE = 500_000
 _TRUE = {"1", "true", "yes", "y", "是", "有", "t"}
 _FALSE = {"0", "false", "no", "n", "否", "无", "f"}
 
@@ -155,7 +158,8 @@ def _coerce(spec: LayerSpec, frame: pd.DataFrame, problems: list[str]) -> pd.Dat
         elif attr.type in ("date", "datetime"):
             frame[attr.name] = pd.to_datetime(col, errors="coerce", format="mixed")
         else:
-            frame[attr.name] = col.where(col.isna(), col.astype(str).str.strip())
+            text = col.where(col.isna(), col.astype(str).str.strip())
+            frame[attr.name] = text.where(text != "", None)  # an empty cell is missing
     return frame
 
 
@@ -183,6 +187,23 @@ def _repair(spec: LayerSpec, gdf: gpd.GeoDataFrame, notes, problems) -> tuple:
     return gdf[~missing], repaired, int(missing.sum())
 
 
+def _check_limits(frame: pd.DataFrame, path: Path) -> None:
+    if len(frame) > MAX_FEATURES:
+        raise UploadError(
+            f"{path.name} has {len(frame):,} features; the limit is "
+            f"{MAX_FEATURES:,}: split the file"
+        )
+    if isinstance(frame, gpd.GeoDataFrame) and len(frame):
+        counts = shapely.get_num_coordinates(frame.geometry.values)
+        worst = int(counts.max())
+        if worst > MAX_VERTICES_PER_FEATURE:
+            row = int(counts.argmax()) + 1
+            raise UploadError(
+                f"feature {row} of {path.name} has {worst:,} vertices; the limit "
+                f"is {MAX_VERTICES_PER_FEATURE:,}: simplify it first"
+            )
+
+
 def plan_import(
     path: str | Path, options: ImportOptions, catalog: Catalog, hint_lon: float | None = None
 ) -> ImportPlan:
@@ -194,6 +215,7 @@ def plan_import(
     if spec.kind == "raster":
         raise UploadError(f"{spec.id} is a raster layer; import a GeoTIFF for it instead")
     raw = read_file(path, encoding=options.encoding, layer=options.source_layer)
+    _check_limits(raw.frame, path)
     notes, problems = list(raw.notes), []
     frame, dropped = raw.frame, 0
     if spec.kind == "vector":
@@ -227,14 +249,10 @@ def plan_import(
                 f"duplicate {spec.key}: {', '.join(map(str, dupes[:10]))}"
                 + (" …" if len(dupes) > 10 else "")
             )
-    blocking = [
-        p
-        for p in validate_frame(spec, renamed)
-        if "required attribute" in p or "geometry must be" in p or "coordinate reference" in p
-    ]
+    # whatever the workspace would refuse blocks the commit; row-level notes do not
+    blocking = validate_frame(spec, renamed)
     if renamed.empty:
         blocking.append("no feature is left to import")
-    problems.extend(p for p in validate_frame(spec, renamed) if p not in blocking)
     return ImportPlan(
         spec,
         renamed,

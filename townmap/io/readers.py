@@ -7,6 +7,7 @@ wrong and what to do; GDAL's own messages are kept short.
 
 from __future__ import annotations
 
+import csv
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import pandas as pd
 import pyogrio
 import pyogrio.errors
 from pyproj import CRS
+from shapely.errors import ShapelyError
 
 from townmap.errors import UploadError
 from townmap.io.archive import DEFAULT_LIMITS, Limits, safe_extract
@@ -41,7 +43,7 @@ class RawData:
 
     @property
     def has_geometry(self) -> bool:
-        return isinstance(self.frame, gpd.GeoDataFrame) and self.frame.geometry.notna().any()
+        return isinstance(self.frame, gpd.GeoDataFrame) and not self.frame.geometry.isna().all()
 
 
 def _short(exc: Exception) -> str:
@@ -63,6 +65,7 @@ def _read_vector(path: Path, layer: str | None, encoding: str | None) -> gpd.Geo
         pyogrio.errors.DataLayerError,
         pyogrio.errors.CRSError,
         pyogrio.errors.FieldError,
+        ShapelyError,
         OSError,
         ValueError,
     ) as exc:
@@ -122,11 +125,16 @@ def _read_csv(path: Path, encoding: str | None) -> RawData:
         ) from None
     from io import StringIO
 
+    if not text.strip():
+        raise UploadError(f"{path.name} holds no rows")
     try:
-        frame = pd.read_csv(
-            StringIO(text), sep=None, engine="python", dtype=str, skipinitialspace=True
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        try:  # let pandas find the delimiter (comma, semicolon, tab); else assume commas
+            frame = pd.read_csv(
+                StringIO(text), sep=None, engine="python", dtype=str, skipinitialspace=True
+            )
+        except csv.Error:
+            frame = pd.read_csv(StringIO(text), dtype=str, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
         raise UploadError(f"{path.name} could not be read as a table ({_short(exc)})") from None
     return RawData(
         frame, path, encoding=guess, notes=[f"text read as {guess.encoding} ({guess.reason})"]
