@@ -233,7 +233,7 @@ def _type_problems(attr: Attribute, col: pd.Series) -> list[str]:
             return [f"'{attr.name}' must be true or false"]
         return []
     if attr.choices is not None:
-        bad = sorted(set(values.astype(str)) - set(attr.choices))
+        bad = sorted(set(pd.unique(values.astype(str))) - set(attr.choices))
         if bad:
             return [f"'{attr.name}' has values outside {attr.choices}: {bad[:5]}"]
     return []

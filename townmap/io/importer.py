@@ -170,15 +170,23 @@ def _repair(spec: LayerSpec, gdf: gpd.GeoDataFrame, notes, problems) -> tuple:
     if repaired:
         gdf = gdf.set_geometry(geoms.where(~invalid, shapely.make_valid(geoms.values)))
         notes.append(f"{repaired} invalid geometrie(s) repaired with make_valid")
-    kind = {"Point": "Point", "LineString": "LineString", "Polygon": "Polygon"}[spec.geometry]
-    parts = []
-    for g in gdf.geometry:
-        if g is None or g.is_empty:
-            parts.append(None)
-            continue
-        same = [p for p in shapely.get_parts(g) if p.geom_type == kind]
-        parts.append(None if not same else (same[0] if len(same) == 1 else shapely.union_all(same)))
-    gdf = gdf.set_geometry(gpd.GeoSeries(parts, index=gdf.index, crs=gdf.crs))
+    kind = spec.geometry
+    values = gdf.geometry.values
+    types = gdf.geom_type.to_numpy()
+    fine = ((types == kind) | (types == f"Multi{kind}")) & ~gdf.geometry.is_empty.to_numpy()
+    if not fine.all():  # only mixed, empty or missing geometries need the slow path
+        parts = list(values)
+        for i in np.flatnonzero(~fine):
+            g = parts[i]
+            same = (
+                []
+                if g is None or g.is_empty
+                else [p for p in shapely.get_parts(g) if p.geom_type == kind]
+            )
+            parts[i] = (
+                None if not same else (same[0] if len(same) == 1 else shapely.union_all(same))
+            )
+        gdf = gdf.set_geometry(gpd.GeoSeries(parts, index=gdf.index, crs=gdf.crs))
     missing = gdf.geometry.isna()
     for i in np.flatnonzero(missing.to_numpy())[:50]:
         problems.append(

@@ -59,7 +59,7 @@ def gpkg_layers(path: Path) -> list[str]:
 
 def _read_vector(path: Path, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
     try:
-        return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+        return pyogrio.read_dataframe(path, layer=layer, encoding=encoding, use_arrow=True)
     except (
         pyogrio.errors.DataSourceError,
         pyogrio.errors.DataLayerError,
