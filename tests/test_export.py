@@ -60,3 +60,15 @@ def test_bad_exports_are_one_line_errors_and_leave_nothing(tmp_path, demo_ws, la
     with pytest.raises(UploadError, match=words):
         export_layer(demo_ws, layer, tmp_path / name)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_shapefile_round_trip_recognises_shortened_field_names(tmp_path, demo_ws, catalog):
+    from townmap.io.importer import ImportOptions, plan_import
+
+    out = export_layer(demo_ws, "monitoring_stations", tmp_path / "st.zip")
+    plan = plan_import(out, ImportOptions("monitoring_stations"), catalog)
+    assert plan.mapping["target_class"] == "target_cla"
+    assert plan.ok, plan.blocking
+    assert list(plan.frame["target_class"]) == list(
+        demo_ws.read_layer("monitoring_stations")["target_class"]
+    )

@@ -85,7 +85,8 @@ def guess_mapping(columns: list[str], spec: LayerSpec) -> dict[str, str]:
     normed = {_norm(c): c for c in columns}
     mapping: dict[str, str] = {}
     for attr in spec.attributes:
-        for candidate in (attr.name, attr.label.zh, attr.label.en):
+        # a Shapefile keeps 10 characters of a field name (target_class -> target_cla)
+        for candidate in (attr.name, attr.label.zh, attr.label.en, attr.name[:10]):
             col = normed.get(_norm(candidate))
             if col is not None and col not in mapping.values():
                 mapping[attr.name] = col
