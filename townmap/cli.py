@@ -137,6 +137,15 @@ def _cmd_layers(args: argparse.Namespace) -> int:
     return 1 if catalog.errors else 0
 
 
+def _workspace_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="workspace folder (default: $TOWNMAP_WORKSPACE or data/demo)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="townmap",
@@ -175,12 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import a GIS file or table into a catalog layer")
     imp.add_argument("file", type=Path, help="GeoPackage, zipped Shapefile, GeoJSON, KML/KMZ, CSV")
     imp.add_argument("--layer", required=True, help="catalog layer id (see 'townmap layers')")
-    imp.add_argument(
-        "--workspace",
-        type=Path,
-        default=None,
-        help="workspace folder (default: $TOWNMAP_WORKSPACE or data/demo)",
-    )
+    _workspace_arg(imp)
     imp.add_argument("--encoding", default=None, help="text encoding, e.g. gbk (default: detect)")
     imp.add_argument("--crs", default=None, help="CRS when the file has none, e.g. EPSG:4549")
     imp.add_argument(
@@ -195,12 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=_cmd_import)
 
     undo = sub.add_parser("undo-import", help="undo the last import into the workspace")
-    undo.add_argument(
-        "--workspace",
-        type=Path,
-        default=None,
-        help="workspace folder (default: $TOWNMAP_WORKSPACE or data/demo)",
-    )
+    _workspace_arg(undo)
     undo.set_defaults(func=_cmd_undo_import)
 
     exp = sub.add_parser("export", help="export a layer or table (format from the file suffix)")
@@ -211,12 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="file to write: .gpkg .geojson .shp .zip (zipped Shapefile) .kml .csv",
     )
-    exp.add_argument(
-        "--workspace",
-        type=Path,
-        default=None,
-        help="workspace folder (default: $TOWNMAP_WORKSPACE or data/demo)",
-    )
+    _workspace_arg(exp)
     exp.add_argument(
         "--encoding",
         default="utf-8",
@@ -226,12 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=_cmd_export)
 
     layers = sub.add_parser("layers", help="list the layer catalog with feature counts and CRS")
-    layers.add_argument(
-        "--workspace",
-        type=Path,
-        default=None,
-        help="workspace folder (default: $TOWNMAP_WORKSPACE or data/demo)",
-    )
+    _workspace_arg(layers)
     layers.add_argument(
         "--layers-dir", type=Path, default=None, help="folder of layer files (default: layers/)"
     )

@@ -79,6 +79,16 @@ def open_workspace(lang: str) -> Workspace | None:
         return None
 
 
+def page_start(title_key: str) -> tuple[str, Workspace | None]:
+    """What every page begins with: language, title, workspace, the fiction banner."""
+    lang = language()
+    st.title(t(title_key, lang))
+    ws = open_workspace(lang)
+    if ws is not None:
+        fiction_banner(ws, lang)
+    return lang, ws
+
+
 def fiction_banner(ws: Workspace, lang: str) -> None:
     """Fictional data says so on screen, on every page."""
     if ws.is_fictional:

@@ -81,12 +81,9 @@ def _mapping_editor(lang: str, plan, columns: list[str]) -> dict[str, str]:
 
 
 def render() -> None:
-    lang = common.language()
-    st.title(t("import_title", lang))
-    ws = common.open_workspace(lang)
+    lang, ws = common.page_start("import_title")
     if ws is None:
         return
-    common.fiction_banner(ws, lang)
     cat = common.catalog()
     upload = st.file_uploader(t("import_file", lang), type=SUFFIXES, key="imp_file")
     layer_id, opts = _options(lang, cat)

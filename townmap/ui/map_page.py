@@ -60,12 +60,9 @@ def _sidebar_info(ws, lang: str) -> None:
 
 
 def render() -> None:
-    lang = common.language()
-    st.title(t("app_title", lang))
-    ws = common.open_workspace(lang)
+    lang, ws = common.page_start("app_title")
     if ws is None:
         return
-    common.fiction_banner(ws, lang)
     cat = common.catalog()
     common.catalog_problems(cat, lang)
     stamp = map_data.Stamp.of(ws)
