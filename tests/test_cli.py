@@ -131,27 +131,14 @@ def test_import_command_reports_and_commits(tmp_path, demo_ws):
     assert "Traceback" not in bad.stderr
 
 
+def _export(demo_ws, out, *extra: str):
+    args = ["export", "--workspace", str(demo_ws.folder), "--layer", "villages", "--out"]
+    return _run(*args, str(out), *extra)
+
+
 def test_export_command(tmp_path, demo_ws):
-    out = _run(
-        "export",
-        "--workspace",
-        str(demo_ws.folder),
-        "--layer",
-        "villages",
-        "--out",
-        str(tmp_path / "villages.zip"),
-        "--encoding",
-        "gbk",
-    )
+    out = _export(demo_ws, tmp_path / "villages.zip", "--encoding", "gbk")
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "villages.zip").is_file()
-    bad = _run(
-        "export",
-        "--workspace",
-        str(demo_ws.folder),
-        "--layer",
-        "villages",
-        "--out",
-        str(tmp_path / "villages.dwg"),
-    )
+    bad = _export(demo_ws, tmp_path / "villages.dwg")
     assert bad.returncode == 2 and "cannot export" in bad.stderr and "Traceback" not in bad.stderr

@@ -59,6 +59,7 @@ class ImportPlan:
     blocking: list[str] = field(default_factory=list)  # must be fixed before committing
     repaired: int = 0
     dropped: int = 0
+    source_columns: list[str] = field(default_factory=list)  # the file's own columns
 
     @property
     def ok(self) -> bool:
@@ -273,6 +274,7 @@ def plan_import(
         blocking,
         repaired,
         dropped,
+        source_columns=columns,
     )
 
 

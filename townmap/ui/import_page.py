@@ -114,10 +114,7 @@ def render() -> None:
                     n=len(plan.frame), repaired=plan.repaired, dropped=plan.dropped
                 )
             )
-            source_cols = list(plan.mapping.values()) + [
-                c for c in _file_columns(path, opts) if c not in plan.mapping.values()
-            ]
-            edited = _mapping_editor(lang, plan, source_cols)
+            edited = _mapping_editor(lang, plan, plan.source_columns)
             if edited != plan.mapping:
                 st.session_state["imp_mapping"] = {"key": state_key, "mapping": edited}
                 st.rerun()
@@ -160,17 +157,6 @@ def render() -> None:
                 st.success(t("import_undone", lang).format(file=record["file_name"]))
             except TownmapError as exc:
                 st.error(str(exc))
-
-
-def _file_columns(path: Path, opts: dict) -> list[str]:
-    from townmap.io.readers import read_file
-
-    try:
-        frame = read_file(path, encoding=opts["encoding"]).frame
-    except TownmapError:
-        return []
-    geometry = getattr(frame, "geometry", None)
-    return [str(c) for c in frame.columns if geometry is None or c != geometry.name]
 
 
 render()
