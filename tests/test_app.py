@@ -167,3 +167,29 @@ def test_import_page_opens_and_undo_is_reported(tmp_path, demo_ws, monkeypatch, 
     assert len(Workspace(folder).read_layer("sensitive_receptors")) == len(
         demo_ws.read_layer("sensitive_receptors")
     )
+
+
+EXPORT_PAGE = str(PROJECT_ROOT / "townmap" / "ui" / "export_page.py")
+
+
+def test_export_page_offers_a_layer_and_the_whole_workspace(demo_ws, monkeypatch):
+    monkeypatch.setenv("TOWNMAP_WORKSPACE", str(demo_ws.folder))
+    at = AppTest.from_file(EXPORT_PAGE, default_timeout=60)
+    at.query_params["lang"] = "en"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Export data"
+    layers = at.selectbox(key="exp_layer")
+    assert not any("(dem)" in o for o in layers.options)
+    assert "Township & village enterprises (enterprises)" in layers.options
+    layers.set_value("water_samples").run()
+    assert at.selectbox(key="exp_format_table").options[0] == "Excel (.xlsx)"  # a table
+    at.button(key="exp_go").click().run()
+    assert not at.exception and not at.error
+    downloads = at.get("download_button")
+    assert len(downloads) == 1
+    assert "water_samples.xlsx" in downloads[0].proto.label
+    at.button(key="exp_all_go").click().run()
+    assert not at.exception and not at.error
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert any(label.endswith(".gpkg") and "workspace" in label for label in labels)

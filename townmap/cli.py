@@ -55,12 +55,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if not plan.ok:
         print("townmap: nothing imported: " + "; ".join(plan.blocking), file=sys.stderr)
         return 2
+    unit = "cell(s)" if plan.spec.kind == "raster" else "feature(s)"
     if args.dry_run:
-        print(f"dry run: {len(plan.frame)} feature(s) would be imported into {plan.spec.id}")
+        print(f"dry run: {plan.count} {unit} would be imported into {plan.spec.id}")
         return 0
     record = commit_import(ws, plan)
     print(
-        f"imported {record['features']} feature(s) into {plan.spec.id} "
+        f"imported {record['features']} {unit} into {plan.spec.id} "
         f"({record['repaired']} repaired, {record['dropped']} skipped)"
     )
     return 0
@@ -87,6 +88,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from townmap.workspace import Workspace
 
     ws = Workspace(args.workspace or default_workspace())
+    if args.all:
+        from townmap.catalog import load_catalog
+        from townmap.io.package import export_workspace
+
+        out = export_workspace(ws, args.out, load_catalog(args.layers_dir))
+        print(f"exported the whole workspace, with QGIS styles, to {out}")
+        return 0
+    if not args.layer:
+        print("townmap: say which layer to export (--layer ID) or --all", file=sys.stderr)
+        return 2
     out = export_layer(ws, args.layer, args.out, encoding=args.encoding)
     print(f"exported {args.layer} to {out}")
     return 0
@@ -193,7 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="correct points copied from Chinese web maps to WGS 84",
     )
-    imp.add_argument("--source-layer", default=None, help="layer inside a GeoPackage or zip")
+    imp.add_argument(
+        "--source-layer",
+        default=None,
+        help="layer inside a GeoPackage or zip, or sheet of an XLSX workbook",
+    )
     imp.add_argument("--layers-dir", type=Path, default=None, help=argparse.SUPPRESS)
     imp.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
     imp.set_defaults(func=_cmd_import)
@@ -203,13 +218,20 @@ def build_parser() -> argparse.ArgumentParser:
     undo.set_defaults(func=_cmd_undo_import)
 
     exp = sub.add_parser("export", help="export a layer or table (format from the file suffix)")
-    exp.add_argument("--layer", required=True, help="layer or table id in the workspace")
+    which = exp.add_mutually_exclusive_group()
+    which.add_argument("--layer", help="layer or table id in the workspace")
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="the whole workspace as one GeoPackage with QGIS styles (layer_styles)",
+    )
     exp.add_argument(
         "--out",
         required=True,
         type=Path,
-        help="file to write: .gpkg .geojson .shp .zip (zipped Shapefile) .kml .csv",
+        help="file to write: .gpkg .geojson .shp .zip (zipped Shapefile) .kml .csv .xlsx",
     )
+    exp.add_argument("--layers-dir", type=Path, default=None, help=argparse.SUPPRESS)
     _workspace_arg(exp)
     exp.add_argument(
         "--encoding",

@@ -124,7 +124,8 @@ class Workspace:
     def layer_names(self) -> list[str]:
         """The user's layers and tables (Townmap's own ``townmap_*`` tables left out)."""
         names = [n for n in self._stored() if not n.startswith(INTERNAL_PREFIX)]
-        return sorted(names + [p.stem for p in self.raster_folder.glob("*.tif")])
+        rasters = [p.stem for p in self.raster_folder.glob("*.tif")]
+        return sorted(names + [r for r in rasters if not r.startswith(INTERNAL_PREFIX)])
 
     def has_layer(self, name: str) -> bool:
         return name in self.layer_names()
@@ -204,7 +205,7 @@ def _write_layer_register(gpkg: Path, table: pd.DataFrame) -> None:
     pyogrio.write_dataframe(table.astype(str), gpkg, layer=LAYERS_TABLE, driver="GPKG")
 
 
-def _drop_gpkg_table(gpkg: Path, name: str) -> None:
+def drop_gpkg_table(gpkg: Path, name: str) -> None:
     """Drop a table the way the GeoPackage spec wants (pyogrio has no delete-layer call)."""
     import sqlite3
 
@@ -241,6 +242,7 @@ class Transaction:
         self._tag = uuid.uuid4().hex
         self._tmp = workspace.folder / f".workspace.tx-{self._tag}.gpkg"
         self._rasters: dict[Path, Path] = {}
+        self._deleted: list[Path] = []
         shutil.copy2(workspace.gpkg, self._tmp)
         self._crs = workspace.crs
         self._register = pyogrio.read_dataframe(self._tmp, layer=LAYERS_TABLE).astype(str)
@@ -321,7 +323,7 @@ class Transaction:
             raise WorkspaceError(f"{name!r} is reserved for Townmap's own records")
         if name not in {str(n) for n, _ in pyogrio.list_layers(self._tmp)}:
             raise WorkspaceError(f"the workspace has no layer {name!r}")
-        _drop_gpkg_table(self._tmp, name)
+        drop_gpkg_table(self._tmp, name)
         self._register = self._register[self._register["layer_id"] != name]
 
     def write_raster(
@@ -333,8 +335,17 @@ class Transaction:
         tmp = folder / f".{name}.tx-{self._tag}.tif"
         self._rasters[tmp] = folder / f"{name}.tif"
         writer(tmp)
-        self._record(name, "raster", fictional, source, description)
+        if not name.startswith(INTERNAL_PREFIX):
+            self._record(name, "raster", fictional, source, description)
         return tmp
+
+    def delete_raster(self, name: str) -> None:
+        """Remove ``rasters/name.tif`` at commit."""
+        final = self.ws.raster_folder / f"{name}.tif"
+        if not final.is_file():
+            raise WorkspaceError(f"the workspace has no raster {name!r}")
+        self._deleted.append(final)
+        self._register = self._register[self._register["layer_id"] != name]
 
     def set_metadata(self, **values: str) -> None:
         if "crs" in values:
@@ -348,6 +359,9 @@ class Transaction:
             os.fsync(fh.fileno())
         for tmp, final in self._rasters.items():
             os.replace(tmp, final)
+        for final in self._deleted:
+            if final not in self._rasters.values():
+                final.unlink(missing_ok=True)
         os.replace(self._tmp, self.ws.gpkg)
 
     def _discard(self) -> None:

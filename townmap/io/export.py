@@ -3,9 +3,9 @@
 GeoPackage and Shapefile keep the workspace CRS (metric CGCS2000); GeoJSON and KML are
 written in WGS 84 as their specifications expect. Shapefiles are UTF-8 with a ``.cpg``
 by default, or GBK on request for older Chinese desktop software. CSV is UTF-8 with a
-byte-order mark so Excel shows Chinese correctly; points get lon/lat columns, other
-geometries WKT. Files are written aside and moved into place, so a failed export leaves
-no half-written file.
+byte-order mark so Excel shows Chinese correctly; CSV and XLSX give points lon/lat
+columns, other geometries WKT, and formula-like text stays text (CSV injection). Files
+are written aside and moved into place, so a failed export leaves no half-written file.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from townmap.crs import DISPLAY_CRS
 from townmap.errors import UploadError
@@ -30,20 +32,71 @@ FORMATS = {
     ".zip": "zip",
     ".kml": "KML",
     ".csv": "CSV",
+    ".xlsx": "XLSX",
 }
 ENCODINGS = {"utf-8": "UTF-8", "gbk": "GBK"}
 
 
-def _csv(frame: pd.DataFrame, path: Path) -> None:
-    if isinstance(frame, gpd.GeoDataFrame):
-        shown = frame.to_crs(DISPLAY_CRS)
-        table = pd.DataFrame(shown.drop(columns=shown.geometry.name))
-        if (shown.geom_type == "Point").all():
-            table["lon"], table["lat"] = shown.geometry.x.round(7), shown.geometry.y.round(7)
-        else:
-            table["wkt"] = shown.geometry.to_wkt(rounding_precision=7)
-        frame = table
-    frame.to_csv(path, index=False, encoding="utf-8-sig")
+#: Excel's own limits; beyond them a sheet is silently cut, so we refuse instead
+XLSX_MAX_ROWS = 1_048_575
+XLSX_MAX_CELL = 32_767
+
+
+def _flat(frame: pd.DataFrame) -> pd.DataFrame:
+    """A plain table: points as lon/lat (WGS 84) columns, other geometries as WKT."""
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return frame
+    shown = frame.to_crs(DISPLAY_CRS)
+    table = pd.DataFrame(shown.drop(columns=shown.geometry.name))
+    if (shown.geom_type == "Point").all():
+        table["lon"], table["lat"] = shown.geometry.x.round(7), shown.geometry.y.round(7)
+    else:
+        table["wkt"] = shown.geometry.to_wkt(rounding_precision=7)
+    return table
+
+
+def _xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> None:
+    table = _flat(frame)
+    if len(table) > XLSX_MAX_ROWS:
+        raise UploadError(f"{len(table):,} rows do not fit in one Excel sheet: export as .csv")
+    text = table.select_dtypes(include=["object", "string"])
+    if len(text.columns) and (text.astype(str).map(len) > XLSX_MAX_CELL).to_numpy().any():
+        raise UploadError(
+            "a cell is longer than Excel allows (32,767 characters; long WKT?): "
+            "export as .csv or .gpkg"
+        )
+    for col in table.select_dtypes(include=["datetimetz"]).columns:
+        table[col] = table[col].dt.tz_localize(None)  # Excel has no time zones
+    book = Workbook(write_only=True)
+    out = book.create_sheet(sheet[:31])
+    out.append([str(c) for c in table.columns])
+    rows = table.astype(object).where(table.notna(), None).itertuples(index=False, name=None)
+    for row in rows:
+        out.append([_text_cell(out, v) if isinstance(v, str) else v for v in row])
+    book.save(path)
+
+
+def _text_cell(sheet, value: str) -> WriteOnlyCell:
+    """A cell that stays text: openpyxl would store ``=...`` as a live formula."""
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
+
+
+#: a CSV cell starting with one of these is run as a formula by spreadsheet programs
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guard_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula with ``'`` (OWASP's
+    CSV-injection advice); the importer removes the prefix again, so data round-trips."""
+    table = table.copy()
+    for col in table.select_dtypes(include=["object", "string"]).columns:
+        text = table[col]
+        risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_START))
+        if risky.any():
+            table.loc[risky, col] = "'" + text[risky]
+    return table
 
 
 def _shapefile(frame: gpd.GeoDataFrame, path: Path, encoding: str) -> list[Path]:
@@ -76,7 +129,9 @@ def export_layer(ws: Workspace, layer_id: str, out: str | Path, *, encoding: str
     try:
         target = staging / out.name
         if suffix == ".csv":
-            _csv(frame, target)
+            guard_formulas(_flat(frame)).to_csv(target, index=False, encoding="utf-8-sig")
+        elif suffix == ".xlsx":
+            _xlsx(frame, target, layer_id)
         elif suffix in (".geojson", ".kml"):
             pyogrio.write_dataframe(frame.to_crs(DISPLAY_CRS), target, driver=FORMATS[suffix])
         elif suffix == ".gpkg":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from townmap.crs import DISPLAY_CRS, propose_crs
 from townmap.datums import ACCURACY_M, to_wgs84
 from townmap.errors import UploadError
 from townmap.io.columns import find_coordinates, guess_mapping
+from townmap.io.raster_import import RasterPlan, plan_raster_import, warp_into
 from townmap.io.readers import read_file
 from townmap.workspace import Workspace
 
@@ -64,6 +66,10 @@ class ImportPlan:
     @property
     def ok(self) -> bool:
         return not self.blocking
+
+    @property
+    def count(self) -> int:
+        return len(self.frame)
 
 
 def _sha256(path: Path) -> str:
@@ -166,7 +172,7 @@ def _coerce(spec: LayerSpec, frame: pd.DataFrame, problems: list[str]) -> pd.Dat
 
 def _repair(spec: LayerSpec, gdf: gpd.GeoDataFrame, notes, problems) -> tuple:
     geoms = gdf.geometry
-    invalid = ~geoms.is_valid & geoms.notna()
+    invalid = ~geoms.is_valid & ~geoms.isna()  # a missing geometry is skipped, not repaired
     repaired = int(invalid.sum())
     if repaired:
         gdf = gdf.set_geometry(geoms.where(~invalid, shapely.make_valid(geoms.values)))
@@ -215,14 +221,16 @@ def _check_limits(frame: pd.DataFrame, path: Path) -> None:
 
 def plan_import(
     path: str | Path, options: ImportOptions, catalog: Catalog, hint_lon: float | None = None
-) -> ImportPlan:
+) -> ImportPlan | RasterPlan:
     """Read and check a file for a catalog layer; nothing is written."""
     path = Path(path)
     if options.layer_id not in catalog:
         raise UploadError(f"no layer {options.layer_id!r} in the catalog; see 'townmap layers'")
     spec = catalog[options.layer_id]
     if spec.kind == "raster":
-        raise UploadError(f"{spec.id} is a raster layer; import a GeoTIFF for it instead")
+        if not path.is_file() or path.stat().st_size == 0:
+            raise UploadError(f"{path.name} does not exist or is empty")
+        return plan_raster_import(path, options, catalog, _sha256(path), hint_lon)
     raw = read_file(path, encoding=options.encoding, layer=options.source_layer)
     _check_limits(raw.frame, path)
     notes, problems = list(raw.notes), []
@@ -282,7 +290,7 @@ def _previous_name(layer_id: str) -> str:
     return f"townmap_prev_{layer_id}"
 
 
-def commit_import(ws: Workspace, plan: ImportPlan, user: str | None = None) -> dict:
+def commit_import(ws: Workspace, plan: ImportPlan | RasterPlan, user: str | None = None) -> dict:
     """Write the planned layer and its import-log row in one transaction. The layer it
     replaces is kept (as ``townmap_prev_<layer>``) so the last import can be undone."""
     if not plan.ok:
@@ -295,7 +303,7 @@ def commit_import(ws: Workspace, plan: ImportPlan, user: str | None = None) -> d
         "file_name": plan.source.name,
         "sha256": plan.sha256,
         "layer_id": layer_id,
-        "features": len(plan.frame),
+        "features": plan.count,
         "repaired": plan.repaired,
         "dropped": plan.dropped,
         "problems": len(plan.problems),
@@ -308,12 +316,24 @@ def commit_import(ws: Workspace, plan: ImportPlan, user: str | None = None) -> d
     log = ws.read_table(IMPORT_LOG) if ws.has_table(IMPORT_LOG) else pd.DataFrame()
     log = pd.concat([log, pd.DataFrame([record])], ignore_index=True).astype(str)
     with ws.transaction() as tx:
-        if had_previous:
-            old = ws.read_layer(layer_id) if plan.spec.kind == "vector" else ws.read_table(layer_id)
-            _write(tx, plan.spec.kind, _previous_name(layer_id), old, "kept for undo")
-        _write(tx, plan.spec.kind, layer_id, plan.frame, plan.source.name)
+        if isinstance(plan, RasterPlan):
+            if had_previous:
+                _copy_raster(tx, ws.raster_path(layer_id), _previous_name(layer_id))
+            tx.write_raster(
+                layer_id, lambda out: warp_into(plan, ws.crs, out), source=plan.source.name
+            )
+        else:
+            if had_previous:
+                kind = plan.spec.kind
+                old = ws.read_layer(layer_id) if kind == "vector" else ws.read_table(layer_id)
+                _write(tx, kind, _previous_name(layer_id), old, "kept for undo")
+            _write(tx, plan.spec.kind, layer_id, plan.frame, plan.source.name)
         tx.write_table(IMPORT_LOG, log, description="Townmap import log")
     return record
+
+
+def _copy_raster(tx, source: Path, name: str) -> None:
+    tx.write_raster(name, lambda out: shutil.copyfile(source, out), source="kept for undo")
 
 
 def _write(tx, kind: str, name: str, frame, source: str) -> None:
@@ -334,7 +354,14 @@ def undo_last_import(ws: Workspace) -> dict:
     layer_id = record["layer_id"]
     kind = ws.catalog[layer_id].kind if ws.catalog and layer_id in ws.catalog else "vector"
     with ws.transaction() as tx:
-        if record["had_previous"] == "true":
+        if kind == "raster":
+            if record["had_previous"] == "true":
+                prev = _previous_name(layer_id)
+                _copy_raster(tx, ws.raster_folder / f"{prev}.tif", layer_id)
+                tx.delete_raster(prev)
+            else:
+                tx.delete_raster(layer_id)
+        elif record["had_previous"] == "true":
             prev = _previous_name(layer_id)
             old = ws.read_layer(prev) if kind == "vector" else ws.read_table(prev)
             _write(tx, kind, layer_id, old, "restored by undo")

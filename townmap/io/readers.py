@@ -1,8 +1,8 @@
 """Reading a consultant's file into a frame, whatever its format, or one clear error.
 
-GeoPackage (pick a layer), zipped or loose Shapefile, GeoJSON, KML/KMZ and CSV with
-coordinate columns. Every failure becomes an ``UploadError`` whose one line says what was
-wrong and what to do; GDAL's own messages are kept short.
+GeoPackage (pick a layer), zipped or loose Shapefile, GeoJSON, KML/KMZ, and CSV or Excel
+(XLSX, pick a sheet) with coordinate columns. Every failure becomes an ``UploadError``
+whose one line says what was wrong and what to do; GDAL's own messages are kept short.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
 import pandas as pd
@@ -21,11 +22,13 @@ from pyproj import CRS
 from shapely.errors import ShapelyError
 
 from townmap.errors import UploadError
-from townmap.io.archive import DEFAULT_LIMITS, Limits, safe_extract
+from townmap.io.archive import DEFAULT_LIMITS, Limits, check_zip, safe_extract
 from townmap.io.encoding import EncodingGuess, detect_bytes, shapefile_encoding
 
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".kml"}
 TABLE_SUFFIXES = {".csv", ".txt"}
+SHEET_SUFFIXES = {".xlsx", ".xlsm"}
+RASTER_SUFFIXES = {".tif", ".tiff"}
 ARCHIVE_SUFFIXES = {".zip", ".kmz"}
 MAX_FILE_BYTES = 500 * 2**20
 
@@ -137,8 +140,79 @@ def _read_csv(path: Path, encoding: str | None) -> RawData:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
         raise UploadError(f"{path.name} could not be read as a table ({_short(exc)})") from None
     return RawData(
-        frame, path, encoding=guess, notes=[f"text read as {guess.encoding} ({guess.reason})"]
+        _unguard(frame),
+        path,
+        encoding=guess,
+        notes=[f"text read as {guess.encoding} ({guess.reason})"],
     )
+
+
+def _unguard(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo the ``'`` that Townmap's CSV export puts before formula-like text."""
+    for col in frame.columns:
+        text = frame[col]
+        guarded = text.str.match(r"'[=+\-@\t\r]", na=False)
+        if guarded.any():
+            frame.loc[guarded, col] = text[guarded].str[1:]
+    return frame
+
+
+def sheet_names(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[str]:
+    """The sheets of a workbook (an XLSX is a zip: checked like any upload archive first)."""
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    if not zipfile.is_zipfile(path):
+        raise UploadError(f"{path.name} is not an Excel workbook (.xlsx); save it again as .xlsx")
+    check_zip(path, limits)
+    try:
+        with pd.ExcelFile(path, engine="openpyxl") as book:
+            return [str(name) for name in book.sheet_names]
+    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise UploadError(
+            f"{path.name} is not a readable Excel workbook ({_short(exc)}); save it again as .xlsx"
+        ) from None
+
+
+def _read_sheet(path: Path, sheet: str | None, limits: Limits) -> RawData:
+    names = sheet_names(path, limits)
+    if sheet is None and len(names) > 1:
+        raise UploadError(f"{path.name} holds {len(names)} sheets ({', '.join(names)}); choose one")
+    chosen = sheet or (names[0] if names else None)
+    if chosen not in names:
+        raise UploadError(f"{path.name} has no sheet {chosen!r}; it has {', '.join(names)}")
+    try:
+        frame = pd.read_excel(path, sheet_name=chosen, dtype=str, engine="openpyxl")
+    except (KeyError, OSError, ValueError) as exc:
+        raise UploadError(
+            f"sheet {chosen!r} of {path.name} could not be read ({_short(exc)})"
+        ) from None
+    frame = frame.dropna(how="all")
+    if frame.empty:
+        raise UploadError(f"sheet {chosen!r} of {path.name} holds no rows")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return RawData(frame, path, layer=chosen, notes=[f"read sheet {chosen!r}"])
+
+
+def list_sources(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> list[str]:
+    """What a user may have to choose between inside one file: GeoPackage layers, workbook
+    sheets, or datasets in a zip (empty when there is nothing to choose)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".gpkg":
+        return gpkg_layers(path)
+    if suffix in SHEET_SUFFIXES:
+        return sheet_names(path, limits)
+    if suffix in ARCHIVE_SUFFIXES:
+        names = [PurePosixPath(m.filename).name for m in check_zip(path, limits)]
+        usable = [
+            n
+            for n in names
+            if PurePosixPath(n).suffix.lower() in VECTOR_SUFFIXES | TABLE_SUFFIXES | SHEET_SUFFIXES
+            and not n.startswith(".")
+        ]
+        shp = [n for n in usable if n.lower().endswith(".shp")]
+        return shp or usable
+    return []
 
 
 def _from_archive(path: Path, encoding: str | None, layer: str | None, limits: Limits) -> RawData:
@@ -148,7 +222,8 @@ def _from_archive(path: Path, encoding: str | None, layer: str | None, limits: L
         usable = [
             f
             for f in files
-            if f.suffix.lower() in VECTOR_SUFFIXES | TABLE_SUFFIXES and not f.name.startswith(".")
+            if f.suffix.lower() in VECTOR_SUFFIXES | TABLE_SUFFIXES | SHEET_SUFFIXES
+            and not f.name.startswith(".")
         ]
         shp = [f for f in usable if f.suffix.lower() == ".shp"]
         chosen = shp or usable
@@ -194,6 +269,14 @@ def read_file(
         return _read_geojson(path)
     if suffix in TABLE_SUFFIXES:
         return _read_csv(path, encoding)
+    if suffix in SHEET_SUFFIXES:
+        return _read_sheet(path, layer, limits)
+    if suffix == ".xls":
+        raise UploadError(
+            f"{path.name} is an old-style Excel file (.xls); save it as .xlsx or .csv first"
+        )
+    if suffix in RASTER_SUFFIXES:
+        raise UploadError(f"{path.name} is a raster: import it into a raster layer such as the DEM")
     if suffix == ".gpkg":
         layers = gpkg_layers(path)
         if layer is None and len(layers) > 1:
@@ -210,5 +293,5 @@ def read_file(
         return RawData(frame, path, crs=frame.crs)
     raise UploadError(
         f"{path.name}: files of type '{suffix or '(none)'}' are not supported; "
-        "use GeoPackage, zipped Shapefile, GeoJSON, KML/KMZ or CSV"
+        "use GeoPackage, zipped Shapefile, GeoJSON, KML/KMZ, CSV or XLSX (GeoTIFF for the DEM)"
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from pyproj import CRS
 from streamlit_folium import st_folium
 
 from townmap.errors import TownmapError
@@ -19,14 +20,31 @@ from townmap.i18n import t
 from townmap.io.importer import (
     IMPORT_LOG,
     ImportOptions,
+    ImportPlan,
     commit_import,
     plan_import,
     undo_last_import,
 )
+from townmap.io.raster_import import RasterPlan, warp_into
+from townmap.io.readers import list_sources
 from townmap.render.mapview import build_map, prepare_layer
+from townmap.render.terrain import render_terrain
 from townmap.ui import common
 
-SUFFIXES = ["gpkg", "zip", "geojson", "json", "kml", "kmz", "csv", "txt"]
+SUFFIXES = [
+    "gpkg",
+    "zip",
+    "geojson",
+    "json",
+    "kml",
+    "kmz",
+    "csv",
+    "txt",
+    "xlsx",
+    "xlsm",
+    "tif",
+    "tiff",
+]
 _NONE = "—"
 
 
@@ -42,7 +60,7 @@ def _saved(upload) -> Path:
 
 
 def _options(lang: str, cat) -> tuple[str, dict]:
-    layers = [s for s in cat if s.kind != "raster"]
+    layers = list(cat)
     layer_id = st.selectbox(
         t("import_target", lang),
         [s.id for s in layers],
@@ -80,6 +98,74 @@ def _mapping_editor(lang: str, plan, columns: list[str]) -> dict[str, str]:
     return chosen
 
 
+def _source_choice(lang: str, path: Path) -> str | None:
+    """The layer, sheet or zip member to read when the file holds several."""
+    try:
+        sources = list_sources(path)
+    except TownmapError:
+        return None  # planning reports the same problem in one line
+    if len(sources) < 2:
+        return None
+    return st.selectbox(t("import_source", lang), sources, key="imp_source")
+
+
+def _vector_preview(lang: str, plan) -> None:
+    layer = prepare_layer(plan.spec, plan.frame, lang)
+    minx, miny, maxx, maxy = plan.frame.to_crs(4326).total_bounds
+    pad = 0.005  # a single point still gets a sensible view
+    bounds = (minx - pad, miny - pad, maxx + pad, maxy + pad)
+    parts = build_map([layer], lang, common.asset_base(), bounds)
+    st_folium(
+        parts.base,
+        layer_control=parts.control,
+        height=420,
+        use_container_width=True,
+        returned_objects=[],
+        key=f"imp_preview_{lang}",
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _raster_preview(source: str, sha256: str, crs_wkt: str, _plan) -> tuple[str, str]:
+    """Hillshade and elevation colours of the planned DEM as it will be stored (PNGs)."""
+    folder = Path(tempfile.gettempdir()) / "townmap-uploads" / sha256
+    folder.mkdir(parents=True, exist_ok=True)
+    warped = folder / "preview.tif"
+    warp_into(_plan, CRS.from_wkt(crs_wkt), warped)
+    images = render_terrain(warped, folder)
+    return str(images.hillshade), str(images.elevation)
+
+
+def _show_plan(lang: str, plan, ws) -> None:
+    for note in plan.notes:
+        st.info(note)
+    for block in plan.blocking:
+        st.error(block)
+    if plan.problems:
+        st.warning(t("import_problems", lang).format(n=len(plan.problems)))
+        st.dataframe(
+            pd.DataFrame({t("problem", lang): plan.problems}), hide_index=True, width="stretch"
+        )
+    if isinstance(plan, RasterPlan):
+        st.caption(t("raster_summary", lang).format(n=f"{plan.count:,}"))
+        if plan.ok:
+            try:
+                shade, elevation = _raster_preview(
+                    str(plan.source), plan.sha256, ws.crs.to_wkt(), plan
+                )
+                c1, c2 = st.columns(2)
+                c1.image(shade, caption=t("raster_preview", lang), width="stretch")
+                c2.image(elevation, caption=t("elevation_preview", lang), width="stretch")
+            except TownmapError as exc:
+                st.error(str(exc))
+        return
+    st.caption(
+        t("import_summary", lang).format(
+            n=len(plan.frame), repaired=plan.repaired, dropped=plan.dropped
+        )
+    )
+
+
 def render() -> None:
     lang, ws = common.page_start("import_title")
     if ws is None:
@@ -89,49 +175,25 @@ def render() -> None:
     layer_id, opts = _options(lang, cat)
     if upload is not None:
         path = _saved(upload)
-        state_key = f"{path}|{layer_id}"
+        source = _source_choice(lang, path)
+        state_key = f"{path}|{layer_id}|{source}"
         saved = st.session_state.get("imp_mapping", {})
         mapping = saved.get("mapping") if saved.get("key") == state_key else None
+        options = ImportOptions(layer_id, mapping=mapping, source_layer=source, **opts)
         try:
-            plan = plan_import(path, ImportOptions(layer_id, mapping=mapping, **opts), cat)
+            plan = plan_import(path, options, cat)
         except TownmapError as exc:
             st.error(str(exc))
             plan = None
         if plan is not None:
-            for note in plan.notes:
-                st.info(note)
-            for block in plan.blocking:
-                st.error(block)
-            if plan.problems:
-                st.warning(t("import_problems", lang).format(n=len(plan.problems)))
-                st.dataframe(
-                    pd.DataFrame({t("problem", lang): plan.problems}),
-                    hide_index=True,
-                    width="stretch",
-                )
-            st.caption(
-                t("import_summary", lang).format(
-                    n=len(plan.frame), repaired=plan.repaired, dropped=plan.dropped
-                )
-            )
-            edited = _mapping_editor(lang, plan, plan.source_columns)
-            if edited != plan.mapping:
-                st.session_state["imp_mapping"] = {"key": state_key, "mapping": edited}
-                st.rerun()
-            if plan.spec.kind == "vector" and len(plan.frame):
-                layer = prepare_layer(plan.spec, plan.frame, lang)
-                minx, miny, maxx, maxy = plan.frame.to_crs(4326).total_bounds
-                pad = 0.005  # a single point still gets a sensible view
-                bounds = (minx - pad, miny - pad, maxx + pad, maxy + pad)
-                parts = build_map([layer], lang, common.asset_base(), bounds)
-                st_folium(
-                    parts.base,
-                    layer_control=parts.control,
-                    height=420,
-                    use_container_width=True,
-                    returned_objects=[],
-                    key=f"imp_preview_{lang}",
-                )
+            _show_plan(lang, plan, ws)
+            if isinstance(plan, ImportPlan):
+                edited = _mapping_editor(lang, plan, plan.source_columns)
+                if edited != plan.mapping:
+                    st.session_state["imp_mapping"] = {"key": state_key, "mapping": edited}
+                    st.rerun()
+                if plan.spec.kind == "vector" and len(plan.frame):
+                    _vector_preview(lang, plan)
             if st.button(t("import_commit", lang), type="primary", disabled=not plan.ok):
                 try:
                     record = commit_import(ws, plan)

@@ -1,0 +1,199 @@
+"""Importing a GeoTIFF into a raster layer (the DEM): check, then warp into the workspace.
+
+The checks are the ones that bite with real elevation data: no coordinate system, a
+GeoTIFF that is really a picture (RGB bytes), absurd elevations (feet, or a nodata
+value that was never declared), and sizes beyond what a town needs. The raster is
+stored as a tiled, compressed Float32 GeoTIFF in the workspace CRS so every analysis
+reads one kind of DEM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.errors
+from pyproj import CRS
+from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+from townmap.catalog import Catalog, LayerSpec
+from townmap.crs import propose_crs
+from townmap.errors import UploadError
+from townmap.io.readers import RASTER_SUFFIXES
+
+#: 100 M cells is a county at 5 m; a town DEM is far smaller
+MAX_CELLS = 100_000_000
+#: below the Dead Sea and above Everest: not metres of elevation
+PLAUSIBLE_M = (-450.0, 8900.0)
+NODATA = -9999.0
+
+
+@dataclass
+class RasterPlan:
+    """What a GeoTIFF holds and how it will be stored; nothing is written yet."""
+
+    spec: LayerSpec
+    source: Path
+    sha256: str
+    options: object
+    crs: CRS
+    width: int
+    height: int
+    resolution: tuple[float, float]
+    nodata: float | None
+    value_range: tuple[float, float]
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    blocking: list[str] = field(default_factory=list)
+    mapping: dict[str, str] = field(default_factory=dict)
+    repaired: int = 0
+    dropped: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.blocking
+
+    @property
+    def count(self) -> int:
+        return self.width * self.height
+
+
+def _open(path: Path):
+    try:
+        return rasterio.open(path)
+    except (rasterio.errors.RasterioIOError, rasterio.errors.RasterioError, OSError) as exc:
+        first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise UploadError(
+            f"{path.name} could not be read as a GeoTIFF ({first}); check the file is complete"
+        ) from None
+
+
+def plan_raster_import(
+    path: Path, options, catalog: Catalog, sha256: str, hint_lon: float | None = None
+) -> RasterPlan:
+    """Check a GeoTIFF for a raster layer. ``options`` is the importer's ``ImportOptions``."""
+    spec = catalog[options.layer_id]
+    if path.suffix.lower() not in RASTER_SUFFIXES:
+        raise UploadError(f"{spec.id} is a raster layer: upload a GeoTIFF (.tif), not {path.name}")
+    if options.datum:
+        raise UploadError("web-map datum correction applies to points, not to a raster")
+    notes: list[str] = []
+    with _open(path) as src:
+        if src.width * src.height > MAX_CELLS:
+            raise UploadError(
+                f"{path.name} has {src.width * src.height:,} cells; the limit is {MAX_CELLS:,}: "
+                "clip it to the town or resample it first"
+            )
+        if src.count > 1:
+            if src.dtypes[0] == "uint8" and src.count in (3, 4):
+                raise UploadError(
+                    f"{path.name} is a {src.count}-band picture, not elevations; "
+                    "export the DEM itself (one band of heights)"
+                )
+            notes.append(f"{src.count} bands: band 1 is used")
+        if not np.issubdtype(np.dtype(src.dtypes[0]), np.number):
+            raise UploadError(f"{path.name} holds {src.dtypes[0]} cells, not numbers")
+        crs = _raster_crs(src, options, notes, hint_lon)
+        band = _read_band(src, path)
+        nodata = src.nodata
+        res = (abs(src.transform.a), abs(src.transform.e))
+        width, height = src.width, src.height
+    values = band.compressed().astype("float64")
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise UploadError(f"{path.name} holds no elevation values (every cell is nodata)")
+    lo, hi = float(values.min()), float(values.max())
+    blocking: list[str] = []
+    if lo < PLAUSIBLE_M[0] or hi > PLAUSIBLE_M[1]:
+        blocking.append(
+            f"elevations range {lo:g} … {hi:g}, which is not metres above sea level; "
+            "declare the nodata value or convert the units, then upload again"
+        )
+    notes.append(
+        f"{width} × {height} cells of {res[0]:g} × {res[1]:g} "
+        f"{'m' if crs.is_projected else '°'}, elevations {lo:.1f} … {hi:.1f} m"
+    )
+    if nodata is None:
+        notes.append("no nodata value declared: every cell is taken as an elevation")
+    return RasterPlan(
+        spec, path, sha256, options, crs, width, height, res, nodata, (lo, hi), notes, [], blocking
+    )
+
+
+def _read_band(src, path: Path) -> np.ma.MaskedArray:
+    try:
+        return src.read(1, masked=True)
+    except (rasterio.errors.RasterioIOError, rasterio.errors.RasterioError, OSError) as exc:
+        raise UploadError(
+            f"{path.name} could not be read to the end ({type(exc).__name__}); "
+            "the file is truncated or damaged: export it again"
+        ) from None
+
+
+def _raster_crs(src, options, notes: list[str], hint_lon: float | None) -> CRS:
+    if options.crs:
+        try:
+            return CRS.from_user_input(options.crs)
+        except Exception:  # pyproj's own CRSError carries a long text
+            raise UploadError(
+                f"{options.crs!r} is not a coordinate system pyproj knows; use e.g. EPSG:4549"
+            ) from None
+    if src.crs is not None:
+        return CRS.from_user_input(src.crs.to_wkt())
+    b = src.bounds
+    candidates = propose_crs((b.left, b.bottom, b.right, b.top), hint_lon)
+    if len(candidates) == 1:
+        notes.append(f"coordinate system: {candidates[0].reason}")
+        return candidates[0].crs
+    listed = "; ".join(f"EPSG:{c.crs.to_epsg()} ({c.reason})" for c in candidates) or "none fit"
+    raise UploadError(
+        f"the GeoTIFF does not say its coordinate system; choose one (candidates: {listed})"
+    )
+
+
+def warp_into(plan: RasterPlan, target_crs: CRS, out: Path) -> None:
+    """Write the planned raster to ``out`` in ``target_crs`` (bilinear, Float32, nodata
+    -9999), keeping its resolution when the CRS is the same kind (metres or degrees)."""
+    with _open(plan.source) as src:
+        band = _read_band(src, plan.source).astype("float32").filled(NODATA)
+        same = CRS.from_user_input(target_crs) == plan.crs
+        if same:
+            transform, width, height = src.transform, src.width, src.height
+        else:
+            transform, width, height = calculate_default_transform(
+                plan.crs, target_crs, src.width, src.height, *src.bounds
+            )
+        profile = {
+            "driver": "GTiff",
+            "dtype": "float32",
+            "count": 1,
+            "crs": target_crs,
+            "transform": transform,
+            "width": width,
+            "height": height,
+            "nodata": NODATA,
+            "compress": "deflate",
+            "predictor": 3,
+            "tiled": True,
+            "blockxsize": 256,
+            "blockysize": 256,
+        }
+        with rasterio.open(out, "w", **profile) as dst:
+            if same:
+                dst.write(band, 1)
+            else:
+                dest = np.full((height, width), NODATA, dtype="float32")
+                reproject(
+                    band,
+                    dest,
+                    src_transform=src.transform,
+                    src_crs=plan.crs,
+                    src_nodata=NODATA,
+                    dst_transform=transform,
+                    dst_crs=target_crs,
+                    dst_nodata=NODATA,
+                    resampling=Resampling.bilinear,
+                )
+                dst.write(dest, 1)
