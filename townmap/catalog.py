@@ -33,11 +33,11 @@ Hex = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
 Ident = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=63)]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Label(_Strict):
+class Label(Strict):
     """A bilingual text: Chinese first, English always present."""
 
     zh: Annotated[str, Field(min_length=1)]
@@ -47,7 +47,7 @@ class Label(_Strict):
         return self.zh if lang == "zh" else self.en
 
 
-class Attribute(_Strict):
+class Attribute(Strict):
     """One attribute a layer's features carry."""
 
     name: Ident
@@ -60,7 +60,7 @@ class Attribute(_Strict):
     max: float | None = None
 
 
-class Style(_Strict):
+class Style(Strict):
     """How the web map and static maps draw a layer."""
 
     color: Hex = "#3366cc"
@@ -74,7 +74,7 @@ class Style(_Strict):
     categories: dict[str, Hex] = Field(default_factory=dict)
 
 
-class LayerSpec(_Strict):
+class LayerSpec(Strict):
     """A catalog entry: what the layer is, what it holds and how it looks."""
 
     id: Ident
@@ -147,7 +147,7 @@ class Catalog:
         return [s for s in self if s.kind == kind]
 
 
-def _format_pydantic(path: Path, err: ValidationError) -> str:
+def format_pydantic_error(path: Path, err: ValidationError) -> str:
     parts = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "(file)"
@@ -168,7 +168,7 @@ def load_layer_file(path: Path) -> LayerSpec:
     try:
         spec = LayerSpec.model_validate(raw)
     except ValidationError as exc:
-        raise CatalogError(_format_pydantic(path, exc)) from None
+        raise CatalogError(format_pydantic_error(path, exc)) from None
     if spec.id != path.stem:
         raise CatalogError(f"{path.name}: key 'id': expected {path.stem!r} (the file name)")
     return spec

@@ -1,0 +1,1 @@
+"""Analyses on workspace layers: pure functions of frames and rules, no Streamlit."""
