@@ -1,0 +1,159 @@
+"""Pre-check of a proposed project: every rule it would trigger, the receiving water and
+the discharge standard that would apply — before anyone draws up an application.
+
+The project is checked as a *new* enterprise at the site; when it has wastewater, its
+outfall is placed where the shortest line from the site meets the nearest water and is
+checked as a new discharge point. The class choice follows GB 8978-1996 as recorded in
+``layers/standards/gb8978_class_choice.toml``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from townmap.analysis.conflicts import analysis_crs, find_conflicts, prepare
+from townmap.analysis.rules import Rule
+
+PROJECT_ID = "PROPOSED"
+OUTFALL_ID = "PROPOSED-OUTFALL"
+WATER_LAYERS = ("rivers", "lake")
+
+
+@dataclass
+class Precheck:
+    findings: pd.DataFrame
+    receiving: dict | None  # nearest water: layer, id, name, class, basin, distance
+    standard: dict  # GB 8978 class and why, with notes and verification
+    notes: list[str] = field(default_factory=list)
+
+
+def class_choice_path() -> Path:
+    from townmap.settings import layers_dir
+
+    return layers_dir() / "standards" / "gb8978_class_choice.toml"
+
+
+def load_class_choice(path: Path | None = None) -> dict:
+    return tomllib.loads(Path(path or class_choice_path()).read_text(encoding="utf-8"))
+
+
+def _nearest_water(site, layers, crs) -> tuple[dict | None, shapely.Geometry | None]:
+    best = None
+    for layer_id in WATER_LAYERS:
+        if layer_id not in layers or layers[layer_id].empty:
+            continue
+        key = "river_id" if layer_id == "rivers" else None
+        prep = prepare(layers[layer_id], crs, key)
+        valid = np.flatnonzero(~shapely.is_missing(prep.geoms))
+        j = valid[int(np.argmin(shapely.distance(site, prep.geoms[valid])))]
+        dist = float(shapely.distance(site, prep.geoms[j]))
+        if best is None or dist < best[0]["distance_m"]:
+            row = prep.frame.iloc[j]
+            best = (
+                {
+                    "layer": layer_id,
+                    "id": prep.ids[j],
+                    "name_zh": row.get("name_zh"),
+                    "name_en": row.get("name_en"),
+                    "target_class": row.get("target_class"),
+                    "basin": row.get("basin"),
+                    "distance_m": round(dist, 1),
+                },
+                prep.geoms[j],
+            )
+    return best if best else (None, None)
+
+
+def _standard(sector, receiving, site, layers, crs, choice, in_taihu: bool) -> dict:
+    notes: list[dict] = []
+    out = {
+        "standard_id": choice["standard_id"],
+        "class": None,
+        "route": None,
+        "verification": choice["verification"],
+        "notes": notes,
+    }
+    sewer = layers.get("sewer_trunk")
+    if sewer is not None and not sewer.empty:
+        prep = prepare(sewer, crs, None)
+        dist = float(np.nanmin(shapely.distance(site, prep.geoms)))
+        if dist <= choice["sewer_connect_m"]:
+            out.update({"class": choice["sewer"]["class"], "route": "sewer"})
+            out["sewer_distance_m"] = round(dist, 1)
+            notes.append(choice["sewer"]["note"])
+    if out["class"] is None and receiving is not None:
+        by_class = choice["by_receiving_class"].get(str(receiving.get("target_class")))
+        if by_class:
+            out.update({"class": by_class["class"], "route": "direct"})
+            notes.append(by_class["note"])
+    sector_rule = choice["sector_standards"]
+    if sector in sector_rule["sectors"]:
+        notes.append(sector_rule["note"])
+        out["verification"] = sector_rule["verification"]
+    if in_taihu:
+        notes.append(choice["taihu"]["note"])
+    return out
+
+
+def precheck(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    rules: list[Rule] | object,
+    site: shapely.Geometry,
+    *,
+    sector: str,
+    size: str,
+    flow_m3d: float,
+    site_crs: CRS | int | str = 4326,
+    context: Mapping[str, float] | None = None,
+    keys: Mapping[str, str] | None = None,
+    choice: dict | None = None,
+) -> Precheck:
+    """Check a proposed project at ``site`` (a point or a drawn polygon)."""
+    if site is None or shapely.is_empty(site):
+        raise ValueError("the proposed site has no geometry")
+    if flow_m3d < 0 or not np.isfinite(flow_m3d):
+        raise ValueError("the wastewater flow must be a number ≥ 0 (m³/d)")
+    choice = choice or load_class_choice()
+    crs = analysis_crs(layers.values())
+    project = gpd.GeoDataFrame(
+        {"ent_id": [PROJECT_ID], "sector": [sector], "size": [size], "wastewater_m3d": [flow_m3d]},
+        geometry=[shapely.make_valid(site)],
+        crs=site_crs,
+    ).to_crs(crs)
+    site_m = project.geometry.iloc[0]
+    receiving, water = _nearest_water(site_m, layers, crs)
+    checked = {k: v for k, v in layers.items() if k not in ("enterprises", "discharge_points")}
+    checked["enterprises"] = project
+    notes = []
+    if flow_m3d > 0 and water is not None:
+        outfall = shapely.shortest_line(site_m, water).coords[-1]
+        checked["discharge_points"] = gpd.GeoDataFrame(
+            {
+                "dp_id": [OUTFALL_ID],
+                "source_kind": ["enterprise"],
+                "ent_id": [PROJECT_ID],
+                "flow_m3d": [flow_m3d],
+            },
+            geometry=[shapely.Point(outfall)],
+            crs=crs,
+        )
+        notes.append("outfall assumed on the nearest water, where the shortest line meets it")
+    result = find_conflicts(checked, rules, status="new", context=context, keys=keys or {}, crs=crs)
+    in_taihu = "taihu_zones" in layers and bool(
+        shapely.intersects(site_m, prepare(layers["taihu_zones"], crs, None).geoms).any()
+    )
+    standard = _standard(sector, receiving, site_m, layers, crs, choice, in_taihu)
+    found = result.findings
+    ours = found["feature_id"].isin([PROJECT_ID, OUTFALL_ID]) & found["layer"].isin(
+        ["enterprises", "discharge_points"]
+    )
+    return Precheck(found[ours].reset_index(drop=True), receiving, standard, notes + result.skipped)
