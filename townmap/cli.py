@@ -241,6 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exp.set_defaults(func=_cmd_export)
 
+    from townmap.analysis.cli import add_commands
+
+    add_commands(sub)
+
     layers = sub.add_parser("layers", help="list the layer catalog with feature counts and CRS")
     _workspace_arg(layers)
     layers.add_argument(

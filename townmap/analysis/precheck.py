@@ -131,10 +131,16 @@ def precheck(
     ).to_crs(crs)
     site_m = project.geometry.iloc[0]
     receiving, water = _nearest_water(site_m, layers, crs)
+    in_taihu = "taihu_zones" in layers and bool(
+        shapely.intersects(site_m, prepare(layers["taihu_zones"], crs, None).geoms).any()
+    )
+    standard = _standard(sector, receiving, site_m, layers, crs, choice, in_taihu)
     checked = {k: v for k, v in layers.items() if k not in ("enterprises", "discharge_points")}
     checked["enterprises"] = project
     notes = []
-    if flow_m3d > 0 and water is not None:
+    if standard["route"] == "sewer":
+        notes.append("the site can connect to the sewer trunk: no new outfall is assumed")
+    elif flow_m3d > 0 and water is not None:
         outfall = shapely.shortest_line(site_m, water).coords[-1]
         checked["discharge_points"] = gpd.GeoDataFrame(
             {
@@ -147,13 +153,19 @@ def precheck(
             crs=crs,
         )
         notes.append("outfall assumed on the nearest water, where the shortest line meets it")
-    result = find_conflicts(checked, rules, status="new", context=context, keys=keys or {}, crs=crs)
-    in_taihu = "taihu_zones" in layers and bool(
-        shapely.intersects(site_m, prepare(layers["taihu_zones"], crs, None).geoms).any()
+    result = find_conflicts(
+        checked,
+        rules,
+        status="new",
+        context=context,
+        keys={**(keys or {}), "enterprises": "ent_id", "discharge_points": "dp_id"},
+        crs=crs,
     )
-    standard = _standard(sector, receiving, site_m, layers, crs, choice, in_taihu)
     found = result.findings
     ours = found["feature_id"].isin([PROJECT_ID, OUTFALL_ID]) & found["layer"].isin(
         ["enterprises", "discharge_points"]
     )
-    return Precheck(found[ours].reset_index(drop=True), receiving, standard, notes + result.skipped)
+    skipped = list(result.skipped)
+    if "discharge_points" not in checked:  # no outfall: its rules have nothing to check
+        skipped = [n for n in skipped if "no layer discharge_points" not in n]
+    return Precheck(found[ours].reset_index(drop=True), receiving, standard, notes + skipped)

@@ -106,24 +106,38 @@ def _shapefile(frame: gpd.GeoDataFrame, path: Path, encoding: str) -> list[Path]
 
 def export_layer(ws: Workspace, layer_id: str, out: str | Path, *, encoding: str = "utf-8") -> Path:
     """Write one workspace layer or table to ``out``; the suffix chooses the format."""
-    out = Path(out)
-    suffix = out.suffix.lower()
-    if suffix not in FORMATS:
-        raise UploadError(
-            f"cannot export to '{suffix or out.name}'; use one of {', '.join(sorted(FORMATS))}"
-        )
-    if encoding.lower() not in ENCODINGS:
-        raise UploadError(f"encoding must be utf-8 or gbk, not {encoding!r}")
-    encoding = encoding.lower()
     if not ws.has_layer(layer_id):
         raise UploadError(f"the workspace has no layer {layer_id!r}")
     info = ws.layer_info(layer_id)
     if info.geometry_type == "raster":
         raise UploadError(f"{layer_id} is a raster: copy {ws.raster_path(layer_id)} instead")
+    _check_target(out, encoding)
     frame = ws.read_layer(layer_id) if info.geometry_type else ws.read_table(layer_id)
+    return export_frame(frame, out, layer_id, encoding=encoding)
+
+
+def _check_target(out: str | Path, encoding: str) -> None:
+    suffix = Path(out).suffix.lower()
+    if suffix not in FORMATS:
+        raise UploadError(
+            f"cannot export to '{suffix or Path(out).name}'; "
+            f"use one of {', '.join(sorted(FORMATS))}"
+        )
+    if encoding.lower() not in ENCODINGS:
+        raise UploadError(f"encoding must be utf-8 or gbk, not {encoding!r}")
+
+
+def export_frame(
+    frame: pd.DataFrame, out: str | Path, name: str, *, encoding: str = "utf-8"
+) -> Path:
+    """Write a layer, table or analysis result (e.g. conflict findings) to ``out``."""
+    out = Path(out)
+    _check_target(out, encoding)
+    suffix = out.suffix.lower()
+    encoding = encoding.lower()
     is_vector = isinstance(frame, gpd.GeoDataFrame)
     if suffix in (".shp", ".zip", ".kml", ".geojson") and not is_vector:
-        raise UploadError(f"{layer_id} is a table without geometry: export it as .csv or .gpkg")
+        raise UploadError(f"{name} is a table without geometry: export it as .csv, .xlsx or .gpkg")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
     try:
@@ -131,11 +145,11 @@ def export_layer(ws: Workspace, layer_id: str, out: str | Path, *, encoding: str
         if suffix == ".csv":
             guard_formulas(_flat(frame)).to_csv(target, index=False, encoding="utf-8-sig")
         elif suffix == ".xlsx":
-            _xlsx(frame, target, layer_id)
+            _xlsx(frame, target, name)
         elif suffix in (".geojson", ".kml"):
             pyogrio.write_dataframe(frame.to_crs(DISPLAY_CRS), target, driver=FORMATS[suffix])
         elif suffix == ".gpkg":
-            pyogrio.write_dataframe(frame, target, layer=layer_id, driver="GPKG")
+            pyogrio.write_dataframe(frame, target, layer=name, driver="GPKG")
         elif suffix == ".shp":
             for part in _shapefile(frame, target, encoding):
                 shutil.move(part, out.parent / part.name)

@@ -1,0 +1,156 @@
+"""``townmap conflicts``, ``townmap zones`` and ``townmap precheck``: the analyses from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+FINDING_FORMATS = (".csv", ".gpkg", ".xlsx", ".geojson")
+
+
+def _load(args):
+    from townmap.analysis.rules import load_rules
+    from townmap.catalog import load_catalog
+    from townmap.settings import default_workspace
+    from townmap.workspace import Workspace
+
+    catalog = load_catalog(args.layers_dir)
+    rules = load_rules(args.rules_dir, catalog)
+    for err in rules.errors:
+        print(f"townmap: rule skipped: {err}", file=sys.stderr)
+    ws = Workspace(args.workspace or default_workspace(), catalog=catalog)
+    return catalog, rules, ws
+
+
+def _cmd_conflicts(args: argparse.Namespace) -> int:
+    import geopandas as gpd
+
+    from townmap.analysis.checks import check_workspace
+    from townmap.errors import UploadError
+    from townmap.io.export import export_frame
+
+    if args.out.suffix.lower() not in FINDING_FORMATS:
+        raise UploadError(f"--out must end in one of {', '.join(FINDING_FORMATS)}")
+    catalog, rules, ws = _load(args)
+    result, geoms = check_workspace(ws, catalog, rules)
+    findings = result.findings
+    if args.out.suffix.lower() in (".gpkg", ".geojson"):
+        findings = gpd.GeoDataFrame(findings, geometry=geoms.values, crs=result.crs)
+    export_frame(findings, args.out, "conflicts")
+    for note in result.skipped:
+        print(f"note: rule not applied: {note}")
+    counts = result.findings.groupby(["severity", "verification"]).size()
+    for (severity, verification), n in counts.items():
+        print(f"{n:6d}  {severity:<10}  {verification}")
+    print(f"{len(result.findings)} finding(s) from {len(rules)} rule(s) written to {args.out}")
+    return 0
+
+
+def _cmd_zones(args: argparse.Namespace) -> int:
+    from townmap.analysis.checks import workspace_context, workspace_layers
+    from townmap.analysis.zones import check_zones, load_matrix
+    from townmap.io.export import export_frame
+
+    catalog, _rules, ws = _load(args)
+    checks = check_zones(
+        workspace_layers(ws, catalog), load_matrix(args.matrix), context=workspace_context(ws)
+    )
+    export_frame(checks, args.out, "zone_checks")
+    for verdict, n in checks["verdict"].value_counts().items():
+        print(f"{n:6d}  {verdict}")
+    print(f"{len(checks)} zone × constraint overlap(s) written to {args.out}")
+    return 0
+
+
+def _cmd_precheck(args: argparse.Namespace) -> int:
+    import shapely
+
+    from townmap.analysis.checks import catalog_keys, workspace_context, workspace_layers
+    from townmap.analysis.precheck import precheck
+
+    catalog, rules, ws = _load(args)
+    result = precheck(
+        workspace_layers(ws, catalog),
+        rules,
+        shapely.Point(args.lon, args.lat),
+        sector=args.sector,
+        size=args.size,
+        flow_m3d=args.flow,
+        context=workspace_context(ws),
+        keys=catalog_keys(catalog),
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "findings": json.loads(result.findings.to_json(orient="records")),
+                    "receiving_water": result.receiving,
+                    "discharge_standard": result.standard,
+                    "notes": result.notes,
+                },
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            )
+        )
+        return 0
+    if result.findings.empty:
+        print("no rule is triggered at this site")
+    for row in result.findings.itertuples():
+        measured = (
+            f"{row.distance_m:g} m (limit {row.limit_m:g} m)"
+            if row.limit_m == row.limit_m  # not NaN
+            else "inside"
+        )
+        print(
+            f"{row.severity.upper():<10} [{row.verification}] {row.rule_id}: {row.title_en} — "
+            f"{measured}; {row.instrument_en}, {row.article} ({row.version})"
+        )
+    water = result.receiving
+    if water:
+        print(
+            f"receiving water: {water['name_en']} ({water['id']}), target class "
+            f"{water['target_class']}, {water['basin']} basin, {water['distance_m']:g} m away"
+        )
+    std = result.standard
+    print(f"discharge standard: {std['standard_id']} class {std['class'] or '—'} ({std['route']})")
+    for note in std["notes"]:
+        print(f"  · {note['en']}")
+    for note in result.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workspace", type=Path, default=None, help="workspace folder")
+    parser.add_argument("--layers-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--rules-dir", type=Path, default=None, help="folder of rule files (default: layers/rules)"
+    )
+
+
+def add_commands(sub) -> None:
+    con = sub.add_parser("conflicts", help="check every siting rule on the workspace")
+    _common(con)
+    con.add_argument(
+        "--out", required=True, type=Path, help="findings file: .csv .xlsx .gpkg .geojson"
+    )
+    con.set_defaults(func=_cmd_conflicts)
+
+    zones = sub.add_parser("zones", help="check planning zones against environmental layers")
+    _common(zones)
+    zones.add_argument("--matrix", type=Path, default=None, help=argparse.SUPPRESS)
+    zones.add_argument("--out", required=True, type=Path, help="result file: .csv .xlsx .gpkg")
+    zones.set_defaults(func=_cmd_zones)
+
+    pre = sub.add_parser("precheck", help="which rules would a proposed project trigger?")
+    _common(pre)
+    pre.add_argument("--lon", type=float, required=True, help="longitude, WGS 84")
+    pre.add_argument("--lat", type=float, required=True, help="latitude, WGS 84")
+    pre.add_argument("--sector", required=True, help="e.g. printing_dyeing, machinery")
+    pre.add_argument("--size", default="small", choices=["micro", "small", "medium", "large"])
+    pre.add_argument("--flow", type=float, default=0.0, help="wastewater flow, m³/d")
+    pre.add_argument("--json", action="store_true", help="print the result as JSON")
+    pre.set_defaults(func=_cmd_precheck)
