@@ -193,3 +193,29 @@ def test_export_page_offers_a_layer_and_the_whole_workspace(demo_ws, monkeypatch
     assert not at.exception and not at.error
     labels = [d.proto.label for d in at.get("download_button")]
     assert any(label.endswith(".gpkg") and "workspace" in label for label in labels)
+
+
+CONFLICTS_PAGE = str(PROJECT_ROOT / "townmap" / "ui" / "conflicts_page.py")
+
+
+def test_conflicts_page_filters_zones_and_precheck(demo_ws, monkeypatch):
+    monkeypatch.setenv("TOWNMAP_WORKSPACE", str(demo_ws.folder))
+    at = AppTest.from_file(CONFLICTS_PAGE, default_timeout=120)
+    at.query_params["lang"] = "en"
+    at.run()
+    assert not at.exception
+    count = next(m.value for m in at.markdown if "finding(s) from" in m.value)
+    total = int(count.split()[0])
+    assert total > 0
+    at.multiselect(key="cf_verification").set_value(["unverified"]).run()
+    assert not at.exception
+    fewer = next(m.value for m in at.markdown if "finding(s) from" in m.value)
+    assert int(fewer.split()[0]) < total
+    at.session_state["cf_section"] = "zones"
+    at.run()
+    assert not at.exception and any("Summary by land use" in s.value for s in at.subheader)
+    at.session_state["cf_section"] = "precheck"
+    at.run()
+    at.button(key="pc_go").click().run()
+    assert not at.exception and not at.error
+    assert any("Applicable discharge standard" in m.value for m in at.markdown)

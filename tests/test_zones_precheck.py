@@ -171,6 +171,9 @@ def test_cli_conflicts_zones_and_precheck(tmp_path, demo_ws, capsys):
                 "overlap_pct", "article", "verification", "village_id"):  # fmt: skip
         assert col in table.columns
     assert len(table) > 0 and f"{len(table)} finding(s)" in capsys.readouterr().out
+    xlsx = tmp_path / "c.xlsx"  # text columns with missing values (valid_from) included
+    assert main(["conflicts", "--workspace", str(demo_ws.folder), "--out", str(xlsx)]) == 0
+    assert len(pd.read_excel(xlsx)) == len(table)
     gpkg = tmp_path / "c.gpkg"
     assert main(["conflicts", "--workspace", str(demo_ws.folder), "--out", str(gpkg)]) == 0
     assert len(gpd.read_file(gpkg)) == len(table)

@@ -123,6 +123,9 @@ class RuleSet:
     def __getitem__(self, rule_id: str) -> Rule:
         return self.rules[rule_id]
 
+    def __contains__(self, rule_id: object) -> bool:
+        return rule_id in self.rules
+
 
 def load_rule_file(path: Path) -> Rule:
     try:

@@ -35,6 +35,23 @@ FORMATS = {
     ".xlsx": "XLSX",
 }
 ENCODINGS = {"utf-8": "UTF-8", "gbk": "GBK"}
+#: how the app names each format, and what it sends it as
+FORMAT_LABELS = {
+    ".gpkg": "GeoPackage (.gpkg)",
+    ".zip": "Shapefile (.zip)",
+    ".geojson": "GeoJSON (WGS 84)",
+    ".kml": "KML (WGS 84)",
+    ".csv": "CSV (UTF-8)",
+    ".xlsx": "Excel (.xlsx)",
+}
+MIME = {
+    ".gpkg": "application/geopackage+sqlite3",
+    ".zip": "application/zip",
+    ".geojson": "application/geo+json",
+    ".kml": "application/vnd.google-earth.kml+xml",
+    ".csv": "text/csv",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 #: Excel's own limits; beyond them a sheet is silently cut, so we refuse instead
@@ -60,7 +77,11 @@ def _xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> None:
     if len(table) > XLSX_MAX_ROWS:
         raise UploadError(f"{len(table):,} rows do not fit in one Excel sheet: export as .csv")
     text = table.select_dtypes(include=["object", "string"])
-    if len(text.columns) and (text.astype(str).map(len) > XLSX_MAX_CELL).to_numpy().any():
+    longest = max(
+        (int(col.astype("string").str.len().fillna(0).max()) for _, col in text.items()),
+        default=0,
+    )
+    if longest > XLSX_MAX_CELL:
         raise UploadError(
             "a cell is longer than Excel allows (32,767 characters; long WKT?): "
             "export as .csv or .gpkg"

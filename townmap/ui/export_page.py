@@ -15,28 +15,12 @@ import streamlit as st
 
 from townmap.errors import TownmapError
 from townmap.i18n import t
-from townmap.io.export import export_layer
+from townmap.io.export import FORMAT_LABELS, MIME, export_layer
 from townmap.io.package import export_workspace
 from townmap.ui import common
 
 VECTOR_FORMATS = [".gpkg", ".zip", ".geojson", ".kml", ".csv", ".xlsx"]
 TABLE_FORMATS = [".xlsx", ".csv", ".gpkg"]
-FORMAT_LABELS = {
-    ".gpkg": "GeoPackage (.gpkg)",
-    ".zip": "Shapefile (.zip)",
-    ".geojson": "GeoJSON (WGS 84)",
-    ".kml": "KML (WGS 84)",
-    ".csv": "CSV (UTF-8)",
-    ".xlsx": "Excel (.xlsx)",
-}
-_MIME = {
-    ".gpkg": "application/geopackage+sqlite3",
-    ".zip": "application/zip",
-    ".geojson": "application/geo+json",
-    ".kml": "application/vnd.google-earth.kml+xml",
-    ".csv": "text/csv",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 
 
 def _offer(lang: str, path: Path, key: str) -> None:
@@ -44,7 +28,7 @@ def _offer(lang: str, path: Path, key: str) -> None:
         t("export_download", lang).format(file=path.name),
         path.read_bytes(),
         file_name=path.name,
-        mime=_MIME.get(path.suffix, "application/octet-stream"),
+        mime=MIME.get(path.suffix, "application/octet-stream"),
         key=key,
     )
 

@@ -1,0 +1,121 @@
+"""Cached analyses behind the Conflicts page, keyed by the workspace version (``Stamp``)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from townmap.analysis.checks import check_workspace, workspace_context
+from townmap.analysis.rules import RuleSet, load_rules, rules_dir
+from townmap.analysis.zones import check_zones, load_matrix
+from townmap.catalog import LayerSpec, load_layer_file
+from townmap.crs import DISPLAY_CRS
+from townmap.i18n import t, value_label
+from townmap.settings import layers_dir
+from townmap.ui import common, map_data
+from townmap.workspace import Workspace
+
+
+@st.cache_resource(show_spinner=False)
+def rules() -> RuleSet:
+    return load_rules(rules_dir(), common.catalog())
+
+
+@st.cache_resource(show_spinner=False)
+def finding_specs() -> dict[str, LayerSpec]:
+    folder = layers_dir() / "analysis"
+    return {p.stem: load_layer_file(p) for p in sorted(folder.glob("*.toml"))}
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def conflicts(stamp: map_data.Stamp) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Findings with their feature's geometry (workspace CRS), and the rules not applied."""
+    ws = Workspace(stamp.folder, catalog=common.catalog())
+    result, geoms = check_workspace(ws, common.catalog(), rules())
+    frame = gpd.GeoDataFrame(result.findings, geometry=geoms.values, crs=result.crs)
+    return frame, result.skipped
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def zone_checks(stamp: map_data.Stamp) -> pd.DataFrame:
+    ws = Workspace(stamp.folder, catalog=common.catalog())
+    return check_zones(map_data.layers(stamp), load_matrix(), context=workspace_context(ws))
+
+
+def measured(row, lang: str) -> str:
+    """The finding's distance or overlap in words."""
+    if row["limit_m"] == row["limit_m"]:  # a distance rule (not NaN)
+        return t("distance_of", lang).format(
+            d=f"{row['distance_m']:g}", limit=f"{row['limit_m']:g}"
+        )
+    if row["overlap_m2"] == row["overlap_m2"]:
+        return t("overlap_of", lang).format(
+            ha=f"{row['overlap_m2'] / 10_000:.2f}", pct=f"{row['overlap_pct']:.1f}"
+        )
+    return t("out_of_zone" if row["predicate"] == "outside" else "in_zone", lang)
+
+
+def table(findings: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The findings as people read them (labels in ``lang``, status beside every row)."""
+    if findings.empty:
+        return pd.DataFrame()
+    title = f"title_{lang}"
+    instrument = f"instrument_{lang}"
+    return pd.DataFrame(
+        {
+            t("severity", lang): findings["severity"].map(lambda v: value_label(v, lang)),
+            t("verification", lang): findings["verification"].map(lambda v: value_label(v, lang)),
+            t("rule", lang): findings[title],
+            t("feature", lang): findings["layer"] + " " + findings["feature_id"].astype(str),
+            t("village", lang): findings.get("village_id"),
+            t("measured", lang): [measured(r, lang) for _, r in findings.iterrows()],
+            t("article", lang): findings[instrument] + " " + findings["article"],
+        }
+    )
+
+
+def map_frames(findings: gpd.GeoDataFrame, lang: str) -> dict[str, gpd.GeoDataFrame]:
+    """Findings as map layers: points, areas, and the setback circles of distance rules."""
+    if findings.empty:
+        return {}
+    shown = findings.assign(
+        finding=findings["layer"]
+        + ":"
+        + findings["feature_id"].astype(str)
+        + ":"
+        + findings["rule_id"],
+        title=findings[f"title_{lang}"],
+        measured=[measured(r, lang) for _, r in findings.iterrows()],
+        severity=findings["severity"],
+        verification=findings["verification"].map(lambda v: value_label(v, lang)),
+    )
+    kinds = shown.geom_type.fillna("")
+    points = shown[kinds.str.contains("Point")]
+    areas = shown[kinds.str.contains("Polygon")]
+    distance = shown[shown["limit_m"].notna()]
+    setbacks = distance.set_geometry(distance.geometry.buffer(distance["limit_m"].to_numpy()))
+    cols = ["finding", "feature_id", "title", "severity", "verification", "measured", "article"]
+    out = {
+        "conflict_points": points[[*cols, "geometry"]],
+        "conflict_areas": areas[[*cols, "geometry"]],
+        "conflict_setbacks": setbacks[["finding", "feature_id", "title", "measured", "geometry"]],
+    }
+    return {k: v.to_crs(DISPLAY_CRS) for k, v in out.items() if len(v)}
+
+
+def counts(findings: pd.DataFrame, by: str, lang: str) -> pd.DataFrame:
+    if findings.empty:
+        return pd.DataFrame()
+    pivot = findings.pivot_table(
+        index=by, columns="severity", values="feature_id", aggfunc="count", fill_value=0
+    )
+    pivot.columns = [value_label(c, lang) for c in pivot.columns]
+    pivot["∑"] = pivot.sum(axis=1)
+    return pivot.sort_values("∑", ascending=False).reset_index()
+
+
+def severity_rank(values: pd.Series) -> np.ndarray:
+    order = {"prohibited": 0, "restricted": 1, "review": 2}
+    return values.map(order).fillna(3).to_numpy()
