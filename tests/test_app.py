@@ -216,6 +216,23 @@ def test_conflicts_page_filters_zones_and_precheck(demo_ws, monkeypatch):
     assert not at.exception and any("Summary by land use" in s.value for s in at.subheader)
     at.session_state["cf_section"] = "precheck"
     at.run()
-    at.button(key="pc_go").click().run()
+    assert not at.exception and not at.error  # the pre-check runs as soon as the site is set
+    assert any("Applicable discharge standard" in m.value for m in at.markdown)
+
+
+def test_a_site_drawn_on_the_precheck_map_is_checked_as_an_area(demo_ws, monkeypatch):
+    from shapely.geometry import box, mapping
+
+    monkeypatch.setenv("TOWNMAP_WORKSPACE", str(demo_ws.folder))
+    at = AppTest.from_file(CONFLICTS_PAGE, default_timeout=120)
+    at.query_params["lang"] = "en"
+    at.session_state["cf_section"] = "precheck"
+    town = demo_ws.read_layer("town").to_crs(4326).geometry.iloc[0].centroid
+    site = box(town.x - 0.002, town.y - 0.002, town.x + 0.002, town.y + 0.002)
+    at.session_state["pc_map_en"] = {
+        "all_drawings": [{"type": "Feature", "geometry": mapping(site), "properties": {}}]
+    }
+    at.run()
     assert not at.exception and not at.error
+    assert any("Using the site drawn on the map" in c.value for c in at.caption)
     assert any("Applicable discharge standard" in m.value for m in at.markdown)

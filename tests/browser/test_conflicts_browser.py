@@ -41,7 +41,6 @@ def test_findings_map_table_zones_and_precheck(browser_page, artifacts):
     box = target.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5)
     page.wait_for_function("() => !document.body.innerText.includes('120.000000')", timeout=30_000)
-    page.get_by_role("button", name="Check this project").click()
     page.wait_for_function(
         "() => document.body.innerText.includes('Applicable discharge standard')", timeout=60_000
     )

@@ -14,6 +14,8 @@ import folium
 import geopandas as gpd
 import pandas as pd
 import shapely
+import shapely.errors
+import shapely.geometry
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -178,15 +180,18 @@ def _zones_tab(lang: str, stamp) -> None:
 
 def _precheck_tab(lang: str, stamp, ws) -> None:
     map_key = f"pc_map_{lang}"
-    clicked = (st.session_state.get(map_key) or {}).get("last_clicked") or {}
+    state = st.session_state.get(map_key) or {}
+    clicked = state.get("last_clicked") or {}
+    drawn = _drawn_site(state.get("all_drawings"))
     layers = map_data.layers(stamp)
     _, bounds = map_data.static_layers(stamp, lang)
     lon0 = clicked.get("lng", (bounds[0] + bounds[2]) / 2 if bounds else 120.0)
     lat0 = clicked.get("lat", (bounds[1] + bounds[3]) / 2 if bounds else 31.3)
     map_col, form = st.columns([3, 2], gap="medium")
     with map_col:
-        _map(stamp, lang, {"taihu_zones", "water_source_zones"}, [], map_key, ["last_clicked"],
-             [_site_mark(lat0, lon0)])  # fmt: skip
+        marks = [] if drawn else [_site_mark(lat0, lon0)]
+        returned = ["last_clicked", "all_drawings"]
+        _map(stamp, lang, {"taihu_zones", "water_source_zones"}, [], map_key, returned, marks)
     spec = common.catalog().layers.get("enterprises")
     sectors = list(spec.attribute("sector").choices) if spec else ["machinery"]
     with form:
@@ -202,15 +207,32 @@ def _precheck_tab(lang: str, stamp, ws) -> None:
         size = c4.selectbox(t("size", lang), ["micro", "small", "medium", "large"], index=1,
                             format_func=lambda v: value_label(v, lang), key="pc_size")  # fmt: skip
         flow = c5.number_input(t("flow", lang), min_value=0.0, value=100.0, key="pc_flow")
-        _precheck_result(lang, ws, layers, lon, lat, sector, size, flow)
+        site = drawn or shapely.Point(lon, lat)
+        if drawn is not None:
+            st.caption(t("precheck_drawn", lang))
+        _precheck_result(lang, ws, layers, site, sector, size, flow)
 
 
-def _precheck_result(lang, ws, layers, lon, lat, sector, size, flow) -> None:
-    if not st.button(t("run_precheck", lang), type="primary", key="pc_go"):
-        return
+def _drawn_site(drawings) -> shapely.Geometry | None:
+    """The last polygon drawn on the pre-check map (WGS 84), if any: a drawn site wins
+    over a clicked point until it is deleted with the map's bin button."""
+    polygons = [
+        d.get("geometry")
+        for d in drawings or []
+        if (d.get("geometry") or {}).get("type") == "Polygon"
+    ]
+    if not polygons:
+        return None
+    try:
+        return shapely.make_valid(shapely.geometry.shape(polygons[-1]))
+    except (ValueError, TypeError, shapely.errors.GEOSException):
+        return None
+
+
+def _precheck_result(lang, ws, layers, site, sector, size, flow) -> None:
     try:
         result = precheck(
-            layers, data.rules(), shapely.Point(lon, lat), sector=sector, size=size,
+            layers, data.rules(), site, sector=sector, size=size,
             flow_m3d=flow, context=workspace_context(ws), keys=catalog_keys(common.catalog()),
         )  # fmt: skip
     except (TownmapError, ValueError) as exc:
