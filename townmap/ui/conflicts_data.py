@@ -44,17 +44,26 @@ def zone_checks(stamp: map_data.Stamp) -> pd.DataFrame:
     return check_zones(map_data.layers(stamp), load_matrix(), context=workspace_context(ws))
 
 
-def measured(row, lang: str) -> str:
-    """The finding's distance or overlap in words."""
-    if row["limit_m"] == row["limit_m"]:  # a distance rule (not NaN)
-        return t("distance_of", lang).format(
-            d=f"{row['distance_m']:g}", limit=f"{row['limit_m']:g}"
-        )
-    if row["overlap_m2"] == row["overlap_m2"]:
-        return t("overlap_of", lang).format(
-            ha=f"{row['overlap_m2'] / 10_000:.2f}", pct=f"{row['overlap_pct']:.1f}"
-        )
-    return t("out_of_zone" if row["predicate"] == "outside" else "in_zone", lang)
+def measured(findings: pd.DataFrame, lang: str) -> pd.Series:
+    """Each finding's distance or overlap in words (vectorised: findings can be many)."""
+    dist = t("distance_of", lang)
+    over = t("overlap_of", lang)
+    d = findings["distance_m"].map("{:g}".format)
+    limit = findings["limit_m"].map("{:g}".format)
+    ha = (findings["overlap_m2"] / 10_000).map("{:.2f}".format)
+    pct = findings["overlap_pct"].map("{:.1f}".format)
+    by_distance = pd.Series(
+        [dist.format(d=a, limit=b) for a, b in zip(d, limit, strict=True)], index=findings.index
+    )
+    by_area = pd.Series(
+        [over.format(ha=a, pct=b) for a, b in zip(ha, pct, strict=True)], index=findings.index
+    )
+    where = findings["predicate"].map(
+        lambda p: t("out_of_zone" if p == "outside" else "in_zone", lang)
+    )
+    return by_distance.where(
+        findings["limit_m"].notna(), by_area.where(findings["overlap_m2"].notna(), where)
+    )
 
 
 def table(findings: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -70,7 +79,7 @@ def table(findings: pd.DataFrame, lang: str) -> pd.DataFrame:
             t("rule", lang): findings[title],
             t("feature", lang): findings["layer"] + " " + findings["feature_id"].astype(str),
             t("village", lang): findings.get("village_id"),
-            t("measured", lang): [measured(r, lang) for _, r in findings.iterrows()],
+            t("measured", lang): measured(findings, lang),
             t("article", lang): findings[instrument] + " " + findings["article"],
         }
     )
@@ -87,7 +96,7 @@ def map_frames(findings: gpd.GeoDataFrame, lang: str) -> dict[str, gpd.GeoDataFr
         + ":"
         + findings["rule_id"],
         title=findings[f"title_{lang}"],
-        measured=[measured(r, lang) for _, r in findings.iterrows()],
+        measured=measured(findings, lang),
         severity=findings["severity"],
         verification=findings["verification"].map(lambda v: value_label(v, lang)),
     )
