@@ -123,6 +123,52 @@ def _cmd_precheck(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_hydrology(args: argparse.Namespace) -> int:
+    from townmap.analysis.derive import derive_catchments
+
+    _catalog, _rules, ws = _load(args)
+    frame = derive_catchments(ws, args.min_area)
+    for to, part in frame.groupby("drains_to"):
+        print(f"{len(part):4d} catchment(s) draining to {to}: {part['tve_count'].sum()} TVEs")
+    print(f"catchments written to the workspace layer 'catchments' ({len(frame)})")
+    return 0
+
+
+def _cmd_catchment(args: argparse.Namespace) -> int:
+    import geopandas as gpd
+    import shapely
+    from pyproj import Transformer
+
+    from townmap.analysis.derive import LOADS, workspace_drainage
+    from townmap.analysis.hydrology import summarise_catchments
+    from townmap.io.export import export_frame
+
+    _catalog, _rules, ws = _load(args)
+    flow = workspace_drainage(ws)
+    x, y = Transformer.from_crs(4326, flow.crs, always_xy=True).transform(args.lon, args.lat)
+    area = flow.catchment(x, y, snap_m=args.snap)
+    if area.is_empty:
+        print("townmap: that point is not on the DEM", file=sys.stderr)
+        return 2
+    outlet = flow.outlet_of([x], [y])
+    frame = gpd.GeoDataFrame(
+        {"catchment_id": ["POINT"], "drains_to": flow.drains_to(outlet),
+         "area_km2": [round(area.area / 1e6, 3)]},
+        geometry=[shapely.make_valid(area)], crs=flow.crs,
+    )  # fmt: skip
+    tve = ws.read_layer("enterprises") if ws.has_layer("enterprises") else None
+    frame = summarise_catchments(frame, tve, LOADS)
+    row = frame.iloc[0]
+    print(
+        f"upstream area {row['area_km2']:g} km², drains to {row['drains_to']}, "
+        f"{row['tve_count']} TVEs, COD {row['cod_tpa']:g} t/a, TP {row['tp_tpa']:g} t/a"
+    )
+    if args.out:
+        export_frame(frame, args.out, "catchment")
+        print(f"written to {args.out}")
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workspace", type=Path, default=None, help="workspace folder")
     parser.add_argument("--layers-dir", type=Path, default=None, help=argparse.SUPPRESS)
@@ -144,6 +190,21 @@ def add_commands(sub) -> None:
     zones.add_argument("--matrix", type=Path, default=None, help=argparse.SUPPRESS)
     zones.add_argument("--out", required=True, type=Path, help="result file: .csv .xlsx .gpkg")
     zones.set_defaults(func=_cmd_zones)
+
+    hyd = sub.add_parser("hydrology", help="derive catchments from the DEM into the workspace")
+    _common(hyd)
+    hyd.add_argument("--min-area", type=float, default=0.5, help="smallest catchment, km²")
+    hyd.set_defaults(func=_cmd_hydrology)
+
+    cat = sub.add_parser("catchment", help="the area draining to a point (WGS 84)")
+    _common(cat)
+    cat.add_argument("--lon", type=float, required=True)
+    cat.add_argument("--lat", type=float, required=True)
+    cat.add_argument(
+        "--snap", type=float, default=100.0, help="snap to the largest stream within m"
+    )
+    cat.add_argument("--out", type=Path, default=None, help="write the polygon (.gpkg …)")
+    cat.set_defaults(func=_cmd_catchment)
 
     pre = sub.add_parser("precheck", help="which rules would a proposed project trigger?")
     _common(pre)

@@ -230,6 +230,10 @@ def build_demo(
                 source="townmap.demo",
                 description=FICTION_NOTE,
             )
+        if "catchments" in catalog:  # derived from the demo's own DEM, rivers and lake
+            from townmap.analysis.derive import derive_catchments
+
+            derive_catchments(ws, fictional=True)
         staging.chmod(0o755)
         if out.exists():
             old = out.with_name(f".{out.name}.old")
