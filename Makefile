@@ -23,6 +23,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
@@ -55,7 +59,7 @@ lint: $(VENV)/.installed-test
 clean:
 	rm -rf $(VENV) $(DEMO) tests/artifacts
 
-# County-scale benchmark (50,000 enterprises; builds the stress workspace once, ~1 min,
-# in ~/.cache/townmap/bench). Not part of `make test`.
-bench: $(VENV)/.installed-test system-test-deps
+# Benchmarks (county-scale map, import, conflicts, siting against spopt; the map one builds
+# a 50,000-enterprise workspace once, ~1 min, in ~/.cache/townmap/bench). Not in `make test`.
+bench: $(VENV)/.installed-bench system-test-deps
 	$(BIN)/python -m pytest tests/benchmarks -s -o addopts="" -p no:cacheprovider

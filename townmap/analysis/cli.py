@@ -169,6 +169,55 @@ def _cmd_catchment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_siting(args: argparse.Namespace) -> int:
+    import rasterio
+
+    from townmap.analysis.checks import workspace_layers
+    from townmap.analysis.siting import load_effluent, plan
+    from townmap.analysis.suitability import suitability
+    from townmap.errors import UploadError
+
+    if args.out.suffix.lower() != ".gpkg":
+        raise UploadError("--out must be a GeoPackage (.gpkg): sites, sewers, service areas")
+    catalog, _rules, ws = _load(args)
+    layers = workspace_layers(ws, catalog)
+    dem = None
+    if "dem" in ws.layer_names():
+        with rasterio.open(ws.raster_path("dem")) as src:
+            dem = (src.read(1), src.transform, src.crs, src.nodata)
+    sites = suitability(layers, ws.crs, dem=dem).candidates
+    result = plan(
+        layers, sites, args.plants, dem=dem, capacity_m3d=args.capacity,
+        effluent=load_effluent(args.standard), time_limit=args.time_limit,
+    )  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_name(f".{args.out.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    result.plants.to_file(tmp, layer="plants", driver="GPKG")
+    result.sewers.to_file(tmp, layer="sewers", driver="GPKG")
+    result.service_areas.to_file(tmp, layer="service_areas", driver="GPKG")
+    sites.to_file(tmp, layer="candidate_sites", driver="GPKG")
+    tmp.replace(args.out)
+    summary_path = args.out.with_suffix(".json")
+    summary_path.write_text(json.dumps(result.summary, ensure_ascii=False, indent=2))
+    s = result.summary
+    proof = (
+        "proven optimal" if s["proven_optimal"] else f"{s['status']}, gap {100 * s['gap']:.3g} %"
+    )
+    print(
+        f"{s['k']} plant(s), {s['factories_connected']} factories connected "
+        f"({s['flow_connected_m3d']:g} m³/d), sewers {s['sewer_length_m'] / 1000:.1f} km, "
+        f"cost {s['total_cost_cny'] / 1e4:,.0f} 万元 ({proof})"
+    )
+    print(
+        "load removed (t/a): " + ", ".join(f"{k} {v:g}" for k, v in s["load_removed_tpa"].items())
+    )
+    print(f"costs are planning assumptions ({s['cost_verification']}); effluent at "
+          f"{s['effluent_standard']} ({s['effluent_verification']})")  # fmt: skip
+    print(f"written to {args.out} and {summary_path}")
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workspace", type=Path, default=None, help="workspace folder")
     parser.add_argument("--layers-dir", type=Path, default=None, help=argparse.SUPPRESS)
@@ -205,6 +254,18 @@ def add_commands(sub) -> None:
     )
     cat.add_argument("--out", type=Path, default=None, help="write the polygon (.gpkg …)")
     cat.set_defaults(func=_cmd_catchment)
+
+    sit = sub.add_parser("siting", help="choose shared sewage plant sites and who they serve")
+    _common(sit)
+    sit.add_argument("--plants", type=int, required=True, help="number of plants, k")
+    sit.add_argument("--capacity", type=float, default=None, help="plant capacity, m³/d")
+    sit.add_argument(
+        "--standard", default="gb18918_1a",
+        help="effluent standard: gb18918_1a, db32_1072_table1, db32_1072_table2",
+    )  # fmt: skip
+    sit.add_argument("--time-limit", type=float, default=30.0, help="solver time limit, s")
+    sit.add_argument("--out", required=True, type=Path, help="result GeoPackage (.gpkg)")
+    sit.set_defaults(func=_cmd_siting)
 
     pre = sub.add_parser("precheck", help="which rules would a proposed project trigger?")
     _common(pre)

@@ -21,6 +21,9 @@ such as spopt cannot even build the county-size model in memory):
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -29,6 +32,25 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 OPTIMAL, FEASIBLE, TIME_LIMIT, INFEASIBLE = "optimal", "feasible", "time_limit", "infeasible"
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Send file descriptor 1 to /dev/null for the duration (C libraries write there)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 @dataclass
@@ -291,17 +313,18 @@ def _mip(problem: Problem, time_limit: float, neighbours: int | None, tol: float
             shape=(m, nvar),
         )  # fmt: skip
         cons.append(LinearConstraint(cap, -np.inf, 0))
-    res = milp(
-        c,
-        constraints=cons,
-        # for fixed plants the cheapest assignment is integral by itself: only the plants
-        # (and, with capacities, single-sourcing) need integer variables
-        integrality=np.concatenate(
-            [np.ones(m), np.full(nvar - m, 1 if problem.capacitated else 0)]
-        ),
-        bounds=Bounds(0, 1),
-        options={"time_limit": max(time_limit, 0.1), "disp": False, "mip_rel_gap": tol},
-    )
+    with _quiet_stdout():  # HiGHS prints debugging lines from C, whatever disp says
+        res = milp(
+            c,
+            constraints=cons,
+            # for fixed plants the cheapest assignment is integral by itself: only the plants
+            # (and, with capacities, single-sourcing) need integer variables
+            integrality=np.concatenate(
+                [np.ones(m), np.full(nvar - m, 1 if problem.capacitated else 0)]
+            ),
+            bounds=Bounds(0, 1),
+            options={"time_limit": max(time_limit, 0.1), "disp": False, "mip_rel_gap": tol},
+        )
     used_slack = False
     if res.x is not None:
         s_val = np.zeros(n)
@@ -377,7 +400,9 @@ def solve(
         np.sort(best_open), assign, value, min(bound, value), FEASIBLE,
         "greedy+swap, Lagrangian bound", time.perf_counter() - t0, notes,
     )  # fmt: skip
-    if solution.gap > tol:
+    if solution.gap <= tol:
+        solution.status = OPTIMAL  # the bound meets the solution: certified
+    else:
         _reduce_and_prove(problem, solution, deadline, tol)
     solution.seconds = time.perf_counter() - t0
     return solution
