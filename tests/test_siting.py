@@ -98,3 +98,66 @@ def test_cli_siting_writes_sites_sewers_areas_and_a_summary(demo_ws, tmp_path, c
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["proven_optimal"] and summary["k"] == 3
     assert main([*args[:-2], "--out", str(tmp_path / "plan.csv")]) == 2
+
+
+def test_scenarios_are_saved_replaced_and_deleted_in_the_workspace(town, demo_ws, tmp_path,
+                                                                   catalog):  # fmt: skip
+    import shutil
+
+    from townmap.analysis.scenarios import (
+        delete_scenario,
+        list_scenarios,
+        load_scenario,
+        save_scenario,
+    )
+    from townmap.errors import UploadError
+    from townmap.workspace import Workspace
+
+    layers, dem, result = town
+    shutil.copytree(demo_ws.folder, tmp_path / "ws")
+    ws = Workspace(tmp_path / "ws", catalog=catalog)
+    two = plan(layers, result.candidates, 2, dem=dem)
+    three = plan(layers, result.candidates, 3, dem=dem)
+    save_scenario(ws, "两厂", two, {"k": 2})
+    save_scenario(ws, "three", three, {"k": 3})
+    save_scenario(ws, "两厂", three, {"k": 3})  # same name: replaced, not doubled
+    table = list_scenarios(ws)
+    assert sorted(table["scenario"]) == ["three", "两厂"]
+    back = load_scenario(ws, "两厂")
+    assert len(back["plants"]) == 3 and back["summary"]["k"] == 3
+    assert len(ws.read_layer("scenario_plants")) == 6
+    delete_scenario(ws, "three")
+    assert list(list_scenarios(ws)["scenario"]) == ["两厂"]
+    assert set(ws.read_layer("scenario_sewers")["scenario"]) == {"两厂"}
+    before = (tmp_path / "ws" / "workspace.gpkg").read_bytes()
+    for bad in ("", "   ", "x" * 61):
+        with pytest.raises(UploadError):
+            save_scenario(ws, bad, two, {})
+    with pytest.raises(UploadError, match="no scenario"):
+        load_scenario(ws, "nope")
+    assert (tmp_path / "ws" / "workspace.gpkg").read_bytes() == before
+
+
+def test_treatment_page_compares_plans_and_saves_one(demo_ws, tmp_path, monkeypatch):
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from townmap import PROJECT_ROOT
+
+    shutil.copytree(demo_ws.folder, tmp_path / "ws")
+    monkeypatch.setenv("TOWNMAP_WORKSPACE", str(tmp_path / "ws"))
+    at = AppTest.from_file(str(PROJECT_ROOT / "townmap/ui/treatment_page.py"), default_timeout=300)
+    at.query_params["lang"] = "en"
+    at.run()
+    assert not at.exception
+    at.slider(key="tr_kmax").set_value(2).run()
+    at.button(key="tr_go").click().run()
+    assert not at.exception and not at.error
+    plans = next(d.value for d in at.dataframe if "Plants" in d.value.columns)
+    assert list(plans["Plants"]) == [1, 2]  # one row per plan
+    at.text_input(key="tr_name").input("<b>two</b>").run()
+    at.button(key="tr_save").click().run()
+    assert not at.exception and not at.error
+    assert any("<b>two</b>" in s.value for s in at.success)
+    assert any(s.value == "Saved scenarios" for s in at.subheader)

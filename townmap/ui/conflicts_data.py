@@ -24,7 +24,7 @@ def rules() -> RuleSet:
 
 
 @st.cache_resource(show_spinner=False)
-def finding_specs() -> dict[str, LayerSpec]:
+def analysis_specs() -> dict[str, LayerSpec]:
     folder = layers_dir() / "analysis"
     return {p.stem: load_layer_file(p) for p in sorted(folder.glob("*.toml"))}
 

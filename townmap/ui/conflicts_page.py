@@ -123,7 +123,7 @@ def _findings_tab(lang: str, stamp) -> None:
     shown = _filters(lang, findings)
     shown = shown.iloc[data.severity_rank(shown["severity"]).argsort(kind="stable")]
     st.markdown(t("findings_count", lang).format(n=len(shown), rules=shown["rule_id"].nunique()))
-    specs = data.finding_specs()
+    specs = data.analysis_specs()
     layers = [prepare_layer(specs[k], g, lang) for k, g in data.map_frames(shown, lang).items()]
     constraint_ids = {rules[r].constraint.layer for r in shown["rule_id"].unique() if r in rules}
     _map(stamp, lang, constraint_ids, layers, f"cf_map_{lang}")
