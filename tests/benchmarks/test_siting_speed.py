@@ -63,7 +63,10 @@ def _spopt(cost: np.ndarray, k: int) -> tuple[float, float | None]:
 
     t = time.perf_counter()
     model = PMedian.from_cost_matrix(cost, np.ones(len(cost)), p_facilities=k)
-    model = model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=CBC_LIMIT_S))
+    try:
+        model = model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=CBC_LIMIT_S))
+    except RuntimeError:  # spopt raises when CBC returns without a solution
+        return time.perf_counter() - t, None
     seconds = time.perf_counter() - t
     if model.problem.sol_status != pulp.LpSolutionOptimal:
         return seconds, None
@@ -91,8 +94,10 @@ def test_location_allocation_against_spopt_and_greedy(demo_ws, tmp_path, artifac
     assert sol.proven_optimal
     if spopt_obj is not None:
         assert sol.objective == pytest.approx(spopt_obj, rel=1e-6)
-    else:  # CBC did not prove anything within its limit; ours must be at least as good
-        report["small"]["note"] = f"CBC stopped at its {CBC_LIMIT_S} s limit without a proof"
+    else:  # CBC proved nothing within its limit: the speed-up is at least this
+        report["small"]["note"] = (
+            f"CBC stopped at its {CBC_LIMIT_S} s limit without a proof; speedup is a lower bound"
+        )
 
     big = _town_instance(demo_ws, 3000, 1000, seed=2)
     np.save(tmp_path / "big.npy", big)
