@@ -118,3 +118,20 @@ def test_the_demo_town_drains_to_lake_tai_and_the_yangtze(demo_ws, tmp_path, cap
     assert (
         main(["catchment", "--workspace", str(demo_ws.folder), "--lon", "100", "--lat", "20"]) == 2
     )
+
+
+def test_the_compiled_d8_follows_the_same_rule_as_the_array_version():
+    import pyflwdir.dem
+    from scipy import ndimage
+
+    from townmap.analysis.hydrology import steepest_d8, steepest_d8_numpy
+
+    rng = np.random.default_rng(1)
+    z = ndimage.gaussian_filter(rng.normal(size=(120, 150)), 3) * 100
+    z[:, :2] = np.nan  # nodata along an edge and a hole inside
+    z[40:55, 60:80] = np.nan
+    filled, fill_d8 = pyflwdir.dem.fill_depressions(np.where(np.isnan(z), -9999, z), nodata=-9999)
+    filled = np.where(np.isnan(z), np.nan, filled)
+    compiled = steepest_d8(filled, fill_d8, 20.0)
+    assert (compiled == steepest_d8_numpy(filled, fill_d8, 20.0)).all()
+    assert (compiled[np.isnan(z)] == 247).all()

@@ -32,7 +32,8 @@ from pyproj import CRS
 from townmap.settings import cache_dir
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
-import pyflwdir  # (after NUMBA_CACHE_DIR: numba reads it on import)
+import numba  # (after NUMBA_CACHE_DIR: numba reads it on import)
+import pyflwdir
 import pyflwdir.dem
 
 #: pyflwdir's D8 codes, clockwise from east, with (row, col) steps
@@ -192,7 +193,50 @@ def _polygonise(values: np.ndarray, mask: np.ndarray, transform: Affine) -> shap
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
+@numba.njit(cache=True)
+def _steepest_d8_numba(filled, fill_d8, cell, codes, drs, dcs):  # pragma: no cover - numba
+    rows, cols = filled.shape
+    out = np.empty((rows, cols), dtype=np.uint8)
+    diag = cell * np.sqrt(2.0)
+    for r in range(rows):
+        for c in range(cols):
+            z = filled[r, c]
+            if not np.isfinite(z):
+                out[r, c] = 247
+                continue
+            best, code, edge = 0.0, 0, False
+            for k in range(8):
+                rr, cc = r + drs[k], c + dcs[k]
+                if rr < 0 or rr >= rows or cc < 0 or cc >= cols:
+                    edge = True
+                    continue
+                zn = filled[rr, cc]
+                if not np.isfinite(zn):
+                    edge = True
+                    continue
+                slope = (z - zn) / (diag if drs[k] != 0 and dcs[k] != 0 else cell)
+                if slope > best:
+                    best, code = slope, codes[k]
+            if best > 0:
+                out[r, c] = code
+            elif edge:
+                out[r, c] = 0
+            else:
+                out[r, c] = fill_d8[r, c]
+    return out
+
+
 def steepest_d8(filled: np.ndarray, fill_d8: np.ndarray, cell: float) -> np.ndarray:
+    """D8 by steepest descent (compiled; :func:`steepest_d8_numpy` is the same rule)."""
+    drs = np.array([d[0] for d in STEPS], dtype=np.int64)
+    dcs = np.array([d[1] for d in STEPS], dtype=np.int64)
+    return _steepest_d8_numba(
+        np.ascontiguousarray(filled, dtype=np.float64), np.ascontiguousarray(fill_d8),
+        float(cell), D8, drs, dcs,
+    )  # fmt: skip
+
+
+def steepest_d8_numpy(filled: np.ndarray, fill_d8: np.ndarray, cell: float) -> np.ndarray:
     """D8 by steepest descent on a filled DEM; an edge cell with no way down is an outlet,
     an inside flat follows pyflwdir's fill direction."""
     z = np.pad(filled, 1, constant_values=np.nan)
