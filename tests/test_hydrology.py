@@ -108,6 +108,10 @@ def test_the_demo_town_drains_to_lake_tai_and_the_yangtze(demo_ws, tmp_path, cap
     assert {"taihu", "yangtze"} <= set(sheds["drains_to"])
     assert sheds["tve_count"].sum() <= len(demo_ws.read_layer("enterprises"))
     assert sheds.loc[sheds["drains_to"] == "taihu", "tve_count"].sum() > 500
+    outlets = demo_ws.read_table("enterprise_outlets")
+    tve = demo_ws.read_layer("enterprises")
+    assert sorted(outlets["ent_id"]) == sorted(tve["ent_id"])
+    assert set(outlets["drains_to"]) <= {"taihu", "yangtze", "outside"}
     stations = demo_ws.read_layer("monitoring_stations").to_crs(4326)
     lon, lat = stations.geometry.iloc[0].x, stations.geometry.iloc[0].y
     out = tmp_path / "c.gpkg"

@@ -73,7 +73,7 @@ def test_more_plants_connect_more_factories_and_remove_more_load(town):
 
 def test_a_capacity_limits_every_plant(town):
     layers, dem, result = town
-    res = plan(layers, result.candidates, 3, dem=dem, capacity_m3d=5000, time_limit=30)
+    res = plan(layers, result.candidates, 3, dem=dem, capacity_m3d=5000, time_limit=5)
     assert res.summary["status"] in ("optimal", "time_limit")
     assert (res.plants["design_m3d"] <= 5000 + 1e-6).all()
 
@@ -161,3 +161,23 @@ def test_treatment_page_compares_plans_and_saves_one(demo_ws, tmp_path, monkeypa
     assert not at.exception and not at.error
     assert any("<b>two</b>" in s.value for s in at.success)
     assert any(s.value == "Saved scenarios" for s in at.subheader)
+
+
+def test_treatment_page_compares_capacity_options_side_by_side(demo_ws, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from townmap import PROJECT_ROOT
+
+    monkeypatch.setenv("TOWNMAP_WORKSPACE", str(demo_ws.folder))
+    at = AppTest.from_file(str(PROJECT_ROOT / "townmap/ui/treatment_page.py"), default_timeout=300)
+    at.query_params["lang"] = "en"
+    at.run()
+    at.slider(key="tr_kmax").set_value(2).run()
+    at.number_input(key="tr_limit").set_value(2.0).run()  # capacitated plans stop early
+    at.text_input(key="tr_cap").input("8000，20000").run()
+    at.button(key="tr_go").click().run()
+    assert not at.exception and not at.error
+    plans = next(d.value for d in at.dataframe if "Plants" in d.value.columns)
+    assert len(plans) == 4 and set(plans["Capacity"]) == {"8000 m³/d", "20000 m³/d"}
+    at.text_input(key="tr_cap").input("-5, abc").run()
+    assert any("Capacity limits must be numbers" in e.value for e in at.error)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import rasterio
+import rasterio.transform
 
 from townmap.analysis.hydrology import Drainage, drainage, summarise_catchments
 from townmap.errors import WorkspaceError
@@ -10,6 +13,7 @@ from townmap.workspace import Workspace
 
 LOADS = ("cod_tpa", "nh3n_tpa", "tp_tpa", "tn_tpa")
 DEM = "dem"
+OUTLETS = "enterprise_outlets"
 
 
 def workspace_drainage(ws: Workspace) -> Drainage:
@@ -25,12 +29,39 @@ def workspace_drainage(ws: Workspace) -> Drainage:
     return drainage(dem, transform, crs, nodata=nodata, rivers=rivers, lake=lake)
 
 
+def factory_outlets(flow: Drainage, tve) -> pd.DataFrame | None:
+    """For every enterprise: the outlet its runoff reaches, and whether that is Lake Tai,
+    the Yangtze or somewhere outside the DEM."""
+    if tve is None or tve.empty or "ent_id" not in tve.columns:
+        return None
+    pts = tve.to_crs(flow.crs)
+    outlet = flow.outlet_of(pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy())
+    ok = outlet >= 0
+    rows, cols = np.divmod(np.where(ok, outlet, 0), flow.shape[1])
+    xs, ys = rasterio.transform.xy(flow.transform, rows, cols)
+    return pd.DataFrame(
+        {
+            "ent_id": tve["ent_id"].astype(str).to_numpy(),
+            "drains_to": np.where(ok, flow.drains_to(outlet), "off_dem"),
+            "outlet_x": np.where(ok, np.round(xs, 1), np.nan),
+            "outlet_y": np.where(ok, np.round(ys, 1), np.nan),
+        }
+    )
+
+
 def derive_catchments(ws: Workspace, min_area_km2: float = 0.5, *, fictional: bool | None = None):
     """Compute catchments with their TVE counts and loads and store them as ``catchments``."""
     flow = workspace_drainage(ws)
     tve = ws.read_layer("enterprises") if ws.has_layer("enterprises") else None
     frame = summarise_catchments(flow.catchments(min_area_km2), tve, LOADS)
+    outlets = factory_outlets(flow, tve)
     with ws.transaction() as tx:
+        if outlets is not None:
+            tx.write_table(
+                OUTLETS, outlets, fictional=ws.is_fictional if fictional is None else fictional,
+                source="derived from the DEM by townmap",
+                description="where each enterprise's runoff leaves the DEM",
+            )  # fmt: skip
         tx.write_layer(
             "catchments",
             frame,

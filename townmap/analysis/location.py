@@ -472,6 +472,26 @@ def _merge(problem, solution, found, bound, proven, tol) -> Solution:
     return solution
 
 
+def capacitated_assign(problem: Problem, open_idx: np.ndarray) -> np.ndarray:
+    """A feasible assignment for an open set under capacities: factories that save most
+    by joining go first, each to its cheapest plant with room left, else their own."""
+    n = problem.cost.shape[0]
+    sub = problem.cost[:, open_idx]
+    saving = problem.own - sub.min(axis=1)
+    room = problem.capacity[open_idx].astype(float).copy()
+    assign = np.full(n, -1, dtype=int)
+    for i in np.argsort(-saving, kind="stable"):  # one pass over factories
+        for p in np.argsort(sub[i], kind="stable"):
+            if sub[i, p] >= problem.own[i] or not np.isfinite(sub[i, p]):
+                break
+            if problem.demand[i] <= room[p] + 1e-9:
+                assign[i], room[p] = open_idx[p], room[p] - problem.demand[i]
+                break
+    if (assign < 0).any() and not np.isfinite(problem.own[assign < 0]).all():
+        return np.full(n, -2, dtype=int)  # someone must connect and nothing fits
+    return assign
+
+
 def _capacitated(problem, start_open, value, t0, deadline, tol, notes) -> Solution:
     # the uncapacitated bound also bounds the capacitated optimum from below
     bound = lagrangian_bound(problem, value, tol=tol, deadline=deadline)
@@ -481,6 +501,14 @@ def _capacitated(problem, start_open, value, t0, deadline, tol, notes) -> Soluti
         np.array([], dtype=int), np.full(n, -2), np.inf, max(bound, mip_bound), FEASIBLE,
         "HiGHS MIP (capacitated), Lagrangian bound", time.perf_counter() - t0, notes,
     )  # fmt: skip
+    fallback = capacitated_assign(problem, np.asarray(start_open))
+    if found is None and (fallback >= -1).all():  # no MIP answer in time: the greedy fill
+        solution.open = np.sort(np.asarray(start_open))
+        solution.assign = fallback
+        solution.objective, _ = evaluate(problem, solution.open, fallback)
+        solution.lower_bound = min(solution.lower_bound, solution.objective)
+        solution.method += " (HiGHS found nothing in time: greedy capacity fill)"
+        return _merge(problem, solution, None, mip_bound, False, tol)
     if found is None:
         infeasible = proven is False and time.perf_counter() < deadline
         solution.status = INFEASIBLE if infeasible else TIME_LIMIT

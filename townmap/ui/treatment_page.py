@@ -10,6 +10,7 @@ plans shows its progress and stops when the user presses Stop or changes an opti
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import rasterio
 import streamlit as st
@@ -58,14 +59,35 @@ def _proof(summary: dict, lang: str) -> str:
     return t("not_proven", lang).format(gap=f"{100 * summary['gap']:.2g} %")
 
 
-def _table(results: dict[int, SitingResult], lang: str) -> pd.DataFrame:
+def _capacity_label(capacity: float, lang: str) -> str:
+    return f"{capacity:g} m³/d" if capacity else t("no_limit", lang)
+
+
+def _parse_capacities(text: str) -> list[float]:
+    """'', '5000', '5000, 10000' → [0.0] / [5000.0] / [5000.0, 10000.0] (0 = no limit)."""
+    values = []
+    for part in text.replace("，", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        value = float(part)
+        if value < 0 or not value < 1e7:
+            raise ValueError(part)
+        values.append(value)
+    return sorted(set(values)) or [0.0]
+
+
+def _table(results: dict[tuple, SitingResult], lang: str) -> pd.DataFrame:
     rows = []
-    for k, res in sorted(results.items()):
+    for (k, capacity), res in sorted(results.items()):
         s = res.summary
         rows.append(
             {
                 t("plants_k", lang): k,
-                t("cost_wan", lang): round(s["total_cost_cny"] / 1e4),
+                t("capacity", lang): _capacity_label(capacity, lang),
+                t("cost_wan", lang): (
+                    round(s["total_cost_cny"] / 1e4) if np.isfinite(s["total_cost_cny"]) else None
+                ),
                 t("sewer_km", lang): round(s["sewer_length_m"] / 1000, 1),
                 t("connected", lang): s["factories_connected"],
                 **{f"{p} (t/a)": v for p, v in s["load_removed_tpa"].items()},
@@ -76,9 +98,11 @@ def _table(results: dict[int, SitingResult], lang: str) -> pd.DataFrame:
 
 
 def _chart(table: pd.DataFrame, lang: str):
-    cost, k = t("cost_wan", lang), t("plants_k", lang)
+    cost, k, cap = t("cost_wan", lang), t("plants_k", lang), t("capacity", lang)
     base = alt.Chart(table).encode(
-        x=alt.X(f"{cost}:Q", title=cost), y=alt.Y("COD (t/a):Q", title="COD (t/a)")
+        x=alt.X(f"{cost}:Q", title=cost),
+        y=alt.Y("COD (t/a):Q", title="COD (t/a)"),
+        color=alt.Color(f"{cap}:N", title=cap),
     )
     return base.mark_line(point=True) + base.mark_text(dy=-10).encode(text=f"{k}:Q")
 
@@ -116,45 +140,52 @@ def render() -> None:
     _catchments(stamp, lang)
     c1, c2, c3, c4 = st.columns(4)
     kmax = c1.slider(t("kmax", lang), 1, 10, 5, key="tr_kmax")
-    capacity = c2.number_input(t("capacity_opt", lang), 0.0, 1e6, 0.0, step=1000.0, key="tr_cap")
+    cap_text = c2.text_input(t("capacity_opt", lang), "", key="tr_cap", placeholder="5000, 10000")
     standard = c3.selectbox(t("effluent_std", lang), STANDARDS, key="tr_std",
                             format_func=lambda s: load_effluent(s)["name"])  # fmt: skip
     limit = c4.number_input(t("time_limit", lang), 1.0, 300.0, 20.0, key="tr_limit")
+    try:
+        capacities = _parse_capacities(cap_text)
+    except ValueError:
+        st.error(t("bad_capacities", lang))
+        return
     effluent = load_effluent(standard)
     st.caption(f"{effluent['name']} · {value_label(effluent['verification'], lang)} · "
                f"{effluent['note']}")  # fmt: skip
-    settings = (capacity, standard, limit)
+    settings = (tuple(capacities), standard, limit)
+    runs = [(k, cap) for cap in capacities for k in range(1, kmax + 1)]
     if st.button(t("compare_k", lang), type="primary", key="tr_go"):
         st.caption(t("cancel_hint", lang))
         bar = st.progress(0.0)
-        results = {}
         try:
-            for k in range(1, kmax + 1):
-                bar.progress((k - 1) / kmax, text=t("running_k", lang).format(k=k))
-                results[k] = plan_for(stamp, k, *settings)
+            for i, (k, cap) in enumerate(runs):
+                bar.progress(i / len(runs), text=t("running_k", lang).format(k=k))
+                plan_for(stamp, k, cap, standard, limit)
             bar.progress(1.0)
         except (TownmapError, ValueError) as exc:
             st.error(str(exc))
-        st.session_state["tr_results"] = {"settings": settings, "kmax": kmax}
+        st.session_state["tr_results"] = {"settings": settings, "runs": runs}
     state = st.session_state.get("tr_results")
     if state and state["settings"] == settings:
-        results = {k: plan_for(stamp, k, *settings) for k in range(1, state["kmax"] + 1)}
+        results = {run: plan_for(stamp, *run, standard, limit) for run in state["runs"]}
         table = _table(results, lang)
         st.dataframe(table, hide_index=True, width="stretch")
         st.altair_chart(_chart(table, lang).properties(title=t("cost_vs_load", lang)),
                         width="stretch")  # fmt: skip
-        k = st.selectbox(t("show_k", lang), list(results), index=len(results) - 1, key="tr_k")
-        chosen = results[k]
-        _map(stamp, lang, {"scenario_areas": chosen.service_areas,
-                           "scenario_sewers": chosen.sewers, "scenario_plants": chosen.plants},
-             f"tr_map_{lang}")  # fmt: skip
+        labels = {run: f"{run[0]} · {_capacity_label(run[1], lang)}" for run in results}
+        run = st.selectbox(t("show_k", lang), list(results), index=len(results) - 1,
+                           format_func=labels.get, key="tr_k")  # fmt: skip
+        chosen = results[run]
+        shown = {"candidate_sites": candidate_sites(stamp), "scenario_areas": chosen.service_areas,
+                 "scenario_sewers": chosen.sewers, "scenario_plants": chosen.plants}  # fmt: skip
+        _map(stamp, lang, shown, f"tr_map_{lang}")
         for note in chosen.summary["notes"]:
             st.caption(note)
         n1, n2 = st.columns([3, 1])
         name = n1.text_input(t("scenario_name", lang), key="tr_name", max_chars=60)
         if n2.button(t("save_scenario", lang), key="tr_save"):
             try:
-                params = {"k": k, "capacity_m3d": capacity or None, "standard": standard}
+                params = {"k": run[0], "capacity_m3d": run[1] or None, "standard": standard}
                 save_scenario(ws, name, chosen, params)
                 st.success(t("scenario_saved", lang).format(name=name.strip()))
             except TownmapError as exc:
