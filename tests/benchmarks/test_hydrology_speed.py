@@ -69,10 +69,13 @@ done(t, mask.sum())
 
 
 def _dem(n: int) -> np.ndarray:
+    """Hill country draining to one side: a regional slope with hills and valleys at two
+    scales (a field of random bowls would be mostly filled flats, which no real DEM is)."""
     rng = np.random.default_rng(0)
-    z = ndimage.gaussian_filter(rng.normal(size=(n, n)).astype("float32"), 12) * 400
+    big = ndimage.gaussian_filter(rng.normal(size=(n, n)).astype("float32"), 60) * 3000
+    small = ndimage.gaussian_filter(rng.normal(size=(n, n)).astype("float32"), 6) * 60
     r, c = np.mgrid[0:n, 0:n]
-    return z + (c * 0.002 + r * 0.001).astype("float32")
+    return big + small + (c * 0.08 + r * 0.04).astype("float32")
 
 
 def _run(code: str, *args: str) -> dict:
