@@ -95,6 +95,9 @@ def test_cli_siting_writes_sites_sewers_areas_and_a_summary(demo_ws, tmp_path, c
     names = {str(n) for n, _ in pyogrio.list_layers(out)}
     assert names == {"plants", "sewers", "service_areas", "candidate_sites"}
     assert len(gpd.read_file(out, layer="plants")) == 3
+    with rasterio.open(tmp_path / "plan_suitability.tif") as src:
+        score = src.read(1, masked=True)
+    assert score.min() >= 0 and score.max() <= 1 and score.mask.any()  # excluded cells
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["proven_optimal"] and summary["k"] == 3
     assert main([*args[:-2], "--out", str(tmp_path / "plan.csv")]) == 2

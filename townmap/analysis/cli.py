@@ -170,6 +170,7 @@ def _cmd_catchment(args: argparse.Namespace) -> int:
 
 
 def _cmd_siting(args: argparse.Namespace) -> int:
+    import numpy as np
     import rasterio
 
     from townmap.analysis.checks import workspace_layers
@@ -185,7 +186,8 @@ def _cmd_siting(args: argparse.Namespace) -> int:
     if "dem" in ws.layer_names():
         with rasterio.open(ws.raster_path("dem")) as src:
             dem = (src.read(1), src.transform, src.crs, src.nodata)
-    sites = suitability(layers, ws.crs, dem=dem).candidates
+    suit = suitability(layers, ws.crs, dem=dem)
+    sites = suit.candidates
     result = plan(
         layers, sites, args.plants, dem=dem, capacity_m3d=args.capacity,
         effluent=load_effluent(args.standard), time_limit=args.time_limit,
@@ -198,6 +200,13 @@ def _cmd_siting(args: argparse.Namespace) -> int:
     result.service_areas.to_file(tmp, layer="service_areas", driver="GPKG")
     sites.to_file(tmp, layer="candidate_sites", driver="GPKG")
     tmp.replace(args.out)
+    raster = args.out.with_name(args.out.stem + "_suitability.tif")
+    with rasterio.open(
+        raster, "w", driver="GTiff", width=suit.score.shape[1], height=suit.score.shape[0],
+        count=1, dtype="float32", crs=suit.crs, transform=suit.transform, nodata=-1,
+        compress="deflate",
+    ) as dst:  # fmt: skip
+        dst.write(np.where(np.isfinite(suit.score), suit.score, -1).astype("float32"), 1)
     summary_path = args.out.with_suffix(".json")
     summary_path.write_text(json.dumps(result.summary, ensure_ascii=False, indent=2))
     s = result.summary
@@ -214,7 +223,7 @@ def _cmd_siting(args: argparse.Namespace) -> int:
     )
     print(f"costs are planning assumptions ({s['cost_verification']}); effluent at "
           f"{s['effluent_standard']} ({s['effluent_verification']})")  # fmt: skip
-    print(f"written to {args.out} and {summary_path}")
+    print(f"written to {args.out}, {summary_path} and {raster} (suitability 0–1)")
     return 0
 
 
