@@ -59,8 +59,7 @@ def derive_catchments(ws: Workspace, min_area_km2: float = 0.5, *, fictional: bo
         if outlets is not None:
             tx.write_table(
                 OUTLETS, outlets, fictional=ws.is_fictional if fictional is None else fictional,
-                source="derived from the DEM by townmap",
-                description="where each enterprise's runoff leaves the DEM",
+                source="derived from the DEM by townmap: where each enterprise's runoff leaves it",
             )  # fmt: skip
         tx.write_layer(
             "catchments",
