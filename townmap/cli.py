@@ -242,8 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=_cmd_export)
 
     from townmap.analysis.cli import add_commands
+    from townmap.monitoring.cli import add_commands as add_monitoring
 
     add_commands(sub)
+    add_monitoring(sub)
 
     layers = sub.add_parser("layers", help="list the layer catalog with feature counts and CRS")
     _workspace_arg(layers)

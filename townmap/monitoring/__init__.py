@@ -1,0 +1,1 @@
+"""Monitoring: water quality, discharge compliance, loads (plain functions, no Streamlit)."""

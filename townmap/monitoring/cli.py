@@ -1,0 +1,87 @@
+"""``townmap classify``: GB 3838 classes for a workspace's samples or a plain CSV."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+REQUIRED = ("station", "water_type", "time", "parameter", "value")
+
+
+def _from_csv(path: Path) -> pd.DataFrame:
+    from townmap.errors import UploadError
+    from townmap.io.encoding import detect_bytes
+
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise UploadError(f"{path.name} is empty")
+    frame = pd.read_csv(path, dtype=str, encoding=detect_bytes(raw).encoding)
+    frame.columns = [c.strip().lower() for c in frame.columns]
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise UploadError(
+            f"{path.name} lacks the column(s) {', '.join(missing)}; "
+            f"expected {', '.join(REQUIRED)} and optionally unit"
+        )
+    bad = ~frame["water_type"].str.strip().str.lower().isin(["river", "lake"])
+    if bad.any():
+        row = int(bad.to_numpy().argmax()) + 2
+        raise UploadError(f"row {row}: water_type must be river or lake")
+    frame["water_type"] = frame["water_type"].str.strip().str.lower()
+    return frame
+
+
+def _from_workspace(ws) -> pd.DataFrame:
+    samples = ws.read_table("water_samples")
+    stations = ws.read_layer("monitoring_stations")[["station_id", "water_type"]]
+    frame = samples.merge(stations, on="station_id", how="left")
+    return frame.rename(columns={"station_id": "station", "sampled_at": "time"})
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from townmap.errors import UploadError
+    from townmap.monitoring.quality import classify as run
+    from townmap.monitoring.quality import load_standard, normalise, parse_values
+
+    if args.samples is None:
+        from townmap.settings import default_workspace
+        from townmap.workspace import Workspace
+
+        frame = _from_workspace(Workspace(args.workspace or default_workspace()))
+    else:
+        if not args.samples.is_file():
+            raise UploadError(f"{args.samples} does not exist")
+        frame = _from_csv(args.samples)
+    values, below = parse_values(
+        frame["value"], frame.get("detection_limit"), frame.get("qualifier")
+    )
+    frame = frame.assign(value=values, below_detection=below)
+    frame = normalise(frame)
+    result = run(frame, load_standard())
+    result = result.sort_values(["station", "time"]).reset_index(drop=True)
+    if args.out.suffix.lower() not in (".csv", ".xlsx"):
+        raise UploadError("--out must end in .csv or .xlsx")
+    if args.out.suffix.lower() == ".csv":
+        result.to_csv(args.out, index=False, encoding="utf-8")
+    else:
+        from townmap.io.export import export_frame
+
+        export_frame(result, args.out, "classes")
+    counts = result["class"].value_counts().sort_index()
+    print(", ".join(f"class {int(k)}: {v}" for k, v in counts.items()))
+    print(f"{len(result)} station-time row(s) written to {args.out}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    cls = sub.add_parser("classify", help="GB 3838 class of every sample (station and time)")
+    src = cls.add_mutually_exclusive_group()
+    src.add_argument("--workspace", type=Path, default=None, help="workspace folder")
+    src.add_argument(
+        "--samples", type=Path, default=None,
+        help="long CSV: station, water_type (river|lake), time, parameter, value[, unit]",
+    )  # fmt: skip
+    cls.add_argument("--out", required=True, type=Path, help="result .csv or .xlsx")
+    cls.set_defaults(func=_cmd_classify)
