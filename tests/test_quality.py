@@ -146,3 +146,44 @@ def test_cli_classifies_the_demo_workspace(demo_ws, tmp_path):
     assert table["class"].between(1, 6).all()
     assert len(table) == demo_ws.read_table("water_samples")[["station_id", "sampled_at"]]\
         .drop_duplicates().shape[0]  # fmt: skip
+
+
+def test_periods_are_classified_on_mean_concentrations_and_checked_against_targets():
+    from townmap.monitoring.quality import attainment, classify_periods
+
+    frame = pd.DataFrame(
+        {
+            "station": ["S1"] * 4,
+            "water_type": ["river"] * 4,
+            "time": ["2024-03-02", "2024-03-20", "2024-04-02", "2024-04-20"],
+            "parameter": ["NH3-N"] * 4,
+            "value": [0.9, 1.3, 0.4, 0.5],  # March mean 1.1 → IV; April mean 0.45 → II
+        }
+    )
+    months = classify_periods(frame, STD, "M").set_index("period")
+    assert months.loc["2024-03", "class"] == 4 and months.loc["2024-04", "class"] == 2
+    year = classify_periods(frame, STD, "Y")
+    assert year["class"].iloc[0] == 3  # mean 0.775
+    checked = attainment(months.reset_index(), pd.Series({"S1": "III"}))
+    assert list(checked["attained"]) == [False, True]
+
+
+def test_seasonal_mann_kendall_by_hand_and_on_known_trends():
+    import numpy as np
+
+    from townmap.monitoring.quality import seasonal_mann_kendall
+
+    one = seasonal_mann_kendall(
+        pd.Series(pd.to_datetime(["2020-06-01", "2021-06-01", "2022-06-01"])),
+        pd.Series([1.0, 2.0, 3.0]),
+    )
+    # one season, n = 3: S = 3, Var = 3·2·11/18, Z = (S − 1)/√Var
+    assert one["S"] == 3 and one["Z"] == pytest.approx(2 / np.sqrt(66 / 18))
+    assert one["slope_per_year"] == pytest.approx(1.0)
+    times = pd.Series(pd.date_range("2015-01-15", periods=120, freq="MS"))
+    rng = np.random.default_rng(0)
+    season = 0.3 * np.sin(np.arange(120) * 2 * np.pi / 12)
+    rising = seasonal_mann_kendall(times, pd.Series(1 + 0.05 * np.arange(120) / 12 + season))
+    assert rising["trend"] == "increasing" and rising["slope_per_year"] == pytest.approx(0.05)
+    flat = seasonal_mann_kendall(times, pd.Series(rng.normal(1, 0.2, 120)))
+    assert flat["trend"] == "none" and flat["p"] > 0.05

@@ -142,3 +142,53 @@ def exceedance(value, parameter, water_type, target: int, std: Standard) -> floa
     if direction == "min":
         return max(0.0, (limit - value) / limit)
     return 0.0 if 6 <= value <= 9 else float("nan")
+
+
+ROMAN_TO_CLASS = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
+
+
+def classify_periods(samples: pd.DataFrame, std: Standard, freq: str = "M") -> pd.DataFrame:
+    """Class per station and month (``freq="M"``) or year (``"Y"``), on the mean
+    concentration of each parameter over the period, as periodic assessments are made."""
+    frame = samples.assign(period=pd.to_datetime(samples["time"]).dt.to_period(freq).astype(str))
+    means = frame.groupby(["station", "water_type", "period", "parameter"], as_index=False)[
+        "value"
+    ].mean()
+    return classify(means, std, keys=("station", "period"))
+
+
+def attainment(classes: pd.DataFrame, targets: pd.Series) -> pd.DataFrame:
+    """Whether each station met its water body's target class (targets: station → 'III')."""
+    target = classes["station"].map(targets).map(ROMAN_TO_CLASS)
+    return classes.assign(target=target, attained=classes["class"] <= target)
+
+
+def seasonal_mann_kendall(times: pd.Series, values: pd.Series) -> dict:
+    """Seasonal Kendall trend test (Hirsch et al.): Kendall's S within each calendar month
+    across years, summed; normal approximation with the tie-corrected variance. Returns the
+    statistic S, Z, the two-sided p-value and the Sen slope (per year)."""
+    from scipy.stats import norm
+
+    frame = pd.DataFrame({"t": pd.to_datetime(times), "v": pd.to_numeric(values, errors="coerce")})
+    frame = frame.dropna()
+    s_total, var_total, slopes = 0.0, 0.0, []
+    for _, season in frame.groupby(frame["t"].dt.month):
+        v = season.sort_values("t")["v"].to_numpy()
+        years = season.sort_values("t")["t"].dt.year.to_numpy().astype(float)
+        n = len(v)
+        if n < 2:
+            continue
+        i, j = np.triu_indices(n, k=1)
+        diff = v[j] - v[i]
+        s_total += float(np.sign(diff).sum())
+        _, ties = np.unique(v, return_counts=True)
+        var_total += (n * (n - 1) * (2 * n + 5) - (ties * (ties - 1) * (2 * ties + 5)).sum()) / 18
+        dt = years[j] - years[i]
+        slopes.extend((diff[dt > 0] / dt[dt > 0]).tolist())
+    if var_total == 0:
+        return {"S": s_total, "Z": 0.0, "p": 1.0, "slope_per_year": float("nan"), "trend": "none"}
+    z = (s_total - np.sign(s_total)) / np.sqrt(var_total) if s_total else 0.0
+    p = float(2 * (1 - norm.cdf(abs(z))))
+    slope = float(np.median(slopes)) if slopes else float("nan")
+    trend = "none" if p >= 0.05 else ("increasing" if z > 0 else "decreasing")
+    return {"S": s_total, "Z": float(z), "p": p, "slope_per_year": slope, "trend": trend}
