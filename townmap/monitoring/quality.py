@@ -96,38 +96,83 @@ def normalise(samples: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _lookup(samples: pd.DataFrame, std: Standard) -> tuple[np.ndarray, pd.DataFrame]:
+    """Row of the standard for each value (−1 when it has none), via integer codes: the
+    strings are factorised once per column, never compared row by row."""
+    table = std.table
+    p_codes, p_names = pd.factorize(samples["parameter"])
+    w_codes, w_names = pd.factorize(samples["water_type"])
+    grid = np.full((len(p_names) + 1, len(w_names) + 1), -1, dtype=np.int64)
+    p_at = {name: i for i, name in enumerate(p_names)}
+    w_at = {name: i for i, name in enumerate(w_names)}
+    for row, (param, water) in enumerate(zip(table["parameter"], table["water_type"], strict=True)):
+        if param in p_at and water in w_at:
+            grid[p_at[param], w_at[water]] = row
+    return grid[p_codes, w_codes], table  # code −1 (missing) picks the last row/col: −1
+
+
+def _classes(values: np.ndarray, rows: np.ndarray, table: pd.DataFrame) -> np.ndarray:
+    limits = table[["l1", "l2", "l3", "l4", "l5"]].to_numpy(dtype=float)
+    direction = table["direction"].to_numpy(dtype=object)
+    kind = np.select([direction == "max", direction == "min"], [0, 1], 2)
+    cls = np.full(len(values), np.nan)
+    known = rows >= 0
+    kinds = np.where(known, kind[np.where(known, rows, 0)], -1)
+    with np.errstate(invalid="ignore"):
+        for k in (0, 1, 2):  # each value is compared with its own row's limits only
+            pick = np.flatnonzero(kinds == k)
+            if not len(pick):
+                continue
+            v, lim = values[pick], limits[rows[pick]]
+            if k == 0:
+                cls[pick] = 1 + (v[:, None] > lim).sum(axis=1)
+            elif k == 1:
+                cls[pick] = 1 + (v[:, None] < lim).sum(axis=1)
+            else:
+                cls[pick] = np.where((v >= lim[:, 0]) & (v <= lim[:, 1]), 1, WORSE_THAN_V)
+    cls[np.isnan(values)] = np.nan
+    return cls
+
+
 def classify_values(samples: pd.DataFrame, std: Standard) -> pd.DataFrame:
     """Per measured value: its class (1–6; NaN when the standard has no row for it)."""
-    merged = samples.merge(std.table, on=["parameter", "water_type"], how="left")
-    v = merged["value"].to_numpy(dtype=float)
-    limits = merged[["l1", "l2", "l3", "l4", "l5"]].to_numpy(dtype=float)
-    direction = merged["direction"].to_numpy(dtype=object)
-    cls = np.full(len(merged), np.nan)
-    is_max, is_min, is_range = direction == "max", direction == "min", direction == "range"
-    with np.errstate(invalid="ignore"):
-        cls[is_max] = 1 + (v[is_max, None] > limits[is_max]).sum(axis=1)
-        cls[is_min] = 1 + (v[is_min, None] < limits[is_min]).sum(axis=1)
-        inside = (v >= limits[:, 0]) & (v <= limits[:, 1])
-    cls[is_range] = np.where(inside[is_range], 1, WORSE_THAN_V)
-    cls[np.isnan(v)] = np.nan
-    merged["class"] = cls
-    return merged
+    rows, table = _lookup(samples, std)
+    values = pd.to_numeric(samples["value"], errors="coerce").to_numpy(dtype=float)
+    return samples.assign(**{"class": _classes(values, rows, table)})
 
 
 def classify(samples: pd.DataFrame, std: Standard, keys=("station", "time")) -> pd.DataFrame:
-    """One row per ``keys`` group: class (1–6), deciding parameter, parameters used."""
+    """One row per ``keys`` group: class (1–6), deciding parameter, parameters used.
+    Ties go to the parameter listed first in the standard."""
     keys = list(keys)
-    valued = classify_values(samples, std)
-    valued = valued[valued["class"].notna()]
-    if valued.empty:
-        return pd.DataFrame(columns=[*keys, "class", "deciding_parameter", "parameters"])
-    order = valued.sort_values([*keys, "class"], ascending=[True] * len(keys) + [False],
-                               kind="stable")  # fmt: skip
-    worst = order.drop_duplicates(keys)
-    counts = valued.groupby(keys, sort=False).size().rename("parameters").reset_index()
-    out = worst[[*keys, "class", "parameter"]].rename(columns={"parameter": "deciding_parameter"})
-    out["class"] = out["class"].astype(int)
-    return out.merge(counts, on=keys).reset_index(drop=True)
+    rows, table = _lookup(samples, std)
+    values = pd.to_numeric(samples["value"], errors="coerce").to_numpy(dtype=float)
+    cls = _classes(values, rows, table)
+    ok = ~np.isnan(cls)
+    columns = [*keys, "class", "deciding_parameter", "parameters"]
+    if not ok.any():
+        return pd.DataFrame(columns=columns)
+    codes, labels = [], []
+    for key in keys:  # one integer per key combination, without building tuples
+        c, u = pd.factorize(samples[key])  # on the column's own (Arrow) storage: fast
+        codes.append(c[ok])
+        labels.append(np.asarray(u))
+    combined = np.zeros(int(ok.sum()), dtype=np.int64)
+    for c, u in zip(codes, labels, strict=True):
+        combined = combined * (len(u) + 1) + c
+    group, _ = pd.factorize(combined)
+    first = pd.Series(np.arange(len(group))).groupby(group).first().to_numpy()
+    uniques = [u[c[first]] for c, u in zip(codes, labels, strict=True)]
+    n_rows = len(table)
+    score = cls[ok].astype(np.int64) * (n_rows + 1) + (n_rows - rows[ok])  # class, then order
+    best = pd.Series(score).groupby(group).max().to_numpy()
+    out_cls = best // (n_rows + 1)
+    out_row = n_rows - best % (n_rows + 1)
+    out = pd.DataFrame(dict(zip(keys, uniques, strict=True)))
+    out["class"] = out_cls.astype(int)
+    out["deciding_parameter"] = table["parameter"].to_numpy()[out_row]
+    out["parameters"] = np.bincount(group, minlength=len(first))
+    return out
 
 
 def exceedance(value, parameter, water_type, target: int, std: Standard) -> float:
