@@ -157,21 +157,29 @@ def format_pydantic_error(path: Path, err: ValidationError) -> str:
     return f"{path.name}: " + "; ".join(parts)
 
 
-def load_layer_file(path: Path) -> LayerSpec:
-    """Read one layer file; raise ``CatalogError`` naming the file, key and expectation."""
+def read_model_file(path: Path, model: type[BaseModel], *, id_is_name: bool = True):
+    """Read a TOML file into a pydantic model; every problem is one ``CatalogError`` naming
+    the file, the key and what was expected (layer, rule and matrix files alike)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"{path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{path.name}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise CatalogError(f"{path.name}: not UTF-8 text; save the file as UTF-8") from None
     try:
-        spec = LayerSpec.model_validate(raw)
+        item = model.model_validate(raw)
     except ValidationError as exc:
         raise CatalogError(format_pydantic_error(path, exc)) from None
-    if spec.id != path.stem:
+    if id_is_name and item.id != path.stem:
         raise CatalogError(f"{path.name}: key 'id': expected {path.stem!r} (the file name)")
-    return spec
+    return item
+
+
+def load_layer_file(path: Path) -> LayerSpec:
+    """Read one layer file; raise ``CatalogError`` naming the file, key and expectation."""
+    return read_model_file(path, LayerSpec)
 
 
 def load_catalog(folder: Path | None = None) -> Catalog:

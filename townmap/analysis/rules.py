@@ -10,15 +10,14 @@ adding a file; a malformed file is reported (file, key, expectation) and the oth
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from townmap.catalog import Ident, Label, Strict, format_pydantic_error
+from townmap.catalog import Ident, Label, Strict, read_model_file
 from townmap.errors import CatalogError
 
 Severity = Literal["prohibited", "restricted", "review"]
@@ -128,19 +127,7 @@ class RuleSet:
 
 
 def load_rule_file(path: Path) -> Rule:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{path.name}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise CatalogError(f"{path.name}: not UTF-8 text; save the file as UTF-8") from None
-    try:
-        rule = Rule.model_validate(raw)
-    except ValidationError as exc:
-        raise CatalogError(format_pydantic_error(path, exc)) from None
-    if rule.id != path.stem:
-        raise CatalogError(f"{path.name}: key 'id': expected {path.stem!r} (the file name)")
-    return rule
+    return read_model_file(path, Rule)
 
 
 def rules_dir() -> Path:

@@ -11,7 +11,6 @@ so summing pairwise intersections over an STRtree is exact and vectorised.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -20,11 +19,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from townmap.analysis.conflicts import analysis_crs, condition_mask, prepare
 from townmap.analysis.rules import Conditions, Verification
-from townmap.catalog import Label, Strict, format_pydantic_error
+from townmap.catalog import Label, Strict, read_model_file
 from townmap.errors import CatalogError
 
 Verdict = Literal["allowed", "prohibited", "review"]
@@ -66,15 +65,7 @@ def matrix_path() -> Path:
 
 def load_matrix(path: Path | None = None) -> Matrix:
     path = Path(path) if path is not None else matrix_path()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        matrix = Matrix.model_validate(raw)
-    except FileNotFoundError:
-        raise CatalogError(f"{path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{path.name}: not valid TOML: {exc}") from None
-    except ValidationError as exc:
-        raise CatalogError(format_pydantic_error(path, exc)) from None
+    matrix = read_model_file(path, Matrix, id_is_name=False)
     unknown = sorted({c.constraint for c in matrix.cells} - set(matrix.constraints))
     if unknown:
         raise CatalogError(f"{path.name}: key 'cells.constraint': unknown constraint {unknown}")

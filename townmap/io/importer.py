@@ -26,6 +26,7 @@ from townmap.crs import DISPLAY_CRS, propose_crs
 from townmap.datums import ACCURACY_M, to_wgs84
 from townmap.errors import UploadError
 from townmap.io.columns import find_coordinates, guess_mapping
+from townmap.io.crs_choice import single_candidate, user_crs
 from townmap.io.raster_import import RasterPlan, plan_raster_import, warp_into
 from townmap.io.readers import read_file
 from townmap.workspace import Workspace
@@ -82,20 +83,14 @@ def _sha256(path: Path) -> str:
 
 def _choose_crs(bounds, options: ImportOptions, hint_lon: float | None, notes: list[str]) -> CRS:
     if options.crs:
-        try:
-            return CRS.from_user_input(options.crs)
-        except Exception:  # pyproj raises its own CRSError with a long text
-            raise UploadError(
-                f"{options.crs!r} is not a coordinate system pyproj knows; use e.g. EPSG:4549"
-            ) from None
+        return user_crs(options.crs)
     candidates = propose_crs(bounds, hint_lon)
     if candidates and candidates[0].crs == DISPLAY_CRS:
         notes.append("coordinates are degrees: taken as WGS 84 (CGCS2000 differs by < 1 m)")
         return DISPLAY_CRS
-    if len(candidates) == 1:
-        notes.append(f"coordinate system: {candidates[0].reason}")
-        return candidates[0].crs
-    listed = "; ".join(f"EPSG:{c.crs.to_epsg()} ({c.reason})" for c in candidates) or "none fit"
+    crs, listed = single_candidate(bounds, hint_lon, notes)
+    if crs is not None:
+        return crs
     raise UploadError(
         f"the file does not say its coordinate system; choose one with --crs (candidates: {listed})"
     )

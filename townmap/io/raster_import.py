@@ -19,8 +19,8 @@ from pyproj import CRS
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from townmap.catalog import Catalog, LayerSpec
-from townmap.crs import propose_crs
 from townmap.errors import UploadError
+from townmap.io.crs_choice import single_candidate, user_crs
 from townmap.io.readers import RASTER_SUFFIXES
 
 #: 100 M cells is a county at 5 m; a town DEM is far smaller
@@ -134,20 +134,13 @@ def _read_band(src, path: Path) -> np.ma.MaskedArray:
 
 def _raster_crs(src, options, notes: list[str], hint_lon: float | None) -> CRS:
     if options.crs:
-        try:
-            return CRS.from_user_input(options.crs)
-        except Exception:  # pyproj's own CRSError carries a long text
-            raise UploadError(
-                f"{options.crs!r} is not a coordinate system pyproj knows; use e.g. EPSG:4549"
-            ) from None
+        return user_crs(options.crs)
     if src.crs is not None:
         return CRS.from_user_input(src.crs.to_wkt())
     b = src.bounds
-    candidates = propose_crs((b.left, b.bottom, b.right, b.top), hint_lon)
-    if len(candidates) == 1:
-        notes.append(f"coordinate system: {candidates[0].reason}")
-        return candidates[0].crs
-    listed = "; ".join(f"EPSG:{c.crs.to_epsg()} ({c.reason})" for c in candidates) or "none fit"
+    crs, listed = single_candidate((b.left, b.bottom, b.right, b.top), hint_lon, notes)
+    if crs is not None:
+        return crs
     raise UploadError(
         f"the GeoTIFF does not say its coordinate system; choose one (candidates: {listed})"
     )
