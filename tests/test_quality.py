@@ -187,3 +187,56 @@ def test_seasonal_mann_kendall_by_hand_and_on_known_trends():
     assert rising["trend"] == "increasing" and rising["slope_per_year"] == pytest.approx(0.05)
     flat = seasonal_mann_kendall(times, pd.Series(rng.normal(1, 0.2, 120)))
     assert flat["trend"] == "none" and flat["p"] > 0.05
+
+
+def _reference(frame: pd.DataFrame) -> dict:
+    """The plain loop the benchmark races: limits looked up row by row."""
+    rows = {}
+    for i, r in enumerate(STD.table.itertuples()):
+        rows.setdefault((r.parameter, r.water_type), (i, r))
+    worst: dict = {}
+    for row in frame.itertuples():
+        found = rows.get((row.parameter, row.water_type))
+        if found is None or pd.isna(row.value):
+            continue
+        i, spec = found
+        limits = [spec.l1, spec.l2, spec.l3, spec.l4, spec.l5]
+        if spec.direction == "range":
+            cls = 1 if spec.l1 <= row.value <= spec.l2 else WORSE_THAN_V
+        elif spec.direction == "min":
+            cls = next((k + 1 for k, lim in enumerate(limits) if row.value >= lim), 6)
+        else:
+            cls = next((k + 1 for k, lim in enumerate(limits) if row.value <= lim), 6)
+        key = (row.station, row.time)
+        if key not in worst or (cls, -i) > (worst[key][0], -worst[key][2]):
+            worst[key] = (cls, spec.parameter, i)
+    return {k: v[:2] for k, v in worst.items()}
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_the_compiled_path_equals_a_plain_loop_on_random_and_boundary_values(dtype):
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    params = ["DO", "CODMn", "COD", "BOD5", "NH3-N", "TP", "TN", "pH", "Cl"]
+    n = 6000
+    param = rng.choice(params, n)
+    limit_values = STD.table[["l1", "l2", "l3", "l4", "l5"]].to_numpy().ravel()
+    boundary = rng.choice(limit_values[~np.isnan(limit_values)], n)
+    value = np.where(rng.random(n) < 0.4, boundary, rng.uniform(0, 12, n))
+    value[rng.random(n) < 0.02] = np.nan
+    frame = pd.DataFrame(
+        {
+            "station": rng.choice(["S1", "S2", "S3", None], n),
+            "time": rng.integers(0, 40, n),
+            "water_type": rng.choice(["river", "lake", "sea"], n),
+            "parameter": param,
+            "value": value,
+        }
+    ).astype({"station": dtype, "water_type": dtype, "parameter": dtype})
+    expected = _reference(frame.dropna(subset=["station"]))
+    got = classify(frame, STD)
+    got = got[got["station"].notna()]
+    assert {(s, t): (c, p) for s, t, c, p in got[["station", "time", "class",
+            "deciding_parameter"]].itertuples(index=False)} == expected  # fmt: skip
+    assert set(got["station"]) <= {"S1", "S2", "S3"}

@@ -96,19 +96,37 @@ def normalise(samples: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _codes(column: pd.Series, names: list[str]) -> np.ndarray:
+    """Index of each value in ``names`` (−1 when absent). Arrow strings are looked up in a
+    hash of the few names (pyarrow ``index_in``) — no per-row Python, no full factorise."""
+    storage = getattr(column.array, "_pa_array", None)
+    if storage is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            found = pc.index_in(storage, value_set=pa.array(names, type=storage.type))
+            return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        except (pa.ArrowException, TypeError):  # not a string column: the general path
+            pass
+    codes, uniques = pd.factorize(column)
+    at = {name: i for i, name in enumerate(names)}
+    mapping = np.array([at.get(u, -1) for u in uniques] + [-1], dtype=np.int64)
+    return mapping[codes]  # code −1 (missing) picks the last entry: −1
+
+
 def _lookup(samples: pd.DataFrame, std: Standard) -> tuple[np.ndarray, pd.DataFrame]:
     """Row of the standard for each value (−1 when it has none), via integer codes: the
-    strings are factorised once per column, never compared row by row."""
+    strings are coded once per column, never compared row by row."""
     table = std.table
-    p_codes, p_names = pd.factorize(samples["parameter"])
-    w_codes, w_names = pd.factorize(samples["water_type"])
+    p_names = list(dict.fromkeys(table["parameter"]))
+    w_names = list(dict.fromkeys(table["water_type"]))
     grid = np.full((len(p_names) + 1, len(w_names) + 1), -1, dtype=np.int64)
-    p_at = {name: i for i, name in enumerate(p_names)}
-    w_at = {name: i for i, name in enumerate(w_names)}
     for row, (param, water) in enumerate(zip(table["parameter"], table["water_type"], strict=True)):
-        if param in p_at and water in w_at:
-            grid[p_at[param], w_at[water]] = row
-    return grid[p_codes, w_codes], table  # code −1 (missing) picks the last row/col: −1
+        grid[p_names.index(param), w_names.index(water)] = row
+    p_codes = _codes(samples["parameter"], p_names)
+    w_codes = _codes(samples["water_type"], w_names)
+    return grid[p_codes, w_codes], table  # code −1 picks the last row/column: −1
 
 
 def _classes(values: np.ndarray, rows: np.ndarray, table: pd.DataFrame) -> np.ndarray:
@@ -142,37 +160,57 @@ def classify_values(samples: pd.DataFrame, std: Standard) -> pd.DataFrame:
 
 
 def classify(samples: pd.DataFrame, std: Standard, keys=("station", "time")) -> pd.DataFrame:
-    """One row per ``keys`` group: class (1–6), deciding parameter, parameters used.
-    Ties go to the parameter listed first in the standard."""
+    """One row per ``keys`` group, ordered by key (each key's values in order of first
+    appearance): class (1–6),
+    deciding parameter, number of parameters classified. Ties go to the parameter listed
+    first in the standard; groups with nothing classifiable are left out."""
+    from townmap.monitoring.kernels import value_classes, worst_per_group
+
     keys = list(keys)
+    columns = [*keys, "class", "deciding_parameter", "parameters"]
     rows, table = _lookup(samples, std)
     values = pd.to_numeric(samples["value"], errors="coerce").to_numpy(dtype=float)
-    cls = _classes(values, rows, table)
-    ok = ~np.isnan(cls)
-    columns = [*keys, "class", "deciding_parameter", "parameters"]
-    if not ok.any():
-        return pd.DataFrame(columns=columns)
+    limits, kinds = _limits(table)
+    cls = value_classes(values, rows, kinds, limits)
     codes, labels = [], []
     for key in keys:  # one integer per key combination, without building tuples
         c, u = pd.factorize(samples[key])  # on the column's own (Arrow) storage: fast
-        codes.append(c[ok])
-        labels.append(np.asarray(u))
-    combined = np.zeros(int(ok.sum()), dtype=np.int64)
-    for c, u in zip(codes, labels, strict=True):
-        combined = combined * (len(u) + 1) + c
-    group, _ = pd.factorize(combined)
-    first = pd.Series(np.arange(len(group))).groupby(group).first().to_numpy()
-    uniques = [u[c[first]] for c, u in zip(codes, labels, strict=True)]
-    n_rows = len(table)
-    score = cls[ok].astype(np.int64) * (n_rows + 1) + (n_rows - rows[ok])  # class, then order
-    best = pd.Series(score).groupby(group).max().to_numpy()
-    out_cls = best // (n_rows + 1)
-    out_row = n_rows - best % (n_rows + 1)
-    out = pd.DataFrame(dict(zip(keys, uniques, strict=True)))
-    out["class"] = out_cls.astype(int)
-    out["deciding_parameter"] = table["parameter"].to_numpy()[out_row]
-    out["parameters"] = np.bincount(group, minlength=len(first))
-    return out
+        codes.append(c)
+        labels.append(u)  # kept in its own storage: taking from it stays cheap
+    sizes = [len(u) + 1 for u in labels]
+    combined = np.zeros(len(values), dtype=np.int64)
+    for c, size in zip(codes, sizes, strict=True):
+        combined = combined * size + (c + 1)  # +1: a missing key (−1) gets its own slot
+    dense = int(np.prod(sizes, dtype=np.float64)) <= 4 * max(len(values), 1)
+    if dense:  # a direct index: no hashing of the combined key
+        group, n_groups = combined, int(np.prod(sizes))
+    else:
+        group, uniques = pd.factorize(combined)
+        n_groups = len(uniques)
+    best_cls, best_row, count = worst_per_group(cls, rows, group, n_groups, len(table))
+    found = np.flatnonzero(best_cls > 0)
+    if not len(found):
+        return pd.DataFrame(columns=columns)
+    if not dense:
+        found = found[np.argsort(np.asarray(uniques)[found], kind="stable")]
+    key_codes = found if dense else np.asarray(uniques)[found]
+    out = {}
+    for key, u, size in reversed(list(zip(keys, labels, sizes, strict=True))):
+        code = key_codes % size - 1
+        key_codes = key_codes // size
+        out[key] = pd.Index(u).take(code, allow_fill=True, fill_value=None)
+    frame = pd.DataFrame({key: out[key].array for key in keys})
+    frame["class"] = best_cls[found]
+    frame["deciding_parameter"] = table["parameter"].to_numpy()[best_row[found]]
+    frame["parameters"] = count[found]
+    return frame.reset_index(drop=True)
+
+
+def _limits(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    limits = np.ascontiguousarray(table[["l1", "l2", "l3", "l4", "l5"]].to_numpy(dtype=float))
+    direction = table["direction"].to_numpy(dtype=object)
+    kinds = np.select([direction == "max", direction == "min"], [0, 1], 2).astype(np.int64)
+    return limits, kinds
 
 
 def exceedance(value, parameter, water_type, target: int, std: Standard) -> float:

@@ -1,0 +1,64 @@
+"""Compiled loops for classification: one pass over a million values instead of several
+array passes (numba is already a dependency through pyflwdir; its cache goes to
+Townmap's cache folder). ``tests/test_quality.py`` checks them equal to the numpy path."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from townmap.settings import cache_dir
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
+import numba  # noqa: E402  (after NUMBA_CACHE_DIR: numba reads it on import)
+
+MAX, MIN, RANGE = 0, 1, 2
+WORSE_THAN_V = 6
+
+
+@numba.njit(cache=True)
+def value_classes(values, rows, kinds, limits):  # pragma: no cover - compiled
+    """Class 1–6 of each value against its standard row (NaN: no row or no value).
+    A value equal to a limit meets it; DO-like rows are minima; pH-like rows a range."""
+    out = np.empty(values.shape[0])
+    for i in range(values.shape[0]):
+        r = rows[i]
+        v = values[i]
+        if r < 0 or np.isnan(v):
+            out[i] = np.nan
+            continue
+        k = kinds[r]
+        c = 1
+        if k == MAX:
+            for j in range(limits.shape[1]):
+                if v > limits[r, j]:
+                    c += 1
+        elif k == MIN:
+            for j in range(limits.shape[1]):
+                if v < limits[r, j]:
+                    c += 1
+        else:
+            c = 1 if limits[r, 0] <= v <= limits[r, 1] else WORSE_THAN_V
+        out[i] = c
+    return out
+
+
+@numba.njit(cache=True)
+def worst_per_group(classes, rows, group, n_groups, n_rows):  # pragma: no cover - compiled
+    """Per group: the worst class and the standard row that set it (ties: the row listed
+    first in the standard); −1 where a group has no classified value."""
+    best_cls = np.full(n_groups, -1, dtype=np.int64)
+    best_row = np.full(n_groups, -1, dtype=np.int64)
+    count = np.zeros(n_groups, dtype=np.int64)
+    for i in range(classes.shape[0]):
+        c = classes[i]
+        if np.isnan(c):
+            continue
+        g = group[i]
+        ci = np.int64(c)
+        count[g] += 1
+        if ci > best_cls[g] or (ci == best_cls[g] and rows[i] < best_row[g]):
+            best_cls[g] = ci
+            best_row[g] = rows[i]
+    return best_cls, best_row, count
