@@ -11,7 +11,7 @@ import numpy as np
 from townmap.settings import cache_dir
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
-import numba  # noqa: E402  (after NUMBA_CACHE_DIR: numba reads it on import)
+import numba  # (after NUMBA_CACHE_DIR: numba reads it on import)
 
 MAX, MIN, RANGE = 0, 1, 2
 WORSE_THAN_V = 6
