@@ -13,6 +13,7 @@ removed: what a factory discharges now minus what its flow carries at the standa
 
 from __future__ import annotations
 
+import datetime
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,13 +42,29 @@ def load_costs(path: Path | None = None) -> dict:
 
 
 def load_effluent(standard: str = "gb18918_1a", path: Path | None = None) -> dict:
-    """Effluent concentrations (mg/L) by parameter, with their verification."""
+    """Effluent concentrations (mg/L) by parameter with their verification, read from the
+    standard files (``effluent_limits.toml`` only names which standard and class)."""
+    from townmap.monitoring.standards import limit_of, load_discharge_standards
+
     data = tomllib.loads(
         Path(path or _data_path("standards", "effluent_limits.toml")).read_text("utf-8")
     )
     if standard not in data:
         raise ValueError(f"no effluent standard {standard!r}; known: {', '.join(data)}")
-    return data[standard]
+    ref = data[standard]
+    std = load_discharge_standards()[ref["standard"]]
+    limits, verification = {}, {}
+    new_plant = datetime.date(2006, 1, 1)  # a shared plant planned now is built after 2006
+    for name in LOADS.values():
+        value, trust = limit_of(std, ref["class"], name, built=new_plant)
+        if value is not None:
+            limits[name], verification[name] = value, trust
+    return {
+        "name": ref["name"], "standard_id": std.standard_id, "version": std.version,
+        "verification": std.verification, "source": std.source,
+        "note": "NH3-N/TN: the value for water > 12 °C; TP: plants built from 2006-01-01",
+        "limits_mg_l": limits, "value_verification": verification,
+    }  # fmt: skip
 
 
 @dataclass

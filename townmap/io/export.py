@@ -73,28 +73,51 @@ def _flat(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> None:
-    table = _flat(frame)
-    if len(table) > XLSX_MAX_ROWS:
-        raise UploadError(f"{len(table):,} rows do not fit in one Excel sheet: export as .csv")
-    text = table.select_dtypes(include=["object", "string"])
-    longest = max(
-        (int(col.astype("string").str.len().fillna(0).max()) for _, col in text.items()),
-        default=0,
-    )
-    if longest > XLSX_MAX_CELL:
-        raise UploadError(
-            "a cell is longer than Excel allows (32,767 characters; long WKT?): "
-            "export as .csv or .gpkg"
-        )
-    for col in table.select_dtypes(include=["datetimetz"]).columns:
-        table[col] = table[col].dt.tz_localize(None)  # Excel has no time zones
+    _xlsx_sheets({sheet: frame}, path)
+
+
+def _xlsx_sheets(frames: dict[str, pd.DataFrame], path: Path) -> None:
+    """One sheet per frame; refused rather than cut when Excel cannot hold it."""
     book = Workbook(write_only=True)
-    out = book.create_sheet(sheet[:31])
-    out.append([str(c) for c in table.columns])
-    rows = table.astype(object).where(table.notna(), None).itertuples(index=False, name=None)
-    for row in rows:
-        out.append([_text_cell(out, v) if isinstance(v, str) else v for v in row])
+    for sheet, frame in frames.items():
+        table = _flat(frame)
+        if len(table) > XLSX_MAX_ROWS:
+            raise UploadError(f"{len(table):,} rows do not fit in one Excel sheet: export as .csv")
+        text = table.select_dtypes(include=["object", "string"])
+        longest = max(
+            (int(col.astype("string").str.len().fillna(0).max()) for _, col in text.items()),
+            default=0,
+        )
+        if longest > XLSX_MAX_CELL:
+            raise UploadError(
+                "a cell is longer than Excel allows (32,767 characters; long WKT?): "
+                "export as .csv or .gpkg"
+            )
+        for col in table.select_dtypes(include=["datetimetz"]).columns:
+            table[col] = table[col].dt.tz_localize(None)  # Excel has no time zones
+        out = book.create_sheet(sheet[:31])
+        out.append([str(c) for c in table.columns])
+        rows = table.astype(object).where(table.notna(), None).itertuples(index=False, name=None)
+        for row in rows:
+            out.append([_text_cell(out, v) if isinstance(v, str) else v for v in row])
     book.save(path)
+
+
+def export_sheets(frames: dict[str, pd.DataFrame], out: str | Path) -> Path:
+    """Several tables in one workbook (e.g. compliance findings, months, offenders)."""
+    out = Path(out)
+    if out.suffix.lower() != ".xlsx":
+        raise UploadError("several tables go into one .xlsx workbook")
+    _check_target(out, "utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
+    try:
+        target = staging / out.name
+        _xlsx_sheets(frames, target)
+        shutil.move(target, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
 
 
 def _text_cell(sheet, value: str) -> WriteOnlyCell:

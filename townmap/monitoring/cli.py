@@ -75,6 +75,44 @@ def _cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compliance(args: argparse.Namespace) -> int:
+    from townmap.errors import UploadError
+    from townmap.io.export import export_frame, export_sheets
+    from townmap.monitoring.compliance import workspace_compliance
+    from townmap.settings import default_workspace
+    from townmap.workspace import Workspace
+
+    suffix = args.out.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise UploadError("--out must end in .csv or .xlsx")
+    try:
+        result = workspace_compliance(Workspace(args.workspace or default_workspace()))
+    except ValueError as exc:
+        raise UploadError(str(exc)) from None
+    tables = {
+        "findings": result.findings, "samples": result.samples, "monthly": result.monthly,
+        "offenders": result.offenders, "limits": result.points,
+    }  # fmt: skip
+    if suffix == ".xlsx":
+        export_sheets(tables, args.out)
+        written = [args.out]
+    else:
+        written = [export_frame(result.findings, args.out, "findings")]
+        for name in ("samples", "monthly", "offenders", "limits"):
+            target = args.out.with_name(f"{args.out.stem}_{name}.csv")
+            written.append(export_frame(tables[name], target, name))
+    s = result.samples
+    unverified = int((result.findings["verification"] != "verified").sum())
+    print(f"{len(s)} sample(s) at {s['dp_id'].nunique()} discharge point(s): "
+          f"{int(s['compliant'].sum())} compliant ({s['compliant'].mean():.0%}); "
+          f"{len(result.offenders)} repeat offender(s)")  # fmt: skip
+    if unverified:
+        print(f"{unverified} of {len(result.findings)} value(s) were judged against limits that "
+              "are not fully verified (see the verification column)")  # fmt: skip
+    print("written: " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def add_commands(sub) -> None:
     cls = sub.add_parser("classify", help="GB 3838 class of every sample (station and time)")
     src = cls.add_mutually_exclusive_group()
@@ -85,3 +123,10 @@ def add_commands(sub) -> None:
     )  # fmt: skip
     cls.add_argument("--out", required=True, type=Path, help="result .csv or .xlsx")
     cls.set_defaults(func=_cmd_classify)
+    comp = sub.add_parser("compliance", help="effluent samples against their discharge limits")
+    comp.add_argument("--workspace", type=Path, default=None, help="workspace folder")
+    comp.add_argument(
+        "--out", required=True, type=Path,
+        help=".xlsx (one sheet per table) or .csv (findings; the other tables beside it)",
+    )  # fmt: skip
+    comp.set_defaults(func=_cmd_compliance)

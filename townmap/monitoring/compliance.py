@@ -1,0 +1,353 @@
+"""Discharge compliance: which limit applies at each discharge point, chosen by rule, and
+whether each effluent sample met it.
+
+The choice follows the standards' own class rules, kept as data in ``layers/standards``:
+
+- an enterprise outfall takes the GB 8978 class of its receiving water (III → 1, IV/V → 2;
+  I/II take no new outfalls and are assessed at class 1). Sectors with their own discharge
+  standard (not encoded) are *screened* against GB 8978 and flagged, as are units built
+  before 1998 (Table 2 not encoded);
+- a town sewage plant takes the GB 18918 class of its receiving water (III or a lake → 1B,
+  IV/V → 2, key basin → 1A), or its declared class when that is stricter; in the Taihu
+  basin DB32/1072 (Table 1 in level-1/2 zones, Table 2 elsewhere) applies as well and the
+  stricter value of the two decides, parameter by parameter;
+- NH3-N (and DB32's TN) use the bracketed value when the sample's water temperature is
+  ≤ 12 °C; without a temperature the warm (stricter) value applies and is flagged;
+- GB 18918's TP depends on when the plant was built.
+
+Every finding carries the standard, version, class and verification of its limit.
+A TP measured against GB 8978's phosphate limit is only *indicative* (TP ≥ phosphate).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from townmap.monitoring.quality import normalise, parse_values
+from townmap.monitoring.standards import DischargeStandard, limits_table, standards_dir
+
+STRICTNESS = {"1A": 0, "1B": 1, "2": 2, "3": 3}
+REPEAT_MONTHS = 2  # non-compliant in at least this many distinct months → repeat offender
+FINDING_COLUMNS = [
+    "dp_id", "owner_kind", "owner_id", "sampled_at", "month", "parameter", "value",
+    "below_detection", "limit", "ratio", "compliant", "indicative", "standard_id", "version",
+    "class", "verification", "limit_verification", "choice_verification", "screening",
+    "water_temp_c", "temperature_assumed", "basis",
+]  # fmt: skip
+TRUST = {"verified": 0, "partly_verified": 1, "unverified": 2}
+
+
+@dataclass(frozen=True)
+class Compliance:
+    points: pd.DataFrame  # one row per discharge point: the limit chosen and why
+    findings: pd.DataFrame  # one row per sample and parameter with a limit
+    samples: pd.DataFrame  # one row per point and sampling time: compliant or not
+    monthly: pd.DataFrame  # per owner and month: samples, failures, rate
+    offenders: pd.DataFrame  # owners failing in ≥ REPEAT_MONTHS distinct months
+
+
+def _choice(name: str) -> dict:
+    return tomllib.loads((standards_dir() / name).read_text(encoding="utf-8"))
+
+
+def _waters(layers: Mapping[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    parts = []
+    if "rivers" in layers and not layers["rivers"].empty:
+        r = layers["rivers"]
+        parts.append(r.assign(water_id=r["river_id"].astype(str), water_type="river"))
+    if "lake" in layers and not layers["lake"].empty:
+        lk = layers["lake"]
+        parts.append(lk.assign(water_id="lake", water_type="lake"))
+    if not parts:
+        return gpd.GeoDataFrame(columns=["water_id", "water_type", "target_class", "basin"])
+    crs = parts[0].crs
+    cols = ["water_id", "water_type", "target_class", "basin", "geometry"]
+    return pd.concat([p.to_crs(crs).reindex(columns=cols) for p in parts], ignore_index=True)
+
+
+def _receiving(points: gpd.GeoDataFrame, waters: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Receiving water of each point: its ``receiving_water`` id when known, else the
+    nearest river or lake (flagged as such)."""
+    by_id = waters.drop_duplicates("water_id").set_index("water_id")
+    given = points.get("receiving_water", pd.Series(None, index=points.index)).astype("string")
+    known = given.isin(by_id.index).fillna(False).to_numpy()
+    out = pd.DataFrame(index=points.index)
+    out["water_id"] = given.where(known)
+    out["nearest"] = ~known
+    missing = np.flatnonzero(~known & ~points.geometry.is_empty.to_numpy())
+    if len(missing) and not waters.empty:
+        near = gpd.sjoin_nearest(
+            points.iloc[missing][["geometry"]].to_crs(waters.crs), waters[["water_id", "geometry"]]
+        )
+        near = near[~near.index.duplicated()]
+        out.loc[near.index, "water_id"] = near["water_id"].to_numpy()
+    ref = by_id.reindex(out["water_id"])
+    out["water_type"] = ref["water_type"].to_numpy()
+    out["target_class"] = ref["target_class"].astype("string").to_numpy()
+    out["basin"] = ref["basin"].to_numpy()
+    return out
+
+
+def _taihu_level(points: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None) -> pd.Series:
+    if zones is None or zones.empty:
+        return pd.Series(None, index=points.index, dtype="string")
+    hit = gpd.sjoin(points[["geometry"]], zones[["level", "geometry"]].to_crs(points.crs))
+    return hit.groupby(level=0)["level"].min().reindex(points.index).astype("string")
+
+
+def choose_limits(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    choice_8978: dict | None = None,
+    choice_18918: dict | None = None,
+) -> pd.DataFrame:
+    """One row per discharge point and applicable standard: ``standard`` (file id),
+    ``class``, ``basis`` (zh / en text of the rule that chose it), ``choice_verification``,
+    ``screening`` (sector standard not encoded), ``built`` (date for TP splits)."""
+    c8978 = choice_8978 or _choice("gb8978_class_choice.toml")
+    c18918 = choice_18918 or _choice("gb18918_class_choice.toml")
+    points = layers["discharge_points"]
+    recv = _receiving(points, _waters(layers))
+    level = _taihu_level(points, layers.get("taihu_zones"))
+    ents = layers.get("enterprises", gpd.GeoDataFrame()).drop(columns="geometry", errors="ignore")
+    ents = ents.drop_duplicates("ent_id").set_index("ent_id") if "ent_id" in ents else ents
+    plants = layers.get("treatment_plants", gpd.GeoDataFrame())
+    plants = plants.drop(columns="geometry", errors="ignore")
+    plants = plants.drop_duplicates("plant_id").set_index("plant_id") if len(plants) else plants
+    rows = []
+    for i, (idx, p) in enumerate(points.iterrows()):  # one row per outfall: thousands, not millions
+        r = recv.loc[idx]
+        target = None if pd.isna(r["target_class"]) else str(r["target_class"])
+        base = {
+            "dp_id": p["dp_id"], "owner_kind": p.get("source_kind"),
+            "receiving": r["water_id"], "receiving_class": target, "basin": r["basin"],
+            "receiving_nearest": bool(r["nearest"]), "taihu_level": level.iloc[i],
+        }  # fmt: skip
+        if p.get("source_kind") == "plant":
+            base["owner_id"] = p.get("plant_id")
+            rows.extend(_plant_rows(base, plants, r, level.iloc[i], c18918))
+        else:
+            base["owner_id"] = p.get("ent_id")
+            rows.append(_enterprise_row(base, ents, target, c8978))
+    return pd.DataFrame(rows)
+
+
+def _enterprise_row(base: dict, ents: pd.DataFrame, target: str | None, choice: dict) -> dict:
+    ent = ents.loc[base["owner_id"]] if base["owner_id"] in ents.index else pd.Series(dtype=object)
+    rule = choice["by_receiving_class"].get(target or "")
+    notes_zh, notes_en, verification = [], [], choice["verification"]
+    if rule is None:
+        cls = "1"
+        notes_zh.append("受纳水体类别未知，按最严一级评价")
+        notes_en.append("receiving-water class unknown: assessed at the strictest class 1")
+        verification = "unverified"
+    else:
+        cls = "1" if rule["class"] == "none" else rule["class"]
+        notes_zh.append(rule["note"]["zh"])
+        notes_en.append(rule["note"]["en"])
+    if ent.get("treatment") == "sewer":
+        cls = choice["sewer"]["class"]
+        notes_zh.append(choice["sewer"]["note"]["zh"])
+        notes_en.append(choice["sewer"]["note"]["en"])
+    screening = ent.get("sector") in choice["sector_standards"]["sectors"]
+    if screening:
+        notes_zh.append(choice["sector_standards"]["note"]["zh"] + "：按 GB 8978 筛查")
+        notes_en.append(choice["sector_standards"]["note"]["en"] + ": screened against GB 8978")
+        verification = "unverified"
+    founded = ent.get("founded")
+    if founded is not None and not pd.isna(founded) and int(founded) < 1998:
+        notes_zh.append("1998年前建成：表2限值未收录，按表4评价（未核实）")
+        notes_en.append("built before 1998: Table 2 not encoded, Table 4 applied (unverified)")
+        verification = "unverified"
+    return {
+        **base, "standard": "gb8978_1996", "class": cls, "screening": screening,
+        "built": None, "choice_verification": verification,
+        "basis_zh": "；".join(notes_zh), "basis_en": "; ".join(notes_en),
+    }  # fmt: skip
+
+
+def _plant_rows(base: dict, plants: pd.DataFrame, recv, level, choice: dict) -> list[dict]:
+    plant = plants.loc[base["owner_id"]] if base["owner_id"] in plants.index else pd.Series()
+    if recv["water_type"] == "lake":
+        rule = choice["lake"]
+    else:
+        rule = choice["by_receiving_class"].get(base["receiving_class"] or "")
+    cls, verification = (
+        ("1A", "unverified") if rule is None else (rule["class"], rule["verification"])
+    )
+    notes_zh = [rule["note"]["zh"]] if rule else ["受纳水体类别未知，按一级A评价"]
+    notes_en = [rule["note"]["en"]] if rule else ["receiving class unknown: assessed at 1A"]
+    key = choice["key_basin"]
+    if base["basin"] in key["basins"] and STRICTNESS[key["class"]] < STRICTNESS[cls]:
+        cls, verification = key["class"], key["verification"]
+        notes_zh.append(key["note"]["zh"])
+        notes_en.append(key["note"]["en"])
+    declared = str(plant.get("discharge_class") or "")
+    if declared in STRICTNESS and STRICTNESS[declared] < STRICTNESS[cls]:
+        cls = declared
+        notes_zh.append(f"许可（申报）类别 {declared} 更严，从严")
+        notes_en.append(f"declared class {declared} is stricter and applies")
+    built_year = plant.get("built")
+    built = (
+        dt.date(int(built_year), 1, 1)
+        if built_year is not None and not pd.isna(built_year) else None
+    )  # fmt: skip
+    rows = [{
+        **base, "standard": "gb18918_2002", "class": cls, "screening": False, "built": built,
+        "choice_verification": verification,
+        "basis_zh": "；".join(notes_zh), "basis_en": "; ".join(notes_en),
+    }]  # fmt: skip
+    taihu = choice["taihu"]
+    if base["basin"] in taihu["basins"]:
+        table = taihu["table_in_zones"].get(str(level), taihu["table_elsewhere"])
+        rows.append({
+            **base, "standard": "db32_1072_2018", "class": table, "screening": False,
+            "built": built, "choice_verification": taihu["verification"],
+            "basis_zh": taihu["note"]["zh"], "basis_en": taihu["note"]["en"],
+        })  # fmt: skip
+    return rows
+
+
+def _temperatures(samples: pd.DataFrame) -> pd.DataFrame:
+    temp = samples[samples["parameter"].str.lower().isin(["temperature", "水温", "temp"])]
+    return (
+        temp.groupby(["dp_id", "sampled_at"], as_index=False)["value"]
+        .mean()
+        .rename(columns={"value": "water_temp_c"})
+    )
+
+
+def check_samples(
+    samples: pd.DataFrame, choices: pd.DataFrame, standards: Mapping[str, DischargeStandard]
+) -> pd.DataFrame:
+    """One row per sample value with an applicable limit (the stricter when two apply)."""
+    values, below = parse_values(samples["value"], samples.get("detection_limit"),
+                                 samples.get("qualifier"))  # fmt: skip
+    frame = normalise(samples.assign(value=values, below_detection=below))
+    frame = frame.merge(_temperatures(frame), on=["dp_id", "sampled_at"], how="left")
+    limits = limits_table(dict(standards))
+    cold_at = {k: s.cold_at_or_below_c for k, s in standards.items()}
+    limits["cold_at"] = limits["standard"].map(cold_at)
+    limits["std_verification"] = limits["standard"].map(
+        {k: s.verification for k, s in standards.items()}
+    )
+    joined = frame.merge(choices, on="dp_id").merge(
+        limits.rename(columns={"parameter": "limit_parameter"}),
+        left_on=["standard", "class", "parameter"],
+        right_on=["standard", "class", "measured_by"],
+    )
+    built = pd.to_datetime(joined["built"])
+    lo = pd.to_datetime(joined["built_from"])
+    hi = pd.to_datetime(joined["built_until"])
+    in_period = (lo.isna() | built.isna() | (built >= lo)) & (
+        hi.isna() | built.isna() | (built <= hi)
+    )
+    joined = joined[in_period.to_numpy()].copy()
+    cold = joined["water_temp_c"].le(joined["cold_at"]).fillna(False) & joined["cold_limit"].notna()
+    joined["limit"] = np.where(cold, joined["cold_limit"], joined["limit"])
+    joined["temperature_assumed"] = joined["cold_limit"].notna() & joined["water_temp_c"].isna()
+    is_range = joined["kind"].eq("range").to_numpy()
+    v = joined["value"].to_numpy(dtype=float)
+    ok_max = v <= joined["limit"].to_numpy(dtype=float)
+    ok_range = (v >= joined["low"].to_numpy(dtype=float)) & (
+        v <= joined["high"].to_numpy(dtype=float)
+    )
+    compliant = pd.array(np.where(is_range, ok_range, ok_max), dtype="boolean")
+    compliant[np.isnan(v)] = pd.NA  # no value, no verdict
+    joined["compliant"] = compliant
+    joined["ratio"] = np.where(is_range, np.nan, v / joined["limit"].to_numpy(dtype=float))
+    joined["indicative"] = joined["limit_parameter"] != joined["parameter"]
+    # two standards for one value (GB 18918 + DB32/1072): the stricter limit decides
+    joined["_key"] = np.where(is_range, -joined["low"].fillna(0), joined["limit"])
+    joined = joined.sort_values("_key", kind="stable").drop_duplicates(
+        ["dp_id", "sampled_at", "parameter"]
+    )
+    joined["basis"] = joined["basis_en"]
+    joined["limit_verification"] = joined["verification"]
+    weakest = np.maximum(
+        joined["verification"].map(TRUST), joined["choice_verification"].map(TRUST)
+    )
+    joined["verification"] = weakest.map({v: k for k, v in TRUST.items()})
+    joined["month"] = pd.to_datetime(joined["sampled_at"]).dt.to_period("M").astype(str)
+    joined = joined.sort_values(["dp_id", "sampled_at", "parameter"], kind="stable")
+    return joined.reindex(columns=[*FINDING_COLUMNS, "basis_zh"]).reset_index(drop=True)
+
+
+def summarise(findings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per sample, per owner and month, and the repeat offenders. Indicative values
+    (TP against a phosphate limit) are shown but never make a sample fail."""
+    keys = ["dp_id", "owner_kind", "owner_id", "sampled_at", "month"]
+    firm = ~findings["indicative"].astype(bool)
+    failed = findings["compliant"].eq(False).fillna(False).astype(bool) & firm
+    f = findings.assign(failed=failed, firm_ratio=findings["ratio"].where(firm))
+    per_sample = f.groupby(keys, as_index=False, dropna=False).agg(
+        parameters=("parameter", "size"),
+        failed=("failed", "any"),
+        worst_ratio=("firm_ratio", "max"),
+        indicative=("indicative", "any"),
+    )
+    names = (
+        f[f["failed"]].groupby(keys, dropna=False)["parameter"]
+        .agg(lambda s: ", ".join(sorted(set(s)))).rename("failed_parameters")
+    )  # fmt: skip
+    per_sample = per_sample.merge(names.reset_index(), on=keys, how="left")
+    per_sample["failed_parameters"] = per_sample["failed_parameters"].fillna("")
+    per_sample["compliant"] = ~per_sample["failed"]
+    monthly = per_sample.groupby(["owner_kind", "owner_id", "month"], as_index=False).agg(
+        samples=("dp_id", "size"), failed=("failed", "sum"), worst_ratio=("worst_ratio", "max")
+    )
+    monthly["compliance_rate"] = 1 - monthly["failed"] / monthly["samples"]
+    bad = per_sample[per_sample["failed"]]
+    offenders = bad.groupby(["owner_kind", "owner_id"], as_index=False).agg(
+        months_failed=("month", "nunique"),
+        samples_failed=("dp_id", "size"),
+        first=("sampled_at", "min"),
+        last=("sampled_at", "max"),
+        worst_ratio=("worst_ratio", "max"),
+    )
+    params = (
+        f[f["failed"]].groupby("owner_id")["parameter"]
+        .agg(lambda s: ", ".join(sorted(set(s))))
+    )  # fmt: skip
+    offenders["parameters"] = offenders["owner_id"].map(params)
+    offenders["samples"] = offenders["owner_id"].map(per_sample.groupby("owner_id").size())
+    offenders = offenders[offenders["months_failed"] >= REPEAT_MONTHS]
+    offenders = offenders.sort_values(["months_failed", "worst_ratio"], ascending=False)
+    return per_sample, monthly, offenders.reset_index(drop=True)
+
+
+def compliance(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    samples: pd.DataFrame,
+    standards: Mapping[str, DischargeStandard] | None = None,
+) -> Compliance:
+    from townmap.monitoring.standards import load_discharge_standards
+
+    standards = standards or load_discharge_standards()
+    choices = choose_limits(layers)
+    findings = check_samples(samples, choices, standards)
+    per_sample, monthly, offenders = summarise(findings)
+    return Compliance(choices, findings, per_sample, monthly, offenders)
+
+
+def workspace_compliance(ws, standards_folder: Path | None = None) -> Compliance:
+    """Compliance of every discharge point in a workspace."""
+    from townmap.monitoring.standards import load_discharge_standards
+
+    layers = {
+        name: ws.read_layer(name)
+        for name in ("discharge_points", "enterprises", "treatment_plants", "rivers", "lake",
+                     "taihu_zones")
+        if ws.has_layer(name)
+    }  # fmt: skip
+    if "discharge_points" not in layers or not ws.has_table("effluent_samples"):
+        raise ValueError("the workspace has no discharge points or no effluent samples")
+    return compliance(layers, ws.read_table("effluent_samples"),
+                      load_discharge_standards(standards_folder))  # fmt: skip
