@@ -233,7 +233,11 @@ def build_demo(
         if "catchments" in catalog:  # derived from the demo's own DEM, rivers and lake
             from townmap.analysis.derive import derive_catchments
 
-            derive_catchments(ws, fictional=True)
+            frame = derive_catchments(ws, fictional=True)
+            if "load_caps" in catalog:
+                with ws.transaction() as tx:
+                    tx.write_table("load_caps", monitoring.load_caps(frame, seed), fictional=True,
+                                   source="townmap.demo")  # fmt: skip
         staging.chmod(0o755)
         if out.exists():
             old = out.with_name(f".{out.name}.old")
