@@ -27,6 +27,7 @@ GROUPS: tuple[str, ...] = (
     "planning",
     "monitoring",
     "terrain",
+    "management",
 )
 
 Hex = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]

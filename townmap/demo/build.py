@@ -21,7 +21,7 @@ from shapely.ops import linemerge
 from townmap import __version__
 from townmap.catalog import Catalog, load_catalog
 from townmap.crs import DEMO_CRS
-from townmap.demo import constraints, monitoring, names, sources, terrain
+from townmap.demo import constraints, management, monitoring, names, sources, terrain
 from townmap.demo.geography import FRAME, build_geography, polygonal
 from townmap.errors import WorkspaceError
 from townmap.settings import DEMO_ENTERPRISES, DEMO_SEED
@@ -129,7 +129,11 @@ def build_layers(seed: int = DEMO_SEED, n_enterprises: int = DEMO_ENTERPRISES) -
     mrng = _stream(seed, 5)
     stations, factor = monitoring.stations(geo, intakes.geometry.iloc[0])
     layers["monitoring_stations"] = stations
+    grng = _stream(seed, 7)
+    audits = management.cp_audits(grng, src["enterprises"])
     tables = {
+        "cp_audits": audits,
+        "cp_options": management.cp_options(grng, audits, src["enterprises"]),
         "water_samples": monitoring.water_samples(mrng, stations, factor),
         "effluent_samples": monitoring.effluent_samples(
             mrng, src["discharge_points"], src["enterprises"]
