@@ -81,3 +81,112 @@ def cp_options(rng: np.random.Generator, audits: pd.DataFrame, enterprises: pd.D
                 }
             )  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def ems_register() -> dict[str, pd.DataFrame]:
+    """A small, fictional ISO 14001 register for the demo town government."""
+    aspects = pd.DataFrame(
+        [
+            ("A01", "乡镇企业废水排放 / TVE wastewater", "COD、氨氮、总磷排放 / COD, NH3-N, TP",
+             "河流和太湖富营养化 / eutrophication", "normal", 5, 5, True),
+            ("A02", "镇污水处理厂运行 / town WWTP", "出水排放 / effluent",
+             "受纳河流水质 / river quality", "normal", 4, 3, True),
+            ("A03", "污水厂停电 / WWTP power failure", "未经处理污水溢流 / raw overflow",
+             "鱼类死亡、水华 / fish kill, bloom", "emergency", 5, 2, True),
+            ("A04", "化工企业危险品储存 / chemical storage", "泄漏 / spill",
+             "土壤和地下水污染 / soil, groundwater", "abnormal", 5, 2, True),
+            ("A05", "农村生活污水 / village sewage", "直排入河 / direct discharge",
+             "河道黑臭 / black-odorous rivers", "normal", 3, 4, False),
+            ("A06", "水泥厂粉尘 / cement dust", "粉尘排放 / dust", "居民健康 / residents' health",
+             "normal", 3, 3, True),
+            ("A07", "镇政府办公 / town offices", "用电用纸 / power, paper", "资源消耗 / resources",
+             "normal", 1, 5, False),
+            ("A08", "汛期洪水 / flood season", "危险品冲入水体 / hazardous wash-off",
+             "水体污染 / water pollution", "emergency", 4, 2, False),
+        ],
+        columns=["aspect_id", "activity", "aspect", "impact", "condition", "severity",
+                 "likelihood", "obligation"],
+    )  # fmt: skip
+    aspects["control"] = ["排污许可与监测 / permits, monitoring", "在线监测 / online monitoring",
+                          "应急预案 / emergency plan", "巡查 / inspections", None, None, None,
+                          "汛前检查 / pre-flood checks"]  # fmt: skip
+    objectives = pd.DataFrame(
+        [
+            ("O01", "断面水质Ⅲ类及以上比例达到 75% / 75 % of stations at class III or better",
+             "stations_class_iii_or_better", 33.3, 75.0, 2027, "环保办 / env. office"),
+            ("O02", "全镇COD排放量削减 20% / cut town COD load by 20 %", "cod_load_tpa",
+             35000.0, 28000.0, 2027, "经发局 / economic office"),
+            ("O03", "排污口达标率达到 90% / 90 % of effluent samples compliant",
+             "discharge_compliance_rate", 20.0, 90.0, 2026, "环保办 / env. office"),
+            ("O04", "强制审核企业全部启动审核 / every mandatory CP audit started",
+             "mandatory_audit_coverage", 40.0, 100.0, 2026, "经发局 / economic office"),
+        ],
+        columns=["objective_id", "title", "indicator", "baseline", "target", "target_year",
+                 "owner"],
+    )  # fmt: skip
+    objectives["actions"] = ["集中污水处理 / shared treatment", "清洁生产 / cleaner production",
+                             "执法检查 / enforcement", "审核辅导 / audit support"]  # fmt: skip
+    audits = pd.DataFrame(
+        {
+            "audit_id": ["IA-2024-1", "IA-2025-1", "IA-2026-1"],
+            "planned": ["2024-10-15", "2025-10-15", "2026-06-15"],
+            "done": ["2024-10-18", "2025-10-20", None],
+            "clauses": ["6.1.2, 6.1.3, 9.1.2", "6.2, 8.1, 10.2", "4.1, 6.1.4, 9.3"],
+            "auditor": ["县环保局 / county bureau", "第三方 / consultant",
+                        "县环保局 / county bureau"],
+            "findings": ["合规义务清单不完整 / obligations list incomplete",
+                         "两家企业超标未整改 / two exceedances not followed up", None],
+        }
+    )  # fmt: skip
+    ncs = pd.DataFrame(
+        {
+            "nc_id": ["NC-0001", "NC-0002", "NC-0003"],
+            "raised_on": ["2024-10-18", "2025-10-20", "2025-11-02"],
+            "source_kind": ["audit", "exceedance", "conflict"],
+            "source_ref": ["IA-2024-1", "IA-2025-1", "taihu_art43_banned_sectors"],
+            "clause": ["6.1.3", "10.2", "8.1"],
+            "description": ["合规义务清单缺少地方标准 / local standards missing",
+                            "超标企业未限期整改 / exceedances without corrective action",
+                            "一级保护区内印染企业 / printing & dyeing in a level-1 zone"],
+            "corrective_action": ["补充 DB32/1072 / add DB32/1072", "下达整改通知 / notices",
+                                  None],
+            "owner": ["环保办 / env. office"] * 3,
+            "due": ["2024-12-31", "2026-03-31", "2026-06-30"],
+            "closed_on": ["2024-12-10", None, None],
+            "status": ["closed", "in_progress", "open"],
+        }
+    )  # fmt: skip
+    reviews = pd.DataFrame(
+        {
+            "review_id": ["MR-2024", "MR-2025"], "held_on": ["2024-12-20", "2025-12-19"],
+            "chair": ["镇长 / town mayor"] * 2,
+            "inputs": ["审核结果、目标进展 / audit results, objectives",
+                       "水质趋势、合规率 / water-quality trends, compliance"],
+            "decisions": ["启动集中污水处理规划 / start shared-treatment planning",
+                          "加强执法 / step up enforcement"],
+        }
+    )  # fmt: skip
+    records = pd.DataFrame(
+        [
+            ("R01", "context", "镇环境状况分析 / town environmental review", "document",
+             "2024-03-01"),
+            ("R02", "interested_parties", "相关方清单 / interested parties", "document",
+             "2024-03-01"),
+            ("R03", "scope", "体系范围声明 / EMS scope", "document", "2024-03-15"),
+            ("R04", "policy", "镇环境方针 / town environmental policy", "document", "2024-04-01"),
+            ("R05", "roles", "环保职责分工 / environmental roles", "document", "2024-04-01"),
+            ("R06", "competence", "村环保员培训 / village officer training", "record",
+             "2025-05-12"),
+            ("R07", "communication", "公众参与会议纪要 / public meeting minutes", "record",
+             "2025-09-20"),
+            ("R08", "emergency", "突发水污染应急预案 / water-pollution emergency plan", "document",
+             "2024-06-01"),
+            ("R09", "emergency", "应急演练记录 / emergency drill", "record", "2025-06-18"),
+            ("R10", "risks_general", "风险和机遇清单 / risks and opportunities", "document",
+             "2024-04-15"),
+        ],
+        columns=["record_id", "clause_key", "title", "kind", "dated"],
+    )  # fmt: skip
+    records["owner"] = "环保办 / env. office"
+    return {"ems_aspects": aspects, "ems_objectives": objectives, "ems_audits": audits,
+            "ems_nonconformities": ncs, "ems_reviews": reviews, "ems_records": records}  # fmt: skip

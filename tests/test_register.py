@@ -1,0 +1,168 @@
+"""The ISO 14001 register: clause numbers per edition as data, obligations generated from
+layers/, significance, indicators and objective progress, status per clause; editing with
+validation, one transaction and a change log (who, when, old → new); nonconformities
+raised from a conflict or an exceedance."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from townmap.errors import UploadError
+from townmap.management.editing import LOG, raise_nonconformity, save_edits
+from townmap.management.register import (
+    clause_status,
+    clauses,
+    indicators,
+    objective_progress,
+    obligations,
+    significance,
+)
+from townmap.workspace import Workspace
+
+
+@pytest.fixture
+def ws(demo_ws, tmp_path):
+    """A private copy of the demo workspace (these tests write to it)."""
+    import shutil
+
+    shutil.copytree(demo_ws.folder, tmp_path / "ws")
+    return Workspace(tmp_path / "ws")
+
+
+def test_clause_numbers_are_data_per_edition():
+    old, new = clauses("2015").set_index("key"), clauses("2026").set_index("key")
+    assert old.loc["planning_action", "clause"] == "6.1.4"
+    assert new.loc["planning_action", "clause"] == "6.1.5"
+    assert new.loc["risks_opportunities", "clause"] == "6.1.4" and "changes" not in old.index
+    assert new.loc["changes", "clause"] == "6.3"
+    assert new.loc["roles", "title_en"] == "Roles, responsibilities and authorities"
+    assert list(new["clause"])[:2] == ["4.1", "4.2"] and list(new["clause"])[-1] == "10.3"
+    with pytest.raises(ValueError, match="edition"):
+        clauses("2004")
+
+
+def test_obligations_are_generated_from_every_rule_and_standard():
+    from townmap.analysis.rules import load_rules
+
+    ob = obligations()
+    assert {f"rule:{r.id}" for r in load_rules()} <= set(ob["obligation"])
+    assert {"standard:gb18918_2002", "standard:gb8978_1996", "standard:db32_1072_2018",
+            "standard:gb3838_2002"} <= set(ob["obligation"])  # fmt: skip
+    assert ob["version"].notna().all() and ob["verification"].notna().all()
+
+
+def test_significance_by_score_and_obligation():
+    aspects = pd.DataFrame({"severity": [3, 4, 1, 2], "likelihood": [4, 2, 1, 2],
+                            "obligation": [False, False, True, "false"]})  # fmt: skip
+    got = significance(aspects)
+    assert got["score"].tolist() == [12, 8, 1, 4]
+    assert got["significant"].tolist() == [True, False, True, False]  # 12 = threshold
+
+
+def test_objective_progress_against_computed_indicators():
+    current = pd.DataFrame({"indicator": ["a", "b", "c"], "value": [60.0, 900.0, None],
+                            "better": ["higher", "lower", "higher"]})  # fmt: skip
+    obj = pd.DataFrame({"indicator": ["a", "b", "c"], "baseline": [40, 1000, 1],
+                        "target": [80, 800, 2]})  # fmt: skip
+    got = objective_progress(obj, current)
+    assert got["progress_pct"].round(6).tolist()[:2] == [50.0, 50.0]
+    assert got["achieved"].tolist() == [False, False, False]
+    current.loc[1, "value"] = 790.0
+    assert objective_progress(obj, current)["achieved"].tolist()[1]
+
+
+def test_demo_indicators_and_clause_status(demo_ws):
+    ind = indicators(demo_ws).set_index("indicator")
+    assert 0 <= ind.loc["stations_class_iii_or_better", "value"] <= 100
+    assert ind.loc["cod_load_tpa", "value"] == pytest.approx(
+        demo_ws.read_layer("enterprises")["cod_tpa"].sum()
+    )
+    assert pd.isna(ind.loc["prohibited_conflicts", "value"])  # not computed: no value, not 0
+    status = clause_status(demo_ws, "2026", today=dt.date(2026, 11, 24)).set_index("clause")
+    assert (
+        status.loc["10.2", "status"] == "attention" and "overdue" in status.loc["10.2", "attention"]
+    )
+    assert status.loc["6.1.3", "status"] == "evidence" and status.loc["6.3", "status"] == "gap"
+    early = clause_status(demo_ws, "2015", today=dt.date(2024, 1, 1)).set_index("clause")
+    assert early.loc["10.2", "status"] == "evidence"  # nothing overdue yet
+
+
+def test_an_edit_is_validated_written_and_logged(ws):
+    before = ws.read_table("ems_aspects")
+    edited = before.copy()
+    edited.loc[0, "severity"] = 2
+    edited.loc[1, "control"] = "<script>alert(1)</script> 每日巡查"
+    edited = edited[edited["aspect_id"] != "A07"]
+    edited = pd.concat([edited, pd.DataFrame([{
+        "aspect_id": "A99", "activity": "new", "aspect": "noise", "impact": "residents",
+        "condition": "normal", "severity": 2, "likelihood": 2, "obligation": False}]),
+        pd.DataFrame([{c: None for c in edited.columns}])], ignore_index=True)  # fmt: skip
+    result = save_edits(ws, "ems_aspects", edited, user="planner Li", reason="annual review")
+    assert (result.inserted, result.updated, result.deleted) == (1, 2, 1)
+    stored = ws.read_table("ems_aspects").set_index("aspect_id")
+    assert stored.loc["A01", "severity"] == 2 and "A07" not in stored.index
+    assert stored.loc["A02", "control"].startswith(
+        "<script>"
+    )  # stored as typed, escaped on display
+    log = ws.read_table(LOG)
+    sev = log[(log["record"] == "A01") & (log["field"] == "severity")].iloc[0]
+    assert (sev["old"], sev["new"], sev["user"]) == ("5", "2", "planner Li")
+    assert (
+        set(log["action"]) == {"insert", "update", "delete"}
+        and (log["reason"] == "annual review").all()
+    )
+    assert save_edits(ws, "ems_aspects", ws.read_table("ems_aspects"), user="x").changed is False
+    assert len(ws.read_table(LOG)) == len(log)  # nothing changed, nothing logged
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.assign(severity=[9, *list(f["severity"][1:])]), "severity"),
+        (lambda f: f.assign(condition=["sometimes", *list(f["condition"][1:])]), "condition"),
+        (lambda f: pd.concat([f, f.iloc[[0]]]), "unique"),
+        (lambda f: f.assign(aspect_id=[None, *list(f["aspect_id"][1:])]), "aspect_id"),
+        (lambda f: f.assign(control=["x" * 5000, *list(f["control"][1:])]), "characters"),
+    ],
+)
+def test_a_bad_edit_changes_nothing(ws, change, message):
+    gpkg = ws.folder / "workspace.gpkg"
+    before = gpkg.read_bytes()
+    with pytest.raises(UploadError, match=message):
+        save_edits(ws, "ems_aspects", change(ws.read_table("ems_aspects")), user="planner")
+    assert gpkg.read_bytes() == before and not ws.has_table(LOG)
+
+
+def test_edits_need_a_user_and_an_editable_table(ws):
+    table = ws.read_table("ems_aspects")
+    with pytest.raises(UploadError, match="who"):
+        save_edits(ws, "ems_aspects", table, user="  ")
+    with pytest.raises(UploadError, match="not an editable"):
+        save_edits(ws, LOG, table, user="x")
+    with pytest.raises(UploadError, match="not an editable"):
+        save_edits(ws, "enterprises", table, user="x")
+
+
+def test_a_date_is_checked_and_stored_as_iso(ws):
+    table = ws.read_table("ems_nonconformities")
+    bad = table.assign(due=["next week", *list(table["due"][1:])])
+    with pytest.raises(UploadError, match="date"):
+        save_edits(ws, "ems_nonconformities", bad, user="x")
+    good = table.assign(due=[pd.Timestamp("2027-01-05"), *list(table["due"][1:])])
+    save_edits(ws, "ems_nonconformities", good, user="x")
+    assert ws.read_table("ems_nonconformities")["due"].iloc[0] == "2027-01-05"
+
+
+def test_nonconformity_raised_from_an_exceedance(ws):
+    nc_id = raise_nonconformity(
+        ws, source_kind="exceedance", source_ref="D00001 2025-02-03", clause="9.1.2",
+        description="COD 5.8× the limit", user="inspector Wang",
+    )  # fmt: skip
+    assert nc_id == "NC-0004"
+    nc = ws.read_table("ems_nonconformities").set_index("nc_id").loc[nc_id]
+    assert nc["status"] == "open" and nc["source_kind"] == "exceedance"
+    log = ws.read_table(LOG)
+    assert log.iloc[-1]["action"] == "insert" and log.iloc[-1]["user"] == "inspector Wang"

@@ -1,0 +1,223 @@
+"""Editing a register table: validate first, then write the table and its change-log
+rows in one workspace transaction — both or neither.
+
+The change log (``change_log`` table) holds one row per changed cell (who, when, which
+record and field, old → new), one per inserted or deleted record (its values as JSON).
+It is the register's document control (ISO 14001 7.5): it is only ever appended to.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from townmap.catalog import Catalog, load_catalog, validate_frame
+from townmap.errors import UploadError
+from townmap.workspace import Workspace
+
+LOG = "change_log"
+MAX_TEXT = 4000  # characters in one cell: a register entry, not a document
+MAX_USER = 80
+
+
+@dataclass(frozen=True)
+class EditResult:
+    inserted: int
+    updated: int
+    deleted: int
+    log: pd.DataFrame
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.inserted or self.updated or self.deleted)
+
+
+def default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (containers)
+        return "unknown"
+
+
+def _text(value) -> str:
+    """A cell as canonical text for comparing and logging: '' for empty, ISO dates."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _clean(frame: pd.DataFrame, spec) -> pd.DataFrame:
+    """Drop rows left completely empty (the editor's spare row), strip text, dates as
+    ISO text, empty text as missing."""
+    frame = frame.reset_index(drop=True).copy()
+    cols = [a.name for a in spec.attributes if a.name in frame.columns]
+    empty = frame[cols].map(lambda v: _text(v).strip() == "").all(axis=1)
+    frame = frame.loc[~empty].reset_index(drop=True)
+    for attr in spec.attributes:
+        if attr.name not in frame.columns:
+            continue
+        col = frame[attr.name]
+        if attr.type == "str":
+            text = col.map(lambda v: _text(v).strip())
+            frame[attr.name] = text.where(text != "", None).astype(object)
+        elif attr.type == "date":
+            parsed = pd.to_datetime(col.map(_text).replace("", None), errors="coerce",
+                                    format="mixed")  # fmt: skip
+            bad = parsed.isna() & col.map(lambda v: _text(v) != "")
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+                raise UploadError(f"row {row}: '{attr.name}' must be a date (YYYY-MM-DD)")
+            frame[attr.name] = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), None)
+        elif attr.type in ("int", "float"):
+            text = col.map(lambda v: _text(v).strip())
+            number = pd.to_numeric(text.replace("", None), errors="coerce")
+            bad = number.isna() & (text != "")
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+                raise UploadError(
+                    f"row {row}: '{attr.name}' must be a number, not {text[bad].iloc[0]!r}"
+                )
+            if attr.type == "int":
+                if (number.dropna() % 1 != 0).any():
+                    raise UploadError(f"'{attr.name}' must be a whole number")
+                number = number.astype("Int64")
+            frame[attr.name] = number
+        elif attr.type == "bool":
+            truth = {"true": True, "1": True, "yes": True, "是": True,
+                     "false": False, "0": False, "no": False, "否": False, "": None}  # fmt: skip
+            text = col.map(lambda v: _text(v).strip().lower())
+            if not text.isin(truth.keys()).all():
+                raise UploadError(f"'{attr.name}' must be yes or no")
+            frame[attr.name] = text.map(truth).astype("boolean")
+    return frame
+
+
+def _check(frame: pd.DataFrame, spec) -> None:
+    key = spec.key
+    if key:
+        ids = frame[key].map(_text) if key in frame.columns else pd.Series(dtype=str)
+        if (ids == "").any():
+            raise UploadError(f"every row needs a '{key}'")
+        dup = ids[ids.duplicated()]
+        if len(dup):
+            raise UploadError(f"'{key}' must be unique; {dup.iloc[0]!r} appears twice")
+    for col in frame.columns:
+        long = frame[col].map(lambda v: len(_text(v)) > MAX_TEXT)
+        if long.any():
+            raise UploadError(f"'{col}' holds more than {MAX_TEXT} characters in a cell")
+    problems = validate_frame(spec, frame)
+    if problems:
+        raise UploadError(f"{spec.id}: " + "; ".join(problems))
+
+
+def _changes(before: pd.DataFrame, after: pd.DataFrame, key: str | None, columns) -> list[dict]:
+    if key is None:
+        raise UploadError("this table has no key column and cannot be edited row by row")
+    old = {_text(r[key]): r for _, r in before.iterrows()} if len(before) else {}
+    new = {_text(r[key]): r for _, r in after.iterrows()}
+    rows = []
+    for rid in new.keys() - old.keys():
+        record = {c: _text(new[rid].get(c)) for c in columns}
+        rows.append({"record": rid, "action": "insert", "field": "", "old": "",
+                     "new": json.dumps(record, ensure_ascii=False)})  # fmt: skip
+    for rid in old.keys() - new.keys():
+        record = {c: _text(old[rid].get(c)) for c in columns}
+        rows.append({"record": rid, "action": "delete", "field": "",
+                     "old": json.dumps(record, ensure_ascii=False), "new": ""})  # fmt: skip
+    for rid in sorted(old.keys() & new.keys()):
+        for c in columns:
+            a, b = _text(old[rid].get(c)), _text(new[rid].get(c))
+            if a != b:
+                rows.append({"record": rid, "action": "update", "field": c, "old": a, "new": b})
+    return rows
+
+
+def save_edits(
+    ws: Workspace,
+    table_id: str,
+    edited: pd.DataFrame,
+    *,
+    user: str,
+    reason: str = "",
+    catalog: Catalog | None = None,
+) -> EditResult:
+    """Validate ``edited`` (the whole table as the user left it) and store it with its
+    change-log rows in one transaction. Nothing is written when anything is wrong."""
+    catalog = catalog or ws.catalog or load_catalog()
+    if table_id not in catalog or catalog[table_id].kind != "table" or table_id == LOG:
+        raise UploadError(f"{table_id!r} is not an editable register table")
+    user = (user or "").strip()
+    if not user:
+        raise UploadError("say who is making the change (it goes into the change log)")
+    if len(user) > MAX_USER:
+        raise UploadError(f"a user name has at most {MAX_USER} characters")
+    spec = catalog[table_id]
+    after = _clean(pd.DataFrame(edited), spec)
+    _check(after, spec)
+    columns = [a.name for a in spec.attributes]
+    before = ws.read_table(table_id) if ws.has_table(table_id) else pd.DataFrame(columns=columns)
+    changes = _changes(before, after, spec.key, columns)
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    log = pd.DataFrame(
+        [{"changed_at": stamp, "user": user, "table_id": table_id, **c, "reason": reason or None}
+         for c in changes],
+        columns=["changed_at", "user", "table_id", "record", "action", "field", "old", "new",
+                 "reason"],
+    )  # fmt: skip
+    counts = log["action"].value_counts() if len(log) else pd.Series(dtype=int)
+    result = EditResult(
+        int(counts.get("insert", 0)), int(log.loc[log["action"] == "update", "record"].nunique())
+        if len(log) else 0, int(counts.get("delete", 0)), log,
+    )  # fmt: skip
+    if not result.changed:
+        return result
+    history = ws.read_table(LOG) if ws.has_table(LOG) else log.iloc[:0]
+    with ws.transaction() as tx:
+        tx.write_table(table_id, after.reindex(columns=columns), source=f"edited by {user}")
+        tx.write_table(LOG, pd.concat([history, log], ignore_index=True),
+                       source="townmap change log")  # fmt: skip
+    return result
+
+
+def next_id(ws: Workspace, table_id: str, key: str, prefix: str) -> str:
+    """The next free id like ``NC-0007`` (one more than the largest number in use)."""
+    if not ws.has_table(table_id):
+        return f"{prefix}-0001"
+    ids = ws.read_table(table_id)[key].astype(str)
+    numbers = pd.to_numeric(ids.str.extract(r"(\d+)$")[0], errors="coerce").dropna()
+    return f"{prefix}-{int(numbers.max() if len(numbers) else 0) + 1:04d}"
+
+
+def raise_nonconformity(
+    ws: Workspace,
+    *,
+    source_kind: str,
+    source_ref: str,
+    description: str,
+    clause: str,
+    user: str,
+    raised_on: str | None = None,
+) -> str:
+    """Open a nonconformity straight from a conflict or an exceedance; returns its id."""
+    table = "ems_nonconformities"
+    current = ws.read_table(table) if ws.has_table(table) else pd.DataFrame()
+    nc_id = next_id(ws, table, "nc_id", "NC")
+    row = {
+        "nc_id": nc_id, "raised_on": raised_on or datetime.now(UTC).date().isoformat(),
+        "source_kind": source_kind, "source_ref": source_ref, "clause": clause,
+        "description": description, "status": "open",
+    }  # fmt: skip
+    save_edits(ws, table, pd.concat([current, pd.DataFrame([row])], ignore_index=True),
+               user=user, reason=f"raised from {source_kind} {source_ref}")  # fmt: skip
+    return nc_id
