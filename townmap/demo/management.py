@@ -188,5 +188,11 @@ def ems_register() -> dict[str, pd.DataFrame]:
         columns=["record_id", "clause_key", "title", "kind", "dated"],
     )  # fmt: skip
     records["owner"] = "环保办 / env. office"
-    return {"ems_aspects": aspects, "ems_objectives": objectives, "ems_audits": audits,
-            "ems_nonconformities": ncs, "ems_reviews": reviews, "ems_records": records}  # fmt: skip
+    log = pd.DataFrame(
+        [{"changed_at": "2025-12-19T09:00:00+00:00", "user": "demo", "table_id": "ems_reviews",
+          "record": "MR-2025", "action": "insert", "field": None, "old": None,
+          "new": reviews.iloc[-1].to_json(force_ascii=False), "reason": "虚构示例 / fictional"}]
+    )  # fmt: skip
+    return {"change_log": log, "ems_aspects": aspects, "ems_objectives": objectives,
+            "ems_audits": audits, "ems_nonconformities": ncs, "ems_reviews": reviews,
+            "ems_records": records}  # fmt: skip
