@@ -167,3 +167,22 @@ def test_nonconformity_raised_from_an_exceedance(ws):
     assert nc["status"] == "open" and nc["source_kind"] == "exceedance"
     log = ws.read_table(LOG)
     assert log.iloc[-1]["action"] == "insert" and log.iloc[-1]["user"] == "inspector Wang"
+
+
+def test_caps_are_edited_by_catchment_parameter_and_year(ws):
+    keys = ["catchment_id", "parameter", "year"]
+    caps = ws.read_table("load_caps")
+    first = caps.iloc[0]
+    edited = caps.copy()
+    edited.loc[0, "cap_tpa"] = 123.0
+    result = save_edits(ws, "load_caps", edited, user="county", keys=keys)
+    assert result.updated == 1
+    row = ws.read_table(LOG).iloc[-1]
+    assert row["record"] == f"{first['catchment_id']}|{first['parameter']}|2025"
+    assert row["field"] == "cap_tpa" and row["new"] == "123"
+    with pytest.raises(UploadError, match="unique"):
+        save_edits(ws, "load_caps", pd.concat([edited, edited.iloc[[0]]]), user="c", keys=keys)
+    with pytest.raises(UploadError, match="no key"):
+        save_edits(ws, "load_caps", edited, user="county")
+    with pytest.raises(UploadError, match="number"):
+        save_edits(ws, "load_caps", edited.assign(cap_tpa="lots"), user="c", keys=keys)

@@ -103,15 +103,27 @@ def _clean(frame: pd.DataFrame, spec) -> pd.DataFrame:
     return frame
 
 
-def _check(frame: pd.DataFrame, spec) -> None:
-    key = spec.key
-    if key:
-        ids = frame[key].map(_text) if key in frame.columns else pd.Series(dtype=str)
-        if (ids == "").any():
-            raise UploadError(f"every row needs a '{key}'")
-        dup = ids[ids.duplicated()]
-        if len(dup):
-            raise UploadError(f"'{key}' must be unique; {dup.iloc[0]!r} appears twice")
+def _ids(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Each row's record id as text (composite keys joined with '|')."""
+    if not len(frame):
+        return pd.Series(dtype=str)
+    parts = [frame[k].map(_text) if k in frame.columns else pd.Series("", index=frame.index)
+             for k in keys]  # fmt: skip
+    ids = parts[0]
+    for part in parts[1:]:
+        ids = ids + "|" + part
+    ids[pd.concat(parts, axis=1).eq("").any(axis=1)] = ""
+    return ids
+
+
+def _check(frame: pd.DataFrame, spec, keys: list[str]) -> None:
+    ids = _ids(frame, keys)
+    label = " + ".join(f"'{k}'" for k in keys)
+    if (ids == "").any():
+        raise UploadError(f"every row needs {label}")
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise UploadError(f"{label} must be unique; {dup.iloc[0]!r} appears twice")
     for col in frame.columns:
         long = frame[col].map(lambda v: len(_text(v)) > MAX_TEXT)
         if long.any():
@@ -121,11 +133,9 @@ def _check(frame: pd.DataFrame, spec) -> None:
         raise UploadError(f"{spec.id}: " + "; ".join(problems))
 
 
-def _changes(before: pd.DataFrame, after: pd.DataFrame, key: str | None, columns) -> list[dict]:
-    if key is None:
-        raise UploadError("this table has no key column and cannot be edited row by row")
-    old = {_text(r[key]): r for _, r in before.iterrows()} if len(before) else {}
-    new = {_text(r[key]): r for _, r in after.iterrows()}
+def _changes(before: pd.DataFrame, after: pd.DataFrame, keys: list[str], columns) -> list[dict]:
+    old = dict(zip(_ids(before, keys), (r for _, r in before.iterrows()), strict=True))
+    new = dict(zip(_ids(after, keys), (r for _, r in after.iterrows()), strict=True))
     rows = []
     for rid in new.keys() - old.keys():
         record = {c: _text(new[rid].get(c)) for c in columns}
@@ -151,9 +161,12 @@ def save_edits(
     user: str,
     reason: str = "",
     catalog: Catalog | None = None,
+    keys: list[str] | None = None,
 ) -> EditResult:
     """Validate ``edited`` (the whole table as the user left it) and store it with its
-    change-log rows in one transaction. Nothing is written when anything is wrong."""
+    change-log rows in one transaction. Nothing is written when anything is wrong.
+    ``keys`` names the columns identifying a record when the catalog has no single key
+    (e.g. a cap is one catchment, parameter and year)."""
     catalog = catalog or ws.catalog or load_catalog()
     if table_id not in catalog or catalog[table_id].kind != "table" or table_id == LOG:
         raise UploadError(f"{table_id!r} is not an editable register table")
@@ -163,11 +176,14 @@ def save_edits(
     if len(user) > MAX_USER:
         raise UploadError(f"a user name has at most {MAX_USER} characters")
     spec = catalog[table_id]
+    keys = keys or ([spec.key] if spec.key else [])
+    if not keys:
+        raise UploadError(f"{table_id!r} has no key column and cannot be edited row by row")
     after = _clean(pd.DataFrame(edited), spec)
-    _check(after, spec)
+    _check(after, spec, keys)
     columns = [a.name for a in spec.attributes]
     before = ws.read_table(table_id) if ws.has_table(table_id) else pd.DataFrame(columns=columns)
-    changes = _changes(before, after, spec.key, columns)
+    changes = _changes(before, after, keys, columns)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     log = pd.DataFrame(
         [{"changed_at": stamp, "user": user, "table_id": table_id, **c, "reason": reason or None}
