@@ -11,6 +11,17 @@ pages = [
         title="集中治污 / Shared treatment",
         icon=":material/water_drop:",
     ),
+    st.Page("townmap/ui/quality_page.py", title="水质 / Water quality", icon=":material/water:"),
+    st.Page(
+        "townmap/ui/dischargers_page.py", title="排污单位 / Dischargers", icon=":material/factory:"
+    ),
+    st.Page("townmap/ui/loads_page.py", title="总量 / Loads", icon=":material/stacked_bar_chart:"),
+    st.Page(
+        "townmap/ui/cleaner_page.py", title="清洁生产 / Cleaner production", icon=":material/eco:"
+    ),
+    st.Page(
+        "townmap/ui/ems_page.py", title="环境管理体系 / EMS register", icon=":material/fact_check:"
+    ),
     st.Page("townmap/ui/import_page.py", title="导入 / Import", icon=":material/upload_file:"),
     st.Page("townmap/ui/export_page.py", title="导出 / Export", icon=":material/download:"),
 ]

@@ -7,50 +7,21 @@ workspace version, so filtering and switching tabs never recompute them.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import folium
-import geopandas as gpd
 import pandas as pd
 import shapely
 import shapely.errors
 import shapely.geometry
 import streamlit as st
-from streamlit_folium import st_folium
 
 from townmap.analysis.checks import catalog_keys, workspace_context
 from townmap.analysis.precheck import precheck
 from townmap.analysis.zones import summarise
 from townmap.errors import TownmapError
 from townmap.i18n import t, value_label
-from townmap.io.export import FORMAT_LABELS, export_frame
-from townmap.render.mapview import MapLayer, build_map, prepare_layer
-from townmap.ui import common, map_data
+from townmap.render.mapview import prepare_layer
+from townmap.ui import common, map_data, widgets
 from townmap.ui import conflicts_data as data
-
-BACKDROP = ("town", "villages", "rivers", "lake")
-FORMATS = [".xlsx", ".csv", ".gpkg"]
-
-
-def _visible(layer: MapLayer) -> MapLayer:
-    return MapLayer(layer.spec.model_copy(update={"visible": True}), layer.payload, layer.count)
-
-
-def _map(stamp, lang: str, ids: set[str], extra: list[MapLayer], key: str, returned=(), marks=()):
-    static, bounds = map_data.static_layers(stamp, lang)
-    wanted = ids | set(BACKDROP)
-    shown = [_visible(x) if x.spec.id in ids else x for x in static if x.spec.id in wanted]
-    parts = build_map(shown + extra, lang, common.asset_base(), bounds)
-    return st_folium(
-        parts.base,
-        feature_group_to_add=list(marks),
-        layer_control=parts.control,
-        height=560,
-        use_container_width=True,
-        returned_objects=list(returned),
-        key=key,
-    )
 
 
 def _site_mark(lat: float, lon: float) -> folium.FeatureGroup:
@@ -92,27 +63,6 @@ def _filters(lang: str, findings: pd.DataFrame) -> pd.DataFrame:
     return findings[keep]
 
 
-def _export(lang: str, frame: pd.DataFrame, name: str, key: str) -> None:
-    c1, c2 = st.columns([1, 3])
-    fmt = c1.selectbox(
-        t("export_format", lang), FORMATS, format_func=FORMAT_LABELS.get, key=f"{key}_fmt",
-        label_visibility="collapsed",
-    )  # fmt: skip
-    out = Path(tempfile.mkdtemp(prefix="townmap-export-")) / f"{name}{fmt}"
-    try:
-        if fmt != ".gpkg" and isinstance(frame, gpd.GeoDataFrame):
-            frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-        export_frame(frame, out, name)
-        c2.download_button(
-            t("download_as", lang).format(fmt=FORMAT_LABELS[fmt]),
-            out.read_bytes(),
-            file_name=out.name,
-            key=f"{key}_dl",
-        )
-    except TownmapError as exc:
-        st.error(str(exc))
-
-
 def _findings_tab(lang: str, stamp) -> None:
     findings, skipped = data.conflicts(stamp)
     rules = data.rules()
@@ -126,9 +76,9 @@ def _findings_tab(lang: str, stamp) -> None:
     specs = data.analysis_specs()
     layers = [prepare_layer(specs[k], g, lang) for k, g in data.map_frames(shown, lang).items()]
     constraint_ids = {rules[r].constraint.layer for r in shown["rule_id"].unique() if r in rules}
-    _map(stamp, lang, constraint_ids, layers, f"cf_map_{lang}")
+    widgets.page_map(stamp, lang, constraint_ids, layers, f"cf_map_{lang}")
     st.dataframe(data.table(shown, lang), hide_index=True, width="stretch", height=360)
-    _export(lang, shown, "conflicts", "cf_export")
+    widgets.export_widget(lang, shown, "conflicts", "cf_export")
     c1, c2 = st.columns(2)
     with c1:
         st.subheader(t("by_rule", lang))
@@ -166,7 +116,7 @@ def _zones_tab(lang: str, stamp) -> None:
         constraint=checks[f"constraint_{lang}"],
     ).drop(columns=["constraint_zh", "constraint_en"])
     st.dataframe(show, hide_index=True, width="stretch", height=360)
-    _export(lang, checks, "zone_checks", "zn_export")
+    widgets.export_widget(lang, checks, "zone_checks", "zn_export")
     c1, c2 = st.columns(2)
     with c1:
         st.subheader(t("zones_by_village", lang))
@@ -191,7 +141,9 @@ def _precheck_tab(lang: str, stamp, ws) -> None:
     with map_col:
         marks = [] if drawn else [_site_mark(lat0, lon0)]
         returned = ["last_clicked", "all_drawings"]
-        _map(stamp, lang, {"taihu_zones", "water_source_zones"}, [], map_key, returned, marks)
+        widgets.page_map(
+            stamp, lang, {"taihu_zones", "water_source_zones"}, [], map_key, returned, marks
+        )
     spec = common.catalog().layers.get("enterprises")
     sectors = list(spec.attribute("sector").choices) if spec else ["machinery"]
     with form:

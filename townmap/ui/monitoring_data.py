@@ -1,0 +1,100 @@
+"""Cached monitoring, loads and management analyses behind the Water quality, Dischargers,
+Loads, Cleaner production and EMS pages, keyed by the workspace version (``Stamp``)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from townmap.monitoring.quality import (
+    ROMAN,
+    classify,
+    classify_periods,
+    load_standard,
+    normalise,
+    parse_values,
+)
+from townmap.ui import common, map_data
+from townmap.workspace import Workspace
+
+
+def _ws(stamp: map_data.Stamp) -> Workspace:
+    return Workspace(stamp.folder, catalog=common.catalog())
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def samples(stamp: map_data.Stamp) -> pd.DataFrame:
+    """Surface-water samples, long: station, water_type, time, parameter, value (mg/L,
+    below-detection values at half the limit), below_detection, qualifier."""
+    ws = _ws(stamp)
+    if not (ws.has_table("water_samples") and ws.has_layer("monitoring_stations")):
+        return pd.DataFrame()
+    raw = ws.read_table("water_samples")
+    stations = ws.read_layer("monitoring_stations")[["station_id", "water_type"]]
+    frame = raw.merge(stations, on="station_id", how="left")
+    frame = frame.rename(columns={"station_id": "station", "sampled_at": "time"})
+    values, below = parse_values(frame["value"], frame.get("detection_limit"),
+                                 frame.get("qualifier"))  # fmt: skip
+    frame = normalise(frame.assign(value=values, below_detection=below))
+    frame["time"] = pd.to_datetime(frame["time"])
+    return frame
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def classes(stamp: map_data.Stamp) -> dict[str, pd.DataFrame]:
+    """Classes per sampling (station, time), month and year."""
+    frame = samples(stamp)
+    if frame.empty:
+        return {"sample": pd.DataFrame(), "month": pd.DataFrame(), "year": pd.DataFrame()}
+    std = load_standard()
+    out = {
+        "sample": classify(frame, std),
+        "month": classify_periods(frame, std, "M"),
+        "year": classify_periods(frame, std, "Y"),
+    }
+    for table in out.values():
+        table["class_label"] = table["class"].map(ROMAN)
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def compliance(stamp: map_data.Stamp):
+    from townmap.monitoring.compliance import workspace_compliance
+
+    ws = _ws(stamp)
+    if not (ws.has_layer("discharge_points") and ws.has_table("effluent_samples")):
+        return None
+    return workspace_compliance(ws)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def loads(stamp: map_data.Stamp, method: str, year: int | None):
+    from townmap.monitoring.loads import source_loads
+
+    ws = _ws(stamp)
+    layers = {n: ws.read_layer(n) for n in ("enterprises", "discharge_points", "catchments",
+                                             "villages") if ws.has_layer(n)}  # fmt: skip
+    effluent = ws.read_table("effluent_samples") if ws.has_table("effluent_samples") else None
+    return source_loads(layers, effluent, method=method, year=year)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def programme(stamp: map_data.Stamp) -> dict[str, pd.DataFrame]:
+    from townmap.management.cleaner import workspace_programme
+
+    ws = _ws(stamp)
+    if not ws.has_layer("enterprises"):
+        return {}
+    out = workspace_programme(ws, compliance(stamp))
+    out.pop("geometry", None)
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def indicators(stamp: map_data.Stamp) -> pd.DataFrame:
+    from townmap.management.register import indicators as compute
+    from townmap.ui import conflicts_data
+
+    ws = _ws(stamp)
+    findings, _ = conflicts_data.conflicts(stamp)
+    return compute(ws, compliance(stamp), pd.DataFrame(findings))

@@ -1,0 +1,77 @@
+"""Page parts shared by several pages: the backdrop map with extra layers, a download of
+any table in a chosen format, and a section switch. (Kept out of page modules: importing
+a page module runs the page.)"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from townmap.errors import TownmapError
+from townmap.i18n import t
+from townmap.io.export import FORMAT_LABELS, export_frame
+from townmap.render.mapview import MapLayer, build_map
+from townmap.ui import common, map_data
+
+BACKDROP = ("town", "villages", "rivers", "lake")
+FORMATS = [".xlsx", ".csv", ".gpkg"]
+
+
+def visible(layer: MapLayer) -> MapLayer:
+    return MapLayer(layer.spec.model_copy(update={"visible": True}), layer.payload, layer.count)
+
+
+def page_map(stamp, lang: str, ids: set[str], extra: list[MapLayer], key: str, returned=(),
+             marks=(), height: int = 560):  # fmt: skip
+    """The town backdrop, the catalog layers ``ids`` switched on, and ``extra`` layers."""
+    static, bounds = map_data.static_layers(stamp, lang)
+    wanted = ids | set(BACKDROP)
+    shown = [visible(x) if x.spec.id in ids else x for x in static if x.spec.id in wanted]
+    parts = build_map(shown + extra, lang, common.asset_base(), bounds)
+    return st_folium(
+        parts.base,
+        feature_group_to_add=list(marks),
+        layer_control=parts.control,
+        height=height,
+        use_container_width=True,
+        returned_objects=list(returned),
+        key=key,
+    )
+
+
+def export_widget(lang: str, frame: pd.DataFrame, name: str, key: str, formats=FORMATS) -> None:
+    """A format picker and a download button for ``frame``."""
+    c1, c2 = st.columns([1, 3])
+    fmt = c1.selectbox(
+        t("export_format", lang), formats, format_func=FORMAT_LABELS.get, key=f"{key}_fmt",
+        label_visibility="collapsed",
+    )  # fmt: skip
+    out = Path(tempfile.mkdtemp(prefix="townmap-export-")) / f"{name}{fmt}"
+    try:
+        if fmt != ".gpkg" and isinstance(frame, gpd.GeoDataFrame):
+            frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        if fmt == ".gpkg" and not isinstance(frame, gpd.GeoDataFrame):
+            frame = pd.DataFrame(frame)
+        export_frame(frame, out, name)
+        c2.download_button(
+            t("download_as", lang).format(fmt=FORMAT_LABELS[fmt]),
+            out.read_bytes(),
+            file_name=out.name,
+            key=f"{key}_dl",
+        )
+    except TownmapError as exc:
+        st.error(str(exc))
+
+
+def sections(lang: str, options: list[str], key: str, prefix: str = "tab_") -> str:
+    """One section at a time (not st.tabs: a Leaflet map in a hidden tab has no size and
+    opens zoomed out to the whole world)."""
+    return st.segmented_control(
+        key, options, default=options[0], format_func=lambda k: t(f"{prefix}{k}", lang),
+        key=key, label_visibility="collapsed",
+    ) or options[0]  # fmt: skip
