@@ -46,10 +46,13 @@ def default_user() -> str:
 
 def _text(value) -> str:
     """A cell as canonical text for comparing and logging: '' for empty, ISO dates."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+    if value is None or value is pd.NA or value is pd.NaT:
         return ""
-    if isinstance(value, pd.Timestamp | datetime):
-        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    if isinstance(value, float) and np.isnan(value):
+        return ""
+    if isinstance(value, datetime):  # pandas Timestamps included
+        midnight = (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0)
+        return value.date().isoformat() if midnight else value.isoformat()
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
