@@ -186,3 +186,13 @@ def test_caps_are_edited_by_catchment_parameter_and_year(ws):
         save_edits(ws, "load_caps", edited, user="county")
     with pytest.raises(UploadError, match="number"):
         save_edits(ws, "load_caps", edited.assign(cap_tpa="lots"), user="c", keys=keys)
+
+
+def test_the_change_log_cannot_be_imported_over(ws, tmp_path):
+    from townmap.catalog import load_catalog
+    from townmap.io.importer import ImportOptions, plan_import
+
+    csv = tmp_path / "log.csv"
+    csv.write_text("changed_at,user,table_id,record,action\nx,y,z,w,insert\n", encoding="utf-8")
+    with pytest.raises(UploadError, match="written only by Townmap"):
+        plan_import(csv, ImportOptions(layer_id=LOG), load_catalog())

@@ -30,6 +30,9 @@ GROUPS: tuple[str, ...] = (
     "management",
 )
 
+#: tables only Townmap itself writes (the change log is the register's document control)
+READ_ONLY_TABLES = frozenset({"change_log"})
+
 Hex = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
 Ident = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=63)]
 

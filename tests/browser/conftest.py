@@ -24,8 +24,11 @@ def hostile_ws(demo_ws, tmp_path_factory):
     tve = ws.read_layer("enterprises")
     tve.loc[0, "name_zh"] = HOSTILE_NAME
     tve.loc[0, "name_en"] = "`${alert(2)}`"
+    aspects = ws.read_table("ems_aspects")
+    aspects.loc[0, "control"] = HOSTILE_NAME + "<script>alert(3)</script>"
     with ws.transaction() as tx:
         tx.write_layer("enterprises", tve, fictional=True)
+        tx.write_table("ems_aspects", aspects, fictional=True)
     return ws
 
 

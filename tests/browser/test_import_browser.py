@@ -17,6 +17,7 @@ def test_upload_check_commit_and_undo(browser_page, tmp_path, artifacts):
     page.goto(f"{url}/import_page?lang=en")
     page.wait_for_selector("[data-testid='stFileUploader']", timeout=60_000)
     page.locator("[data-testid='stSelectbox']").first.click()
+    page.keyboard.type("Sensitive")  # the list is long and virtualised: filter it
     page.get_by_role("option", name="Sensitive receptors").click()
     page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(csv))
     page.wait_for_function(
@@ -52,6 +53,7 @@ def test_dem_upload_shows_a_hillshade_and_is_undone(browser_page, tmp_path, arti
     page.goto(f"{url}/import_page?lang=en")
     page.wait_for_selector("[data-testid='stFileUploader']", timeout=60_000)
     page.locator("[data-testid='stSelectbox']").first.click()
+    page.keyboard.type("Elevation")  # the list is long and virtualised: filter it
     page.get_by_role("option", name="Elevation (DEM)").click()
     page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(dem))
     page.wait_for_function(

@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from townmap.catalog import Catalog, LayerSpec, validate_frame
+from townmap.catalog import READ_ONLY_TABLES, Catalog, LayerSpec, validate_frame
 from townmap.crs import DISPLAY_CRS, propose_crs
 from townmap.datums import ACCURACY_M, to_wgs84
 from townmap.errors import UploadError
@@ -221,6 +221,8 @@ def plan_import(
     path = Path(path)
     if options.layer_id not in catalog:
         raise UploadError(f"no layer {options.layer_id!r} in the catalog; see 'townmap layers'")
+    if options.layer_id in READ_ONLY_TABLES:
+        raise UploadError(f"{options.layer_id!r} is written only by Townmap and cannot be imported")
     spec = catalog[options.layer_id]
     if spec.kind == "raster":
         if not path.is_file() or path.stat().st_size == 0:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from townmap.catalog import Catalog, load_catalog, validate_frame
+from townmap.catalog import READ_ONLY_TABLES, Catalog, load_catalog, validate_frame
 from townmap.errors import UploadError
 from townmap.workspace import Workspace
 
@@ -171,7 +171,7 @@ def save_edits(
     ``keys`` names the columns identifying a record when the catalog has no single key
     (e.g. a cap is one catchment, parameter and year)."""
     catalog = catalog or ws.catalog or load_catalog()
-    if table_id not in catalog or catalog[table_id].kind != "table" or table_id == LOG:
+    if table_id not in catalog or catalog[table_id].kind != "table" or table_id in READ_ONLY_TABLES:
         raise UploadError(f"{table_id!r} is not an editable register table")
     user = (user or "").strip()
     if not user:

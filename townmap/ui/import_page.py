@@ -15,6 +15,7 @@ import streamlit as st
 from pyproj import CRS
 from streamlit_folium import st_folium
 
+from townmap.catalog import READ_ONLY_TABLES
 from townmap.errors import TownmapError
 from townmap.i18n import t
 from townmap.io.importer import (
@@ -60,7 +61,7 @@ def _saved(upload) -> Path:
 
 
 def _options(lang: str, cat) -> tuple[str, dict]:
-    layers = list(cat)
+    layers = [s for s in cat if s.id not in READ_ONLY_TABLES]
     layer_id = st.selectbox(
         t("import_target", lang),
         [s.id for s in layers],

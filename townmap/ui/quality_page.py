@@ -105,7 +105,9 @@ def _trend(stamp, lang: str) -> None:
     bands = _bands(parameter, water)
     bands = bands.assign(high=bands["high"].clip(upper=max(top, 1e-9)))
     bands = bands[bands["low"] < top]
-    base = alt.Chart(series).encode(x=alt.X("time:T", title=t("time", lang)))
+    base = alt.Chart(series).encode(
+        x=alt.X("time:T", title=t("time", lang), axis=alt.Axis(format="%Y-%m"))
+    )
     layers = []
     if len(bands):
         layers.append(
