@@ -265,3 +265,12 @@ def test_the_vectorised_engine_agrees_with_the_plain_lookup():
             g, "1B", r.parameter, built=dt.date(2010, 1, 1), water_temp_c=r.water_temp_c
         )
         assert r.limit == expected, (r.parameter, r.water_temp_c)
+
+
+def test_outfalls_of_enterprises_missing_from_the_register_are_still_assessed():
+    pts = [_pt("A", "E404", "R3", (10, 10)), _pt("B", "E1", "R4", (9010, 10))]
+    layers = _layers(pts, [], ENTS)
+    layers["enterprises"] = layers["enterprises"].drop(columns=["founded", "treatment"])
+    got = choose_limits(layers).set_index("dp_id")
+    assert got.loc["A", "class"] == "1" and got.loc["B", "class"] == "2"
+    assert not got.loc["A", "screening"]

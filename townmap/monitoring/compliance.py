@@ -121,27 +121,61 @@ def choose_limits(
     plants = layers.get("treatment_plants", gpd.GeoDataFrame())
     plants = plants.drop(columns="geometry", errors="ignore")
     plants = plants.drop_duplicates("plant_id").set_index("plant_id") if len(plants) else plants
+    base = pd.DataFrame(
+        {
+            "dp_id": points["dp_id"].to_numpy(),
+            "owner_kind": points.get("source_kind", pd.Series("enterprise", index=points.index)),
+            "receiving": recv["water_id"], "receiving_class": recv["target_class"],
+            "basin": recv["basin"], "receiving_nearest": recv["nearest"].astype(bool),
+            "taihu_level": level,
+        }, index=points.index,
+    )  # fmt: skip
+    is_plant = (base["owner_kind"] == "plant").to_numpy()
+    parts = []
+    if (~is_plant).any():
+        ent_base = base[~is_plant].assign(owner_id=points.loc[~is_plant, "ent_id"].to_numpy())
+        parts.append(_enterprise_rows(ent_base, ents, c8978))
     rows = []
-    for i, (idx, p) in enumerate(points.iterrows()):  # one row per outfall: thousands, not millions
-        r = recv.loc[idx]
-        target = None if pd.isna(r["target_class"]) else str(r["target_class"])
-        base = {
-            "dp_id": p["dp_id"], "owner_kind": p.get("source_kind"),
-            "receiving": r["water_id"], "receiving_class": target, "basin": r["basin"],
-            "receiving_nearest": bool(r["nearest"]), "taihu_level": level.iloc[i],
-        }  # fmt: skip
-        if p.get("source_kind") == "plant":
-            base["owner_id"] = p.get("plant_id")
-            rows.extend(_plant_rows(base, plants, r, level.iloc[i], c18918))
-        else:
-            base["owner_id"] = p.get("ent_id")
-            rows.append(_enterprise_row(base, ents, target, c8978))
-    return pd.DataFrame(rows)
+    for idx in base.index[is_plant]:  # a town has one or a few plants
+        b = base.loc[idx].to_dict()
+        b["owner_id"] = points.loc[idx, "plant_id"]
+        b["receiving_class"] = None if pd.isna(b["receiving_class"]) else b["receiving_class"]
+        rows.extend(_plant_rows(b, plants, recv.loc[idx], b["taihu_level"], c18918))
+    if rows:
+        parts.append(pd.DataFrame(rows))
+    if not parts:
+        return pd.DataFrame(columns=["dp_id", "standard", "class"])
+    return pd.concat(parts, ignore_index=True)
 
 
-def _enterprise_row(base: dict, ents: pd.DataFrame, target: str | None, choice: dict) -> dict:
-    ent = ents.loc[base["owner_id"]] if base["owner_id"] in ents.index else pd.Series(dtype=object)
-    rule = choice["by_receiving_class"].get(target or "")
+def _enterprise_rows(base: pd.DataFrame, ents: pd.DataFrame, choice: dict) -> pd.DataFrame:
+    """The decision depends on four facts only (receiving class, on the sewer, sector with
+    its own standard, built before 1998): decide once per combination, then join."""
+    ent = ents.reindex(base["owner_id"].to_numpy())
+    for col in ("treatment", "sector", "founded"):  # an attribute may be missing altogether
+        if col not in ent:
+            ent[col] = None
+    founded = pd.to_numeric(ent["founded"], errors="coerce")
+    own_standard = choice["sector_standards"]["sectors"]
+    facts = pd.DataFrame(
+        {
+            "target": base["receiving_class"].astype("string").fillna("").to_numpy(),
+            "sewer": (ent["treatment"] == "sewer").to_numpy(dtype=bool),
+            "screen": ent["sector"].isin(own_standard).to_numpy(dtype=bool),
+            "old": (founded < 1998).to_numpy(dtype=bool),
+        }, index=base.index,
+    )  # fmt: skip
+    cols = list(facts.columns)
+    decisions = pd.DataFrame(
+        [{**dict(zip(cols, key, strict=True)), **_enterprise_decision(*key, choice)}
+         for key in facts.drop_duplicates().itertuples(index=False, name=None)]
+    )  # fmt: skip
+    out = base.join(facts).merge(decisions, on=cols, how="left")
+    return out.drop(columns=cols)
+
+
+def _enterprise_decision(target: str, sewer: bool, screen: bool, old: bool, choice: dict):
+    rule = choice["by_receiving_class"].get(target)
     notes_zh, notes_en, verification = [], [], choice["verification"]
     if rule is None:
         cls = "1"
@@ -152,23 +186,21 @@ def _enterprise_row(base: dict, ents: pd.DataFrame, target: str | None, choice: 
         cls = "1" if rule["class"] == "none" else rule["class"]
         notes_zh.append(rule["note"]["zh"])
         notes_en.append(rule["note"]["en"])
-    if ent.get("treatment") == "sewer":
+    if sewer:
         cls = choice["sewer"]["class"]
         notes_zh.append(choice["sewer"]["note"]["zh"])
         notes_en.append(choice["sewer"]["note"]["en"])
-    screening = ent.get("sector") in choice["sector_standards"]["sectors"]
-    if screening:
+    if screen:
         notes_zh.append(choice["sector_standards"]["note"]["zh"] + "：按 GB 8978 筛查")
         notes_en.append(choice["sector_standards"]["note"]["en"] + ": screened against GB 8978")
         verification = "unverified"
-    founded = ent.get("founded")
-    if founded is not None and not pd.isna(founded) and int(founded) < 1998:
+    if old:
         notes_zh.append("1998年前建成：表2限值未收录，按表4评价（未核实）")
         notes_en.append("built before 1998: Table 2 not encoded, Table 4 applied (unverified)")
         verification = "unverified"
     return {
-        **base, "standard": "gb8978_1996", "class": cls, "screening": screening,
-        "built": None, "choice_verification": verification,
+        "standard": "gb8978_1996", "class": cls, "screening": screen, "built": None,
+        "choice_verification": verification,
         "basis_zh": "；".join(notes_zh), "basis_en": "; ".join(notes_en),
     }  # fmt: skip
 
@@ -238,6 +270,9 @@ def check_samples(
     limits["std_verification"] = limits["standard"].map(
         {k: s.verification for k, s in standards.items()}
     )
+    choices = choices.copy()
+    for col in ("owner_kind", "owner_id", "choice_verification", "basis_zh", "basis_en"):
+        choices[col] = choices[col].astype("category")  # long texts repeat: carry codes
     joined = frame.merge(choices, on="dp_id").merge(
         limits.rename(columns={"parameter": "limit_parameter"}),
         left_on=["standard", "class", "parameter"],
@@ -272,12 +307,25 @@ def check_samples(
     joined["basis"] = joined["basis_en"]
     joined["limit_verification"] = joined["verification"]
     weakest = np.maximum(
-        joined["verification"].map(TRUST), joined["choice_verification"].map(TRUST)
+        joined["verification"].map(TRUST), joined["choice_verification"].astype(str).map(TRUST)
     )
     joined["verification"] = weakest.map({v: k for k, v in TRUST.items()})
     joined["month"] = pd.to_datetime(joined["sampled_at"]).dt.to_period("M").astype(str)
     joined = joined.sort_values(["dp_id", "sampled_at", "parameter"], kind="stable")
     return joined.reindex(columns=[*FINDING_COLUMNS, "basis_zh"]).reset_index(drop=True)
+
+
+def _names(rows: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Sorted, distinct parameter names per group joined with ', ' — one bit per parameter
+    and a bitwise OR per group, so no Python runs per group (there can be millions)."""
+    codes, names = pd.factorize(rows["parameter"], sort=True)
+    if not len(rows):
+        return pd.Series(dtype=object)
+    bits = pd.Series(np.left_shift(1, codes.astype(np.int64)), index=rows.index)
+    distinct = pd.concat([rows[keys], bits.rename("_bit")], axis=1).drop_duplicates()
+    masks = distinct.groupby(keys, dropna=False, observed=True)["_bit"].sum()
+    labels = {m: ", ".join(n for i, n in enumerate(names) if m >> i & 1) for m in masks.unique()}
+    return masks.map(labels)
 
 
 def summarise(findings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -287,37 +335,34 @@ def summarise(findings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
     firm = ~findings["indicative"].astype(bool)
     failed = findings["compliant"].eq(False).fillna(False).astype(bool) & firm
     f = findings.assign(failed=failed, firm_ratio=findings["ratio"].where(firm))
-    per_sample = f.groupby(keys, as_index=False, dropna=False).agg(
+    per_sample = f.groupby(keys, as_index=False, dropna=False, observed=True).agg(
         parameters=("parameter", "size"),
         failed=("failed", "any"),
         worst_ratio=("firm_ratio", "max"),
         indicative=("indicative", "any"),
     )
-    names = (
-        f[f["failed"]].groupby(keys, dropna=False)["parameter"]
-        .agg(lambda s: ", ".join(sorted(set(s)))).rename("failed_parameters")
-    )  # fmt: skip
-    per_sample = per_sample.merge(names.reset_index(), on=keys, how="left")
-    per_sample["failed_parameters"] = per_sample["failed_parameters"].fillna("")
-    per_sample["compliant"] = ~per_sample["failed"]
-    monthly = per_sample.groupby(["owner_kind", "owner_id", "month"], as_index=False).agg(
-        samples=("dp_id", "size"), failed=("failed", "sum"), worst_ratio=("worst_ratio", "max")
+    per_sample["failed_parameters"] = (
+        _names(f[f["failed"]], keys)
+        .reindex(pd.MultiIndex.from_frame(per_sample[keys]))
+        .fillna("")
+        .to_numpy()
     )
+    per_sample["compliant"] = ~per_sample["failed"]
+    monthly = per_sample.groupby(
+        ["owner_kind", "owner_id", "month"], as_index=False, observed=True
+    ).agg(samples=("dp_id", "size"), failed=("failed", "sum"), worst_ratio=("worst_ratio", "max"))
     monthly["compliance_rate"] = 1 - monthly["failed"] / monthly["samples"]
     bad = per_sample[per_sample["failed"]]
-    offenders = bad.groupby(["owner_kind", "owner_id"], as_index=False).agg(
+    offenders = bad.groupby(["owner_kind", "owner_id"], as_index=False, observed=True).agg(
         months_failed=("month", "nunique"),
         samples_failed=("dp_id", "size"),
         first=("sampled_at", "min"),
         last=("sampled_at", "max"),
         worst_ratio=("worst_ratio", "max"),
     )
-    params = (
-        f[f["failed"]].groupby("owner_id")["parameter"]
-        .agg(lambda s: ", ".join(sorted(set(s))))
-    )  # fmt: skip
-    offenders["parameters"] = offenders["owner_id"].map(params)
-    offenders["samples"] = offenders["owner_id"].map(per_sample.groupby("owner_id").size())
+    offenders["parameters"] = offenders["owner_id"].map(_names(f[f["failed"]], ["owner_id"]))
+    totals = per_sample.groupby("owner_id", observed=True).size()
+    offenders["samples"] = offenders["owner_id"].map(totals)
     offenders = offenders[offenders["months_failed"] >= REPEAT_MONTHS]
     offenders = offenders.sort_values(["months_failed", "worst_ratio"], ascending=False)
     return per_sample, monthly, offenders.reset_index(drop=True)

@@ -66,15 +66,25 @@ def load_standard(path: Path | None = None) -> Standard:
 def parse_values(raw: pd.Series, detection_limit: pd.Series | None = None,
                  qualifier: pd.Series | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Numbers from text like '0.31', 'ND', '<0.05'; (values, below_detection flags)."""
-    text = raw.astype("string").str.strip()
-    numeric = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-    less = text.str.extract(_LESS)[0]
-    less_value = pd.to_numeric(less, errors="coerce").to_numpy(dtype=float)
-    nd = text.str.upper().isin(["ND", "N.D.", "未检出", "L"]).fillna(False).to_numpy()
+    if pd.api.types.is_numeric_dtype(raw.dtype):  # already numbers: nothing to parse
+        numeric = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+        less_value = np.full(len(raw), np.nan)
+        nd = np.zeros(len(raw), dtype=bool)
+        text = None
+    else:
+        text = raw.astype("string").str.strip()
+        numeric = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+        less_value = np.full(len(text), np.nan)
+        nd = np.zeros(len(text), dtype=bool)
+        odd = np.flatnonzero(np.isnan(numeric) & text.notna().to_numpy())
+        if len(odd):  # only the few non-numbers go through the regular expression
+            part = text.iloc[odd]
+            less_value[odd] = pd.to_numeric(part.str.extract(_LESS)[0], errors="coerce")
+            nd[odd] = part.str.upper().isin(["ND", "N.D.", "未检出", "L"]).fillna(False)
     below = ~np.isnan(less_value) | nd
     dl = (
         pd.to_numeric(detection_limit, errors="coerce").to_numpy(dtype=float)
-        if detection_limit is not None else np.full(len(text), np.nan)
+        if detection_limit is not None else np.full(len(raw), np.nan)
     )  # fmt: skip
     if qualifier is not None:
         flagged = qualifier.astype("string").str.lower().eq("below_dl").fillna(False).to_numpy()
