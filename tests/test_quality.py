@@ -240,3 +240,27 @@ def test_the_compiled_path_equals_a_plain_loop_on_random_and_boundary_values(dty
     assert {(s, t): (c, p) for s, t, c, p in got[["station", "time", "class",
             "deciding_parameter"]].itertuples(index=False)} == expected  # fmt: skip
     assert set(got["station"]) <= {"S1", "S2", "S3"}
+
+
+def test_exceedance_multiple_against_the_target_class():
+    from townmap.monitoring.quality import exceedances
+
+    frame = pd.DataFrame(
+        {
+            "station": ["A", "A", "A", "B", "B", "C"],
+            "time": [1, 1, 1, 1, 1, 1],
+            "water_type": ["river", "river", "river", "lake", "lake", "river"],
+            "parameter": ["NH3-N", "DO", "pH", "TP", "COD", "NH3-N"],
+            "value": [1.5, 4.0, 9.5, 0.05, 20.0, 0.3],
+        }
+    )  # fmt: skip
+    targets = pd.Series({"A": "III", "B": "II", "C": "III"})
+    got = exceedances(frame, STD, targets).set_index("station")
+    # A: NH3-N (1.5 − 1.0) / 1.0 = 0.5 beats DO (5 − 4) / 5 = 0.2; pH has no multiple
+    assert got.loc["A", "exceedance"] == pytest.approx(0.5)
+    assert got.loc["A", "exceeding_parameter"] == "NH3-N"
+    # B (lake, target II): TP (0.05 − 0.025) / 0.025 = 1.0; COD (20 − 15) / 15 = 0.33
+    assert got.loc["B", "exceedance"] == pytest.approx(1.0)
+    assert got.loc["B", "exceeding_parameter"] == "TP"
+    assert got.loc["C", "exceedance"] == 0 and pd.isna(got.loc["C", "exceeding_parameter"])
+    assert exceedance(1.5, "NH3-N", "river", 3, STD) == pytest.approx(0.5)  # same as scalar

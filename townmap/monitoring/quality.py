@@ -240,6 +240,33 @@ def exceedance(value, parameter, water_type, target: int, std: Standard) -> floa
 ROMAN_TO_CLASS = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
 
 
+def exceedances(samples: pd.DataFrame, std: Standard, targets: pd.Series,
+                keys=("station", "time")) -> pd.DataFrame:  # fmt: skip
+    """Per ``keys`` group: the largest exceedance multiple (超标倍数, (C − Cs) / Cs; for DO
+    (Cs − C) / Cs) against the limit of the station's target class, and its parameter.
+    ``targets`` maps station → 'III'. Groups meeting every limit get 0 and no parameter."""
+    keys = list(keys)
+    rows, table = _lookup(samples, std)
+    limits, kinds = _limits(table)
+    target = samples["station"].map(targets).map(ROMAN_TO_CLASS).to_numpy(dtype=float)
+    values = pd.to_numeric(samples["value"], errors="coerce").to_numpy(dtype=float)
+    ok = (rows >= 0) & ~np.isnan(target) & ~np.isnan(values)
+    multiple = np.full(len(values), np.nan)
+    r, col = rows[ok], target[ok].astype(int) - 1
+    lim = limits[r, np.clip(col, 0, 4)]
+    kind = kinds[r]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        over = np.where(kind == 0, (values[ok] - lim) / lim,
+                        np.where(kind == 1, (lim - values[ok]) / lim, np.nan))  # fmt: skip
+    multiple[ok] = np.maximum(over, 0)
+    frame = samples[keys].assign(exceedance=multiple, parameter=samples["parameter"].to_numpy())
+    frame = frame.dropna(subset=["exceedance"])
+    best = frame.sort_values("exceedance", ascending=False, kind="stable")
+    best = best.drop_duplicates(keys).rename(columns={"parameter": "exceeding_parameter"})
+    best.loc[best["exceedance"] <= 0, "exceeding_parameter"] = None
+    return best.reset_index(drop=True)
+
+
 def classify_periods(samples: pd.DataFrame, std: Standard, freq: str = "M") -> pd.DataFrame:
     """Class per station and month (``freq="M"``) or year (``"Y"``), on the mean
     concentration of each parameter over the period, as periodic assessments are made."""

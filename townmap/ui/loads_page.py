@@ -110,7 +110,8 @@ def _scenario(ws, stamp, loads: pd.DataFrame, lang: str) -> None:
                            effluent["limits_mg_l"], catchments)  # fmt: skip
     caps = ws.read_table("load_caps") if ws.has_table("load_caps") else None
     effect = scenario_effect(loads, after, caps)
-    st.caption(t("scenario_note", lang).format(std=effluent["name"]))
+    st.caption(t("scenario_note", lang).format(std=effluent["name"]) + " · "
+               + value_label(effluent["verification"], lang))  # fmt: skip
     for col in ("status", "status_after"):
         effect[col] = effect[col].map(lambda v: value_label(v, lang) if isinstance(v, str) else v)
     st.dataframe(effect.round(3), hide_index=True, width="stretch", height=360)

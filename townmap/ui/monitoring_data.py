@@ -10,6 +10,7 @@ from townmap.monitoring.quality import (
     ROMAN,
     classify,
     classify_periods,
+    exceedances,
     load_standard,
     normalise,
     parse_values,
@@ -47,11 +48,18 @@ def classes(stamp: map_data.Stamp) -> dict[str, pd.DataFrame]:
     if frame.empty:
         return {"sample": pd.DataFrame(), "month": pd.DataFrame(), "year": pd.DataFrame()}
     std = load_standard()
-    out = {
-        "sample": classify(frame, std),
-        "month": classify_periods(frame, std, "M"),
-        "year": classify_periods(frame, std, "Y"),
-    }
+    targets = map_data.layers(stamp)["monitoring_stations"].set_index("station_id")["target_class"]
+    out = {"sample": classify(frame, std)}
+    for name, freq in (("month", "M"), ("year", "Y")):
+        table = classify_periods(frame, std, freq)
+        period = frame["time"].dt.to_period(freq).astype(str)
+        means = (
+            frame.assign(period=period)
+            .groupby(["station", "water_type", "period", "parameter"], as_index=False)["value"]
+            .mean()
+        )
+        over = exceedances(means, std, targets, keys=("station", "period"))
+        out[name] = table.merge(over, on=["station", "period"], how="left")
     for table in out.values():
         table["class_label"] = table["class"].map(ROMAN)
     return out

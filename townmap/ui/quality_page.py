@@ -44,7 +44,8 @@ def _stations(stamp, lang: str) -> None:
     layer = prepare_layer(spec, shown[[*(a.name for a in spec.attributes), "geometry"]], lang)
     widgets.page_map(stamp, lang, set(), [layer], f"wq_map_{lang}")
     cols = ["station_id", "name", "water_body", "water_type", "target_class", "period",
-            "class_label", "deciding_parameter", "attained"]  # fmt: skip
+            "class_label", "deciding_parameter", "attained", "exceedance",
+            "exceeding_parameter"]  # fmt: skip
     st.dataframe(pd.DataFrame(table[cols]), hide_index=True, width="stretch")
     widgets.export_widget(lang, table[[*cols, "geometry"]], "station_classes", "wq_export")
 
@@ -129,6 +130,9 @@ def _trend(stamp, lang: str) -> None:
     m2.metric("p", f"{test['p']:.3f}")
     m3.metric(t("sen_slope", lang), f"{test['slope_per_year']:.3g} mg/L/a")
     st.caption(t("mk_note", lang))
+    estimated = series.get("qualifier", pd.Series(dtype=str)).astype(str).eq("estimated")
+    if estimated.any():
+        st.caption(t("estimated_note", lang).format(n=int(estimated.sum())))
     if series["below_detection"].any():
         st.caption(t("below_dl_note", lang).format(n=int(series["below_detection"].sum())))
 
