@@ -93,3 +93,26 @@ def test_a_nonconformity_is_raised_from_an_exceedance(private_ws):
     nc = private_ws.read_table("ems_nonconformities").set_index("nc_id").loc["NC-0004"]
     assert nc["source_kind"] == "exceedance" and nc["status"] == "open"
     assert private_ws.read_table("change_log").iloc[-1]["record"] == "NC-0004"
+
+
+def test_loads_page_shows_the_effect_of_a_saved_scenario(private_ws, catalog):
+    import rasterio
+
+    from townmap.analysis.checks import workspace_layers
+    from townmap.analysis.scenarios import save_scenario
+    from townmap.analysis.siting import plan
+    from townmap.analysis.suitability import suitability
+
+    layers = workspace_layers(private_ws, catalog)
+    with rasterio.open(private_ws.raster_path("dem")) as src:
+        dem = (src.read(1), src.transform, src.crs, src.nodata)
+    sites = suitability(layers, private_ws.crs, dem=dem).candidates
+    result = plan(layers, sites, 2, dem=dem)
+    save_scenario(private_ws, "two plants", result, {"k": 2, "standard": "db32_1072_table1"})
+    at = _page("loads_page", "scenario", "en")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    effect = at.dataframe[0].value
+    cod = effect[effect["parameter"] == "COD"]
+    assert cod["change_tpa"].sum() < 0  # connecting factories to a 1A-or-better plant cuts COD
+    assert any("DB32/1072" in c.value for c in at.caption)
