@@ -10,7 +10,7 @@ PORT   ?= 8501
 DEMO   := data/demo
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-test system-test-deps demo lint bench clean
+.PHONY: run test install install-test system-run-deps system-test-deps demo lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,17 +36,30 @@ $(DEMO)/workspace.gpkg: $(wildcard townmap/demo/*.py) $(wildcard layers/*.toml) 
 
 demo: $(DEMO)/workspace.gpkg
 
-run: $(VENV)/.installed $(DEMO)/workspace.gpkg
+run: $(VENV)/.installed $(DEMO)/workspace.gpkg system-run-deps
 	@echo "Townmap: open http://localhost:$(PORT) in a browser (Ctrl+C stops it)"
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
-# Debian packages for the browser test and for Chinese glyphs in screenshots.
-system-test-deps:
-	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qiE 'wqy|noto.*cjk'; then \
-		echo "chromium and a CJK font are installed"; \
+# Debian packages the app needs: a CJK font (Chinese in report maps and PDFs, not boxes)
+# and pango for WeasyPrint's PDF. A fresh machine has neither.
+RUN_DEBS  := fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+# ... and for the tests: chromium (browser tests) and poppler-utils (PDF pages as PNG).
+TEST_DEBS := $(RUN_DEBS) chromium poppler-utils
+
+system-run-deps:
+	@if fc-list 2>/dev/null | grep -qiE 'wqy|noto.*cjk' && ldconfig -p | grep -q libpangoft2-1.0; then \
+		echo "a CJK font and pango are installed"; \
 	else \
 		$(SUDO) apt-get update -q && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium fonts-wqy-microhei; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(RUN_DEBS); \
+	fi
+
+system-test-deps: system-run-deps
+	@if command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; then \
+		echo "chromium and poppler-utils are installed"; \
+	else \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(TEST_DEBS); \
 	fi
 
 test: $(VENV)/.installed-test system-test-deps

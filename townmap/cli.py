@@ -243,9 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from townmap.analysis.cli import add_commands
     from townmap.monitoring.cli import add_commands as add_monitoring
+    from townmap.report.cli import add_commands as add_report
 
     add_commands(sub)
     add_monitoring(sub)
+    add_report(sub)
 
     layers = sub.add_parser("layers", help="list the layer catalog with feature counts and CRS")
     _workspace_arg(layers)

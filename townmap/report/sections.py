@@ -154,11 +154,206 @@ def _zones(ctx) -> pd.DataFrame | None:
     return out.round(2)
 
 
+def water(ctx) -> list[Block]:
+    from townmap.monitoring.quality import (
+        ROMAN,
+        ROMAN_TO_CLASS,
+        classify_periods,
+        exceedances,
+        load_standard,
+        normalise,
+        parse_values,
+    )
+
+    stations = ctx.inside("monitoring_stations")
+    blocks: list[Block] = []
+    if stations is not None and len(stations) and ctx.ws.has_table("water_samples"):
+        raw = ctx.ws.read_table("water_samples")
+        raw = raw[raw["station_id"].isin(stations["station_id"])]
+        frame = raw.merge(stations[["station_id", "water_type"]], on="station_id")
+        frame = frame.rename(columns={"station_id": "station", "sampled_at": "time"})
+        v, _ = parse_values(frame["value"], frame.get("detection_limit"), frame.get("qualifier"))
+        frame = normalise(frame.assign(value=v))
+        std = load_standard()
+        years = classify_periods(frame, std, "Y")
+        if len(years):
+            years["label"] = years["class"].map(ROMAN)
+            grid = years.pivot(index="station", columns="period", values="label")
+            png = figures.class_grid(grid, "", CLASS_COLOURS)
+            blocks.append(Figure(png, ctx.t("captions", "class_grid"), width_cm=14))
+            targets = stations.set_index("station_id")["target_class"]
+            last = years[years["period"] == years["period"].max()].copy()
+            period = frame.assign(period=pd.to_datetime(frame["time"]).dt.year.astype(str))
+            means = period.groupby(["station", "water_type", "period", "parameter"],
+                                   as_index=False)["value"].mean()  # fmt: skip
+            over = exceedances(means, std, targets, keys=("station", "period"))
+            last = last.merge(over, on=["station", "period"], how="left")
+            table = pd.DataFrame({
+                "station": last["station"],
+                "water_body": last["station"].map(stations.set_index("station_id")["water_body"]),
+                "period": last["period"], "class": last["label"],
+                "deciding": last["deciding_parameter"],
+                "target": last["station"].map(targets),
+                "attained": [_yes(ctx, c <= ROMAN_TO_CLASS.get(t, 0))
+                             for c, t in zip(last["class"], last["station"].map(targets),
+                                             strict=True)],
+                "exceedance": last["exceedance"].round(2),
+            })  # fmt: skip
+            blocks.append(_table(ctx, table, "stations"))
+    blocks.extend(_compliance(ctx))
+    return blocks or _none(ctx)
+
+
+def _compliance(ctx) -> list[Block]:
+    from townmap.monitoring.compliance import summarise, workspace_compliance
+
+    if not (ctx.ws.has_layer("discharge_points") and ctx.ws.has_table("effluent_samples")):
+        return []
+    if "_compliance" not in ctx.cache:
+        ctx.cache["_compliance"] = workspace_compliance(ctx.ws)
+    result = ctx.cache["_compliance"]
+    outfalls = ctx.inside("discharge_points")
+    findings = result.findings[result.findings["dp_id"].isin(outfalls["dp_id"])]
+    if findings.empty:
+        return []
+    samples, _, offenders = summarise(findings)
+    year = pd.to_datetime(samples["sampled_at"]).dt.year
+    by_year = samples.groupby(year).agg(samples=("compliant", "size"),
+                                        compliant_pct=("compliant", "mean"))  # fmt: skip
+    by_year["compliant_pct"] = (by_year["compliant_pct"] * 100).round(1)
+    by_year = by_year.rename_axis("year").reset_index()
+    month = samples.groupby("month", as_index=False)["compliant"].mean()
+    month["compliant"] = month["compliant"] * 100
+    png = figures.bar_chart(month, "month", ["compliant"], [ctx.col(["compliant_pct"])[
+        "compliant_pct"]], title="", ylabel="%", colours=["#2c7bb6"])  # fmt: skip
+    top = offenders.head(15).rename(columns={"owner_id": "owner"})
+    top = top[["owner", "months_failed", "worst_ratio", "parameters"]].round(2)
+    return [_table(ctx, by_year, "compliance_year"),
+            Figure(png, ctx.t("captions", "compliance_month")),
+            _table(ctx, top, "offenders")]  # fmt: skip
+
+
+def loads(ctx) -> list[Block]:
+    from townmap.monitoring.loads import against_caps, source_loads
+
+    if "enterprises" not in ctx.layers:
+        return _none(ctx)
+    layers = {k: ctx.layers[k] for k in ("enterprises", "discharge_points", "catchments",
+                                         "villages") if k in ctx.layers}  # fmt: skip
+    effluent = ctx.ws.read_table("effluent_samples") if ctx.ws.has_table("effluent_samples") \
+        else None  # fmt: skip
+    loads = source_loads(layers, effluent)
+    caps = ctx.ws.read_table("load_caps") if ctx.ws.has_table("load_caps") else None
+    status = against_caps(loads, caps)
+    inside = ctx.inside("catchments")
+    if inside is not None:
+        status = status[status["catchment_id"].isin(inside["catchment_id"])]
+    if status.empty:
+        return _none(ctx)
+    status = status.assign(status=status["status"].map(ctx.value))
+    table = status[["catchment_id", "parameter", "load_tpa", "cap_tpa", "gap_tpa", "status"]]
+    cod = status[status["parameter"] == "COD"].dropna(subset=["cap_tpa"])
+    blocks: list[Block] = [_table(ctx, table.rename(columns={"catchment_id": "catchment"})
+                                  .round(2), "loads_caps")]  # fmt: skip
+    if len(cod):
+        names = ctx.col(["load_tpa", "cap_tpa"])
+        png = figures.bar_chart(cod, "catchment_id", ["load_tpa", "cap_tpa"],
+                                [names["load_tpa"], names["cap_tpa"]], title="", ylabel="t/a",
+                                colours=["#b2182b", "#4d4d4d"])  # fmt: skip
+        blocks.append(Figure(png, ctx.t("captions", "loads_chart")))
+    return blocks
+
+
+def scenarios(ctx) -> list[Block]:
+    from townmap.analysis.scenarios import list_scenarios
+
+    saved = list_scenarios(ctx.ws)
+    if saved.empty:
+        return _none(ctx, "no_scenarios")
+    table = pd.DataFrame({
+        "scenario": saved["scenario"], "plants": saved["k"],
+        "cost": saved["total_cost_cny"].round(0), "connected": saved["factories_connected"],
+        "removed_cod": saved.get("removed_cod_tpa", pd.Series(dtype=float)).round(1),
+        "status": saved["status"].map(ctx.value),
+    })  # fmt: skip
+    return [_table(ctx, table, "scenarios")]
+
+
+def cleaner(ctx) -> list[Block]:
+    from townmap.management.cleaner import load_programme, workspace_programme
+
+    if not ctx.ws.has_table("cp_audits"):
+        return _none(ctx)
+    result = workspace_programme(ctx.ws, ctx.cache.get("_compliance"))
+    per_year = result["per_year"].assign(coverage=lambda f: (f["coverage"] * 100).round(1))
+    reasons = result["reasons"].copy()
+    labels = load_programme()["reasons"]
+    reasons["reason"] = reasons["reason"].map(lambda r: labels.get(r, {}).get(ctx.lang, r))
+    return [_table(ctx, per_year, "cp_year"), _table(ctx, reasons, "cp_reasons")]
+
+
+def ems(ctx) -> list[Block]:
+    from townmap.management.register import clause_status, indicators, objective_progress
+
+    blocks: list[Block] = [Paragraph(ctx.t("text", "register_town_wide"), style="note")]
+    status = clause_status(ctx.ws)
+    table = pd.DataFrame({"clause": status["clause"], "title": status[f"title_{ctx.lang}"],
+                          "records": status["records"],
+                          "status": status["status"].map(ctx.value)})  # fmt: skip
+    blocks.append(_table(ctx, table, "ems_status"))
+    if ctx.ws.has_table("ems_objectives"):
+        current = indicators(ctx.ws, ctx.cache.get("_compliance"), _findings(ctx))
+        prog = objective_progress(ctx.ws.read_table("ems_objectives"), current)
+        blocks.append(_table(ctx, pd.DataFrame({
+            "objective": prog["title"], "baseline": prog["baseline"], "target": prog["target"],
+            "current": prog["current"].round(1), "progress": prog["progress_pct"].round(0),
+        }), "objectives"))  # fmt: skip
+    return blocks
+
+
+def comments(ctx) -> list[Block]:
+    if not ctx.ws.has_layer("public_comments"):
+        return _none(ctx, "no_comments")
+    found = ctx.inside("public_comments")
+    shown = found[found["status"] == "approved"] if found is not None else None
+    if shown is None or shown.empty:
+        return _none(ctx, "no_comments")
+    table = pd.DataFrame({"category": shown["category"].map(ctx.value),
+                          "comment": shown["text"]})  # fmt: skip
+    return [_table(ctx, table, "comments")]
+
+
+def limits(ctx) -> list[Block]:
+    from townmap.management.register import obligations
+
+    ob = obligations()
+    table = pd.DataFrame({
+        "instrument": ob[f"instrument_{ctx.lang}"], "article": ob["article"],
+        "version": ob["version"], "valid_from": ob["valid_from"],
+        "verification": ob["verification"].map(ctx.value),
+    })  # fmt: skip
+    weak = int((ob["verification"] != "verified").sum())
+    blocks: list[Block] = []
+    if ctx.ws.is_fictional:
+        blocks.append(Paragraph(ctx.t("fictional", ""), style="warning"))
+    blocks += [Paragraph(ctx.t("text", "unverified_count", n=weak)),
+               Paragraph(ctx.t("text", "assumptions")),
+               _table(ctx, table, "obligations")]  # fmt: skip
+    return blocks
+
+
 SECTIONS = [
     ("summary", summary),
     ("setting", setting),
     ("sources", pollution_sources),
     ("conflicts", conflicts),
+    ("water", water),
+    ("loads", loads),
+    ("scenarios", scenarios),
+    ("cleaner", cleaner),
+    ("ems", ems),
+    ("comments", comments),
+    ("limits", limits),
 ]
 
 
@@ -170,3 +365,9 @@ def _json(text) -> dict:
 
 
 __all__ = ["SECTIONS", "Heading"]
+
+
+def _yes(ctx, flag: bool) -> str:
+    from townmap.i18n import t
+
+    return t("yes" if flag else "no", ctx.lang)

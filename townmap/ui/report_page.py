@@ -1,0 +1,106 @@
+"""Report page: choose the area (the town, a village, or one drawn on the map), the
+language and the format; the report is built with a progress bar and offered for
+download. Everything is computed here, offline."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import shapely
+import shapely.errors
+import shapely.geometry
+import streamlit as st
+
+from townmap.errors import TownmapError
+from townmap.i18n import t
+from townmap.ui import common, map_data, widgets
+
+FORMATS = {".pdf": "PDF", ".docx": "Word (DOCX)", ".html": "HTML"}
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+MIME = {".pdf": "application/pdf", ".html": "text/html", ".docx": DOCX_MIME}
+LANG_NAMES = {"zh": "中文", "en": "English"}
+
+
+def _drawn(state) -> dict | None:
+    polygons = [
+        d.get("geometry") for d in (state or {}).get("all_drawings") or []
+        if (d.get("geometry") or {}).get("type") == "Polygon"
+    ]  # fmt: skip
+    if not polygons:
+        return None
+    try:
+        geom = shapely.make_valid(shapely.geometry.shape(polygons[-1]))
+    except (ValueError, TypeError, shapely.errors.GEOSException):
+        return None
+    return None if geom.is_empty or geom.area == 0 else shapely.geometry.mapping(geom)
+
+
+def _area(stamp, lang: str) -> str | None:
+    layers = map_data.layers(stamp)
+    choices = ["town", "village", "drawn"]
+    kind = st.radio(t("report_area", lang), choices, horizontal=True, key="rp_area",
+                    format_func=lambda k: t(f"report_area_{k}", lang))  # fmt: skip
+    if kind == "village":
+        villages = layers.get("villages")
+        if villages is None or villages.empty:
+            st.warning(t("no_data", lang))
+            return None
+        names = dict(zip(villages["village_id"], villages[f"name_{lang}"], strict=False))
+        return st.selectbox(t("village", lang), list(names), key="rp_village",
+                            format_func=lambda v: f"{v} · {names[v]}")  # fmt: skip
+    if kind == "drawn":
+        st.caption(t("report_draw_hint", lang))
+        key = f"rp_map_{lang}"
+        widgets.page_map(stamp, lang, set(), [], key, returned=["all_drawings"], height=420)
+        geometry = _drawn(st.session_state.get(key))
+        if geometry is None:
+            st.info(t("report_draw_first", lang))
+            return None
+        path = Path(tempfile.mkdtemp(prefix="townmap-area-")) / "drawn_area.geojson"
+        feature = {"type": "Feature", "properties": {}, "geometry": geometry}
+        collection = {"type": "FeatureCollection", "features": [feature]}
+        path.write_text(json.dumps(collection), encoding="utf-8")
+        return str(path)
+    return "town"
+
+
+def render() -> None:
+    lang, ws = common.page_start("report_title")
+    if ws is None:
+        return
+    stamp = map_data.Stamp.of(ws)
+    st.caption(t("report_note", lang))
+    area = _area(stamp, lang)
+    c1, c2 = st.columns(2)
+    report_lang = c1.radio(t("report_language", lang), ["zh", "en"], horizontal=True,
+                           index=0 if lang == "zh" else 1, key="rp_lang",
+                           format_func=LANG_NAMES.get)  # fmt: skip
+    fmt = c2.radio(t("export_format", lang), list(FORMATS), horizontal=True, key="rp_fmt",
+                   format_func=FORMATS.get)  # fmt: skip
+    if area is None or not st.button(t("report_build", lang), type="primary", key="rp_build"):
+        return
+    from townmap.report.build import build_report, write_report
+
+    bar = st.progress(0.0, text=t("report_building", lang))
+    try:
+        report = build_report(
+            ws, area=area, lang=report_lang, catalog=common.catalog(),
+            progress=lambda f, label: bar.progress(min(f, 1.0), text=label or t("done", lang)),
+        )  # fmt: skip
+        out = Path(tempfile.mkdtemp(prefix="townmap-report-")) / f"townmap_report{fmt}"
+        write_report(report, out)
+    except TownmapError as exc:
+        bar.empty()
+        st.error(str(exc))
+        return
+    bar.progress(1.0, text=t("done", lang))
+    st.success(t("report_ready", lang).format(sections=len(report.headings()),
+                                              figures=len(report.figures),
+                                              tables=len(report.tables)))  # fmt: skip
+    st.download_button(t("download_as", lang).format(fmt=FORMATS[fmt]), out.read_bytes(),
+                       file_name=out.name, mime=MIME[fmt], key="rp_download")  # fmt: skip
+
+
+render()
