@@ -126,6 +126,7 @@ def build_layers(seed: int = DEMO_SEED, n_enterprises: int = DEMO_ENTERPRISES) -
         ),
         "planning_zones": constraints.planning_zones(geo, redline, plant, farmland),
     }
+    layers["public_comments"] = management.public_comments(layers["villages"])
     mrng = _stream(seed, 5)
     stations, factor = monitoring.stations(geo, intakes.geometry.iloc[0])
     layers["monitoring_stations"] = stations

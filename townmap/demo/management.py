@@ -3,6 +3,7 @@ enterprise's ``cp_audit_phase`` (phase n under way means phases 1..n−1 are don
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -196,3 +197,28 @@ def ems_register() -> dict[str, pd.DataFrame]:
     return {"change_log": log, "ems_aspects": aspects, "ems_objectives": objectives,
             "ems_audits": audits, "ems_nonconformities": ncs, "ems_reviews": reviews,
             "ems_records": records}  # fmt: skip
+
+
+def public_comments(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A handful of fictional residents' comments from a participation meeting."""
+    texts = [
+        ("water", "河水发黑发臭，夏天尤其严重 / the creek turns black and smells in summer",
+         "approved"),
+        ("enterprise", "印染厂夜里排水 / the dye works discharges at night", "approved"),
+        ("land_use", "希望污水厂不要建在学校旁边 / please keep the sewage plant away from "
+         "the school", "approved"),
+        ("air", "水泥厂粉尘大 / dust from the cement plant", "pending"),
+        ("other", "广告 / advertisement", "rejected"),
+    ]  # fmt: skip
+    points = [villages.geometry.iloc[i % len(villages)].representative_point()
+              for i in range(len(texts))]  # fmt: skip
+    return gpd.GeoDataFrame(
+        {
+            "comment_id": [f"C-{i + 1:04d}" for i in range(len(texts))],
+            "category": [c for c, _, _ in texts], "text": [t for _, t, _ in texts],
+            "name": [None, "王 / Wang", None, None, None],
+            "status": [s for _, _, s in texts],
+            "created_at": ["2025-09-20T07:00:00+00:00"] * len(texts), "area_wkt": None,
+        },
+        geometry=points, crs=villages.crs,
+    )  # fmt: skip

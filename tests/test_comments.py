@@ -1,0 +1,93 @@
+"""Public comments: placed, validated (hostile and oversized text, control and direction
+characters, no place), pending until moderated, logged, public view without names, in the
+report once approved, exported to CSV and GeoPackage."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import shapely
+
+from townmap.errors import UploadError
+from townmap.io.export import export_frame
+from townmap.participation.comments import add_comment, moderate, public_view, read_comments
+from townmap.workspace import Workspace
+
+
+@pytest.fixture
+def ws(demo_ws, tmp_path):
+    shutil.copytree(demo_ws.folder, tmp_path / "ws")
+    return Workspace(tmp_path / "ws")
+
+
+HOSTILE = "<script>alert(1)</script>\u202e gnp.exe \u0007 河水很臭"
+
+
+def test_a_comment_is_pending_until_approved_and_every_step_is_logged(ws):
+    before = len(read_comments(ws))
+    cid = add_comment(ws, shapely.Point(119.93, 31.38), category="water", text=HOSTILE,
+                      name="李 Li", user="facilitator")  # fmt: skip
+    stored = read_comments(ws).set_index("comment_id").loc[cid]
+    assert len(read_comments(ws)) == before + 1 and stored["status"] == "pending"
+    assert "\u202e" not in stored["text"] and "\u0007" not in stored["text"]
+    assert stored["text"].startswith("<script>")  # kept as typed: escaped when shown
+    assert cid not in set(public_view(ws)["comment_id"])
+    assert moderate(ws, {cid: "approved"}, user="chair") == 1
+    public = public_view(ws)
+    assert cid in set(public["comment_id"]) and "name" not in public.columns
+    log = ws.read_table("change_log")
+    mine = log[log["record"] == cid]
+    assert list(mine["action"]) == ["insert", "update"] and mine.iloc[-1]["user"] == "chair"
+    assert moderate(ws, {cid: "approved"}, user="chair") == 0  # nothing changed
+
+
+def test_an_area_comment_keeps_its_area(ws):
+    area = shapely.box(119.92, 31.37, 119.94, 31.39)
+    cid = add_comment(ws, area, category="land_use", text="公园 / park", user="f")
+    row = read_comments(ws).set_index("comment_id").loc[cid]
+    assert shapely.from_wkt(row["area_wkt"]).equals(area)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"category": "gossip", "text": "x"}, "category"),
+        ({"category": "water", "text": "   "}, "empty"),
+        ({"category": "water", "text": "x" * 1001}, "1000"),
+        ({"category": "water", "text": "ok", "name": "n" * 41}, "40"),
+    ],
+)
+def test_bad_comments_are_refused_and_nothing_is_written(ws, kwargs, message):
+    gpkg = ws.folder / "workspace.gpkg"
+    before = gpkg.read_bytes()
+    with pytest.raises(UploadError, match=message):
+        add_comment(ws, shapely.Point(119.93, 31.38), user="f", **kwargs)
+    with pytest.raises(UploadError, match="map"):
+        add_comment(ws, shapely.Point(), category="water", text="x", user="f")
+    with pytest.raises(UploadError, match="no comment"):
+        moderate(ws, {"C-9999": "approved"}, user="chair")
+    with pytest.raises(UploadError, match="pending, approved or rejected"):
+        moderate(ws, {"C-0001": "deleted"}, user="chair")
+    assert gpkg.read_bytes() == before
+
+
+def test_approved_comments_reach_the_report_and_the_exports(ws, tmp_path):
+    from townmap.report.build import build_report
+    from townmap.report.model import Table
+
+    cid = add_comment(ws, shapely.Point(119.93, 31.38), category="noise", text=HOSTILE, user="f")
+    moderate(ws, {cid: "approved"}, user="chair")
+    report = build_report(ws, lang="en")
+    table = next(t for t in report.tables if t.caption == "Public comments")
+    assert any(HOSTILE[:25] in str(v) for v in table.frame.iloc[:, 1])
+    assert "pending" not in set(table.frame.iloc[:, 0])
+    from townmap.report.render_html import render_html
+
+    assert "<script>alert(1)" not in render_html(report) and isinstance(table, Table)
+    csv = export_frame(public_view(ws), tmp_path / "comments.csv", "comments")
+    assert "noise" in csv.read_text(encoding="utf-8-sig")
+    gpkg = export_frame(public_view(ws), tmp_path / "comments.gpkg", "comments")
+    import geopandas as gpd
+
+    assert cid in set(gpd.read_file(gpkg)["comment_id"])

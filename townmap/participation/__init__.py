@@ -1,0 +1,1 @@
+"""Public participation: residents' comments on the map and the public display."""
