@@ -22,6 +22,7 @@ pages = [
     st.Page(
         "townmap/ui/ems_page.py", title="环境管理体系 / EMS register", icon=":material/fact_check:"
     ),
+    st.Page("townmap/ui/comments_page.py", title="公众意见 / Comments", icon=":material/forum:"),
     st.Page("townmap/ui/report_page.py", title="报告 / Report", icon=":material/description:"),
     st.Page("townmap/ui/import_page.py", title="导入 / Import", icon=":material/upload_file:"),
     st.Page("townmap/ui/export_page.py", title="导出 / Export", icon=":material/download:"),

@@ -1,0 +1,96 @@
+"""Comments page, for the facilitator at a meeting: click the place (or draw the area) on
+the map, type the resident's comment, store it; moderate the comments before the public
+display shows them; export them. All text is escaped wherever it is shown."""
+
+from __future__ import annotations
+
+import shapely
+import shapely.errors
+import shapely.geometry
+import streamlit as st
+
+from townmap.errors import TownmapError
+from townmap.i18n import t, value_label
+from townmap.management.editing import default_user
+from townmap.participation.comments import CATEGORIES, add_comment, moderate, read_comments
+from townmap.ui import common, map_data, widgets
+
+
+def _place(state) -> shapely.Geometry | None:
+    state = state or {}
+    polygons = [d.get("geometry") for d in state.get("all_drawings") or []
+                if (d.get("geometry") or {}).get("type") == "Polygon"]  # fmt: skip
+    if polygons:
+        try:
+            return shapely.make_valid(shapely.geometry.shape(polygons[-1]))
+        except (ValueError, TypeError, shapely.errors.GEOSException):
+            return None
+    clicked = state.get("last_clicked")
+    return shapely.Point(clicked["lng"], clicked["lat"]) if clicked else None
+
+
+def _add(ws, stamp, lang: str) -> None:
+    key = f"cm_map_{lang}"
+    map_col, form_col = st.columns([3, 2], gap="medium")
+    with map_col:
+        widgets.page_map(stamp, lang, {"public_comments"}, [], key,
+                         returned=["last_clicked", "all_drawings"], height=520)  # fmt: skip
+    place = _place(st.session_state.get(key))
+    with form_col, st.form("cm_add", clear_on_submit=True):
+        if place is None:
+            st.info(t("comment_place_first", lang))
+        else:
+            st.caption(t("comment_place", lang).format(kind=place.geom_type,
+                                                        lon=place.centroid.x,
+                                                        lat=place.centroid.y))  # fmt: skip
+        category = st.selectbox(t("category", lang), CATEGORIES,
+                                format_func=lambda c: value_label(c, lang))  # fmt: skip
+        text = st.text_area(t("comment_text", lang), max_chars=1000)
+        name = st.text_input(t("comment_name", lang), max_chars=40)
+        user = st.text_input(t("your_name", lang), value=default_user(), max_chars=80)
+        if st.form_submit_button(t("comment_add", lang), type="primary"):
+            try:
+                cid = add_comment(ws, place, category=category, text=text, name=name, user=user)
+                st.success(t("comment_added", lang).format(id=cid))
+            except TownmapError as exc:
+                st.error(str(exc))
+
+
+def _moderate(ws, lang: str) -> None:
+    frame = read_comments(ws)
+    if frame.empty:
+        st.info(t("no_data", lang))
+        return
+    table = frame.drop(columns="geometry").copy()
+    table["decision"] = table["status"]
+    edited = st.data_editor(
+        table, hide_index=True, width="stretch", key="cm_moderation",
+        disabled=[c for c in table.columns if c != "decision"],
+        column_config={"decision": st.column_config.SelectboxColumn(
+            t("moderation", lang), options=["pending", "approved", "rejected"], required=True)},
+    )  # fmt: skip
+    user = st.text_input(t("your_name", lang), value=default_user(), max_chars=80, key="cm_user")
+    if st.button(t("save", lang), type="primary", key="cm_save"):
+        decisions = dict(zip(edited["comment_id"], edited["decision"], strict=True))
+        try:
+            n = moderate(ws, decisions, user=user)
+            st.success(t("moderated", lang).format(n=n))
+        except TownmapError as exc:
+            st.error(str(exc))
+    widgets.export_widget(lang, frame, "public_comments", "cm_export")
+
+
+def render() -> None:
+    lang, ws = common.page_start("comments_title")
+    if ws is None:
+        return
+    stamp = map_data.Stamp.of(ws)
+    st.caption(t("comments_note", lang))
+    section = widgets.sections(lang, ["add", "moderate"], "cm_section", prefix="cm_tab_")
+    if section == "moderate":
+        _moderate(ws, lang)
+    else:
+        _add(ws, stamp, lang)
+
+
+render()
