@@ -27,4 +27,8 @@ pages = [
     st.Page("townmap/ui/import_page.py", title="导入 / Import", icon=":material/upload_file:"),
     st.Page("townmap/ui/export_page.py", title="导出 / Export", icon=":material/download:"),
 ]
-st.navigation(pages).run()
+if st.query_params.get("mode") == "public":  # the projector: one locked page, no menu
+    public = st.Page("townmap/ui/public_page.py", title="公众展示 / Public display", default=True)
+    st.navigation([public], position="hidden").run()
+else:
+    st.navigation(pages).run()

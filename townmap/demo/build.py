@@ -136,6 +136,7 @@ def build_layers(seed: int = DEMO_SEED, n_enterprises: int = DEMO_ENTERPRISES) -
         "cp_audits": audits,
         "cp_options": management.cp_options(grng, audits, src["enterprises"]),
         **management.ems_register(),
+        "public_slides": management.public_slides(),
         "water_samples": monitoring.water_samples(mrng, stations, factor),
         "effluent_samples": monitoring.effluent_samples(
             mrng, src["discharge_points"], src["enterprises"]

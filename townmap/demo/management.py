@@ -222,3 +222,21 @@ def public_comments(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         },
         geometry=points, crs=villages.crs,
     )  # fmt: skip
+
+
+def public_slides() -> pd.DataFrame:
+    """The demo's public meeting: four views in order."""
+    return pd.DataFrame(
+        {
+            "slide_id": ["S1", "S2", "S3", "S4"],
+            "position": [1, 2, 3, 4],
+            "title_zh": ["我们镇的河流和太湖", "水质怎么样？", "哪些企业选址有问题？",
+                         "大家的意见"],
+            "title_en": ["Our rivers and Lake Tai", "How clean is the water?",
+                         "Where are factories in the wrong place?", "What residents said"],
+            "layers": ["villages,rivers,lake,taihu_zones", "rivers,lake",
+                       "villages,rivers,lake", "villages,rivers,lake,public_comments"],
+            "indicator": ["none", "water_class", "conflicts", "comments"],
+            "area": ["town", "town", "town", "town"],
+        }
+    )  # fmt: skip

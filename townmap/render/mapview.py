@@ -212,6 +212,7 @@ def build_map(
     basemaps: Basemaps = Basemaps(),
     coords: dict | None = None,
     point_url: Callable[[bytes], str] | None = None,
+    drawing: bool = True,
 ) -> MapParts:
     """The base map with static layers and controls, plus dynamic groups and the control.
 
@@ -251,7 +252,8 @@ def build_map(
         edit_options={"edit": False},
     )
     draw.default_js, draw.default_css = draw_links(asset_base)
-    draw.add_to(m)
+    if drawing:  # the public display is read-only: no drawing tools
+        draw.add_to(m)
     TownmapControls(
         t("legend", lang),
         list(reversed(entries)),

@@ -13,7 +13,7 @@ from townmap.errors import TownmapError
 from townmap.i18n import t, value_label
 from townmap.management.editing import default_user
 from townmap.participation.comments import CATEGORIES, add_comment, moderate, read_comments
-from townmap.ui import common, map_data, widgets
+from townmap.ui import common, editor, map_data, widgets
 
 
 def _place(state) -> shapely.Geometry | None:
@@ -86,8 +86,13 @@ def render() -> None:
         return
     stamp = map_data.Stamp.of(ws)
     st.caption(t("comments_note", lang))
-    section = widgets.sections(lang, ["add", "moderate"], "cm_section", prefix="cm_tab_")
-    if section == "moderate":
+    section = widgets.sections(lang, ["add", "moderate", "slides"], "cm_section",
+                               prefix="cm_tab_")  # fmt: skip
+    if section == "slides":
+        st.caption(t("slides_note", lang))
+        st.link_button(t("open_public", lang), "./?mode=public&slide=1")
+        editor.edit_table(ws, "public_slides", lang)
+    elif section == "moderate":
         _moderate(ws, lang)
     else:
         _add(ws, stamp, lang)
