@@ -2,7 +2,9 @@
 large type, a simple legend, colour-blind-safe colours, no editing controls and no
 enterprise details the workspace marks as not public. The presenter steps through the
 planner's views with a clicker or the keyboard (PageDown/PageUp, arrows, space); the
-slide number is in the URL, so a page reload stays on the same view."""
+slide number is in the URL, so a page reload stays on the same view. Type is sized in
+viewport units; a 4K projector is driven at 200 % scaling, as operating systems do by
+default, so the map and text keep their proportions."""
 
 from __future__ import annotations
 
@@ -24,14 +26,14 @@ CSS = """
 [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
 footer { display: none !important; }
 .block-container { padding: 1.2rem 2rem 0 2rem !important; max-width: 100% !important; }
-.pub-title { font-size: 3.2rem; font-weight: 800; line-height: 1.15; color: #000; }
-.pub-sub { font-size: 1.9rem; color: #222; margin-bottom: .4rem; }
-.pub-big { font-size: 5rem; font-weight: 800; line-height: 1; color: #000; }
-.pub-label { font-size: 1.7rem; color: #111; }
-.pub-small { font-size: 1.3rem; color: #222; }
-.pub-nav { font-size: 1.5rem; color: #333; }
+.pub-title { font-size: 6vh; font-weight: 800; line-height: 1.15; color: #000; }
+.pub-sub { font-size: 3.4vh; color: #222; margin-bottom: .4rem; }
+.pub-big { font-size: 9vh; font-weight: 800; line-height: 1; color: #000; }
+.pub-label { font-size: 3vh; color: #111; }
+.pub-small { font-size: 2.2vh; color: #222; }
+.pub-nav { font-size: 2.8vh; color: #333; }
 .pub-nav a { color: #0072B2; text-decoration: none; font-weight: 700; padding: 0 .6rem; }
-.pub-fiction { font-size: 1.3rem; background: #F0E442; color: #000; padding: .2rem .6rem; }
+.pub-fiction { font-size: 2.2vh; background: #F0E442; color: #000; padding: .2rem .6rem; }
 </style>
 """
 

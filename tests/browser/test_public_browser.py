@@ -1,0 +1,58 @@
+"""The public display in a real browser, offline: no input widgets, no off-host request,
+the presenter steps through the views with the keyboard; at 1920 × 1080 and 3840 × 2160."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+IFRAME = "iframe[title='streamlit_folium.st_folium']"
+INPUTS = (
+    "() => document.querySelectorAll('input, textarea, select, button, [contenteditable]').length"
+)
+
+
+@pytest.mark.parametrize("scale", [1, 2])  # 1920 × 1080, and 3840 × 2160 at 200 %
+def test_public_display_is_read_only_and_steps_with_the_keyboard(browser_page, artifacts,
+                                                                  scale):  # fmt: skip
+    page, guard, url = browser_page
+    if scale != 1:  # a 4K projector: the same layout, twice the pixels
+        context = page.context.browser.new_context(
+            viewport={"width": 1920, "height": 1080}, device_scale_factor=scale
+        )
+        page = context.new_page()
+        guard.attach(context, page)
+    else:
+        page.set_viewport_size({"width": 1920, "height": 1080})
+    width, height = 1920 * scale, 1080 * scale
+    page.goto(f"{url}/?mode=public")
+    page.wait_for_selector(".pub-title", timeout=90_000)
+    page.wait_for_selector(IFRAME, timeout=60_000)
+    page.wait_for_timeout(2500)
+    assert "我们镇的河流和太湖" in page.inner_text(".pub-title")
+    assert page.evaluate(INPUTS) == 0  # no editing control anywhere on the page
+    assert page.locator("[data-testid='stSidebar']").count() == 0 or not page.locator(
+        "[data-testid='stSidebar']").is_visible()  # fmt: skip
+    page.screenshot(path=str(artifacts / f"public_{width}x{height}.png"))
+    page.keyboard.press("PageDown")
+    page.wait_for_function("() => location.search.includes('slide=2')", timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('.pub-title') && "
+        "document.querySelector('.pub-title').innerText.includes('水质')",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(2000)
+    assert "stations at class III or better" in page.inner_text("body")
+    page.screenshot(path=str(artifacts / f"public_{width}x{height}_water.png"))
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => location.search.includes('slide=3')", timeout=30_000)
+    page.keyboard.press("PageUp")
+    page.wait_for_function("() => location.search.includes('slide=2')", timeout=30_000)
+    assert page.evaluate(INPUTS) == 0
+    assert guard.dialogs == []
+    if scale != 1:
+        from PIL import Image
+
+        shot = Image.open(artifacts / f"public_{width}x{height}.png")
+        assert shot.size == (3840, 2160)
