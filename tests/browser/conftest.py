@@ -26,9 +26,14 @@ def hostile_ws(demo_ws, tmp_path_factory):
     tve.loc[0, "name_en"] = "`${alert(2)}`"
     aspects = ws.read_table("ems_aspects")
     aspects.loc[0, "control"] = HOSTILE_NAME + "<script>alert(3)</script>"
+    comments = ws.read_layer("public_comments")
+    comments.loc[comments["status"] == "approved", "text"] = (
+        HOSTILE_NAME + "<script>alert(4)</script>"
+    )
     with ws.transaction() as tx:
         tx.write_layer("enterprises", tve, fictional=True)
         tx.write_table("ems_aspects", aspects, fictional=True)
+        tx.write_layer("public_comments", comments, fictional=True)
     return ws
 
 

@@ -49,6 +49,10 @@ def test_public_display_is_read_only_and_steps_with_the_keyboard(browser_page, a
     page.wait_for_function("() => location.search.includes('slide=3')", timeout=30_000)
     page.keyboard.press("PageUp")
     page.wait_for_function("() => location.search.includes('slide=2')", timeout=30_000)
+    page.goto(f"{url}/?mode=public&slide=4")  # residents' comments: hostile text stays text
+    page.wait_for_selector(IFRAME, timeout=60_000)
+    page.wait_for_timeout(2500)
+    assert "public comments" in page.inner_text("body")
     assert page.evaluate(INPUTS) == 0
     assert guard.dialogs == []
     if scale != 1:

@@ -64,12 +64,16 @@ def public_frame(layer_id: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         for col in ("name_zh", "name_en"):
             if col in out:
                 out[col] = out[col].where(public, "—")
+        out.insert(0, "ent_id", [f"p{i + 1}" for i in range(len(out))])  # not the real id
         return out
     if layer_id == "public_comments":
         shown = gdf[gdf["status"] == "approved"] if "status" in gdf else gdf.iloc[:0]
-        return shown[[c for c in ("category", "text") if c in shown.columns] + ["geometry"]]
+        cols = [c for c in ("comment_id", "category", "text") if c in shown.columns]
+        return shown[[*cols, "geometry"]]
     if layer_id == "discharge_points":
-        return gdf[["geometry"]].copy()
+        out = gdf[["geometry"]].copy()
+        out.insert(0, "dp_id", [f"p{i + 1}" for i in range(len(out))])
+        return out
     return gdf
 
 
