@@ -91,3 +91,34 @@ def test_approved_comments_reach_the_report_and_the_exports(ws, tmp_path):
     import geopandas as gpd
 
     assert cid in set(gpd.read_file(gpkg)["comment_id"])
+
+
+def test_comments_page_records_a_clicked_comment_and_moderates_it(ws, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from townmap import PROJECT_ROOT
+
+    monkeypatch.setenv("TOWNMAP_WORKSPACE", str(ws.folder))
+    page = str(PROJECT_ROOT / "townmap/ui/comments_page.py")
+    at = AppTest.from_file(page, default_timeout=120)
+    at.query_params["lang"] = "en"
+    at.session_state["cm_map_en"] = {"last_clicked": {"lat": 31.38, "lng": 119.93},
+                                     "all_drawings": None}  # fmt: skip
+    at.run()
+    at.text_area[0].set_value("河边堆了垃圾 / rubbish by the river")
+    next(b for b in at.button if b.label == "Save the comment").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("waiting for moderation" in s.value for s in at.success)
+    stored = read_comments(ws)
+    assert stored["text"].str.contains("rubbish").any()
+    at = AppTest.from_file(page, default_timeout=120)
+    at.query_params["lang"] = "en"
+    at.session_state["cm_section"] = "moderate"
+    at.run()
+    assert not at.exception
+    next(b for b in at.button if b.label == "Save").click().run()  # nothing decided yet
+    assert any("0 comment(s) moderated" in s.value for s in at.success)
+    at = AppTest.from_file(page, default_timeout=120)
+    at.session_state["cm_section"] = "slides"
+    at.run()
+    assert not at.exception
