@@ -196,3 +196,56 @@ def test_the_change_log_cannot_be_imported_over(ws, tmp_path):
     csv.write_text("changed_at,user,table_id,record,action\nx,y,z,w,insert\n", encoding="utf-8")
     with pytest.raises(UploadError, match="written only by Townmap"):
         plan_import(csv, ImportOptions(layer_id=LOG), load_catalog())
+
+
+def test_a_stale_edit_is_refused_and_different_records_merge(ws):
+    from townmap.management.editing import StaleEditError
+
+    base = ws.read_table("ems_aspects")  # two planners open the table at the same time
+    mine = base.copy()
+    mine.loc[mine["aspect_id"] == "A01", "severity"] = 2
+    save_edits(ws, "ems_aspects", mine, user="Li", base=base)
+    theirs = base.copy()
+    theirs.loc[theirs["aspect_id"] == "A01", "likelihood"] = 1
+    with pytest.raises(StaleEditError, match=r"A01: severity '5' → '2'"):
+        save_edits(ws, "ems_aspects", theirs, user="Wang", base=base)
+    other = base.copy()
+    other.loc[other["aspect_id"] == "A02", "control"] = "daily checks"
+    save_edits(ws, "ems_aspects", other, user="Wang", base=base)  # another record: merged
+    now = ws.read_table("ems_aspects").set_index("aspect_id")
+    assert now.loc["A01", "severity"] == 2 and now.loc["A02", "control"] == "daily checks"
+    gone = base[base["aspect_id"] != "A02"]  # deleting what someone just edited: refused
+    with pytest.raises(StaleEditError, match="A02"):
+        save_edits(ws, "ems_aspects", gone, user="Zhao", base=base)
+
+
+def test_concurrent_saves_lose_no_update(ws):
+    import threading
+
+    from townmap.management.editing import StaleEditError
+
+    base = ws.read_table("ems_aspects")
+    outcomes = []
+
+    def edit(aspect: str, field: str, value, user: str) -> None:
+        frame = base.copy()
+        frame.loc[frame["aspect_id"] == aspect, field] = value
+        try:
+            save_edits(Workspace(ws.folder), "ems_aspects", frame, user=user, base=base)
+            outcomes.append((user, "saved"))
+        except StaleEditError:
+            outcomes.append((user, "stale"))
+
+    jobs = [("A03", "severity", 1, "a"), ("A04", "severity", 1, "b"),
+            ("A05", "likelihood", 1, "c"), ("A05", "likelihood", 2, "d")]  # fmt: skip
+    threads = [threading.Thread(target=edit, args=job) for job in jobs]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    done = dict(outcomes)
+    now = ws.read_table("ems_aspects").set_index("aspect_id")
+    assert done["a"] == done["b"] == "saved" and now.loc["A03", "severity"] == 1
+    assert now.loc["A04", "severity"] == 1  # both changes to different records survive
+    assert sorted([done["c"], done["d"]]) == ["saved", "stale"]  # one wins, one is told
+    assert now.loc["A05", "likelihood"] == (1 if done["c"] == "saved" else 2)

@@ -248,6 +248,17 @@ class Transaction:
         self._register = pyogrio.read_dataframe(self._tmp, layer=LAYERS_TABLE).astype(str)
         self._meta = workspace.metadata()
 
+    def has_table(self, name: str) -> bool:
+        """Whether ``name`` exists in this transaction's view (read under the lock)."""
+        return name not in _INTERNAL and name in {str(n) for n, _ in pyogrio.list_layers(self._tmp)}
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        """A table as this transaction sees it: what was committed when it took the lock,
+        plus its own writes — the base for a check-then-write without a lost update."""
+        if not self.has_table(name):
+            raise WorkspaceError(f"the workspace has no layer {name!r}")
+        return pd.DataFrame(pyogrio.read_dataframe(self._tmp, layer=name, use_arrow=True))
+
     def _record(
         self, layer_id: str, kind: str, fictional: bool, source: str, description: str
     ) -> None:

@@ -25,6 +25,10 @@ MAX_TEXT = 4000  # characters in one cell: a register entry, not a document
 MAX_USER = 80
 
 
+class StaleEditError(UploadError):
+    """Another session changed the records this edit touches since it began."""
+
+
 @dataclass(frozen=True)
 class EditResult:
     inserted: int
@@ -165,6 +169,7 @@ def save_edits(
     reason: str = "",
     catalog: Catalog | None = None,
     keys: list[str] | None = None,
+    base: pd.DataFrame | None = None,
 ) -> EditResult:
     """Validate ``edited`` (the whole table as the user left it) and store it with its
     change-log rows in one transaction. Nothing is written when anything is wrong.
@@ -185,7 +190,53 @@ def save_edits(
     after = _clean(pd.DataFrame(edited), spec)
     _check(after, spec, keys)
     columns = [a.name for a in spec.attributes]
-    before = ws.read_table(table_id) if ws.has_table(table_id) else pd.DataFrame(columns=columns)
+    with ws.transaction() as tx:  # read, check and write under the workspace lock
+        current = tx.read_table(table_id) if tx.has_table(table_id) else pd.DataFrame(
+            columns=columns)  # fmt: skip
+        if base is not None:  # optimistic: what did others change since the user began?
+            after = _merge(_clean(pd.DataFrame(base), spec), after, current, keys, columns)
+            _check(after, spec, keys)
+        result = _store(tx, ws, table_id, current, after, keys, columns, user, reason)
+    return result
+
+
+def _merge(base, mine, current, keys, columns) -> pd.DataFrame:
+    """Apply my changes (base → mine) onto the current table. Records that someone else
+    changed meanwhile and that I changed too are a conflict: refused, naming what they
+    did, so nobody's work is silently overwritten."""
+    ours = _changes(base, mine, keys, columns)
+    theirs = _changes(base, current, keys, columns)
+    clash = {c["record"] for c in ours} & {c["record"] for c in theirs}
+    if clash:
+        said = [
+            f"{c['record']}: " + (f"{c['field']} {c['old']!r} → {c['new']!r}"
+                                  if c["action"] == "update" else c["action"] + "d")
+            for c in theirs if c["record"] in clash
+        ][:8]  # fmt: skip
+        raise StaleEditError(
+            "someone else changed the same record(s) after you opened the table; your "
+            "changes were not saved. Their changes: "
+            + "; ".join(said)
+            + ". Reload the table and apply your changes again."
+        )
+    merged = current.reset_index(drop=True).copy()
+    mine_ids = _ids(mine, keys)
+    merged_ids = _ids(merged, keys)
+    for change in ours:
+        rid = change["record"]
+        if change["action"] == "delete":
+            merged = merged[merged_ids != rid]
+            merged_ids = _ids(merged, keys)
+        elif change["action"] == "insert":
+            merged = pd.concat([merged, mine[mine_ids == rid]], ignore_index=True)
+            merged_ids = _ids(merged, keys)
+        else:
+            value = mine.loc[mine_ids == rid, change["field"]].iloc[0]
+            merged.loc[merged_ids == rid, change["field"]] = value
+    return merged.reset_index(drop=True)
+
+
+def _store(tx, ws, table_id, before, after, keys, columns, user, reason) -> EditResult:
     changes = _changes(before, after, keys, columns)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     log = pd.DataFrame(
@@ -201,11 +252,10 @@ def save_edits(
     )  # fmt: skip
     if not result.changed:
         return result
-    history = ws.read_table(LOG) if ws.has_table(LOG) else log.iloc[:0]
-    with ws.transaction() as tx:
-        tx.write_table(table_id, after.reindex(columns=columns), source=f"edited by {user}")
-        tx.write_table(LOG, pd.concat([history, log], ignore_index=True),
-                       source="townmap change log")  # fmt: skip
+    history = tx.read_table(LOG) if tx.has_table(LOG) else log.iloc[:0]
+    tx.write_table(table_id, after.reindex(columns=columns), source=f"edited by {user}")
+    tx.write_table(LOG, pd.concat([history, log], ignore_index=True),
+                   source="townmap change log")  # fmt: skip
     return result
 
 

@@ -57,10 +57,15 @@ def edit_table(ws: Workspace, table_id: str, lang: str, *, keys: list[str] | Non
     """The table in an editor with a name, a reason and a save button (in a form, so
     typing does not rerun the page); errors are shown and nothing is written."""
     spec = common.catalog()[table_id]
-    current = ws.read_table(table_id) if ws.has_table(table_id) else pd.DataFrame()
+    base_key = f"edit_base_{table_id}"
+    if base_key not in st.session_state:  # what this user started from (optimistic lock)
+        st.session_state[base_key] = (
+            ws.read_table(table_id) if ws.has_table(table_id) else pd.DataFrame()
+        )
+    base = st.session_state[base_key]
     with st.form(f"edit_{table_id}"):
         edited = st.data_editor(
-            _for_editor(current, spec), num_rows="dynamic", hide_index=True, width="stretch",
+            _for_editor(base, spec), num_rows="dynamic", hide_index=True, width="stretch",
             column_config=_config(spec, lang), height=height, key=f"editor_{table_id}",
         )  # fmt: skip
         c1, c2, c3 = st.columns([2, 3, 1])
@@ -70,10 +75,15 @@ def edit_table(ws: Workspace, table_id: str, lang: str, *, keys: list[str] | Non
         saved = c3.form_submit_button(t("save", lang), type="primary")
     if saved:
         try:
-            result = save_edits(ws, table_id, edited, user=user, reason=reason, keys=keys)
+            result = save_edits(ws, table_id, edited, user=user, reason=reason, keys=keys,
+                                base=base)  # fmt: skip
         except TownmapError as exc:
             st.error(str(exc))
+            if st.button(t("reload_table", lang), key=f"reload_{table_id}"):
+                st.session_state.pop(base_key, None)
+                st.rerun()
             return
+        st.session_state.pop(base_key, None)  # next time: start from the saved table
         if result.changed:
             st.success(
                 t("saved_changes", lang).format(
