@@ -247,6 +247,7 @@ class Transaction:
         self._crs = workspace.crs
         self._register = pyogrio.read_dataframe(self._tmp, layer=LAYERS_TABLE).astype(str)
         self._meta = workspace.metadata()
+        self._dirty = False
 
     def has_table(self, name: str) -> bool:
         """Whether ``name`` exists in this transaction's view (read under the lock)."""
@@ -318,6 +319,7 @@ class Transaction:
         source: str,
         description: str,
     ) -> None:
+        self._dirty = True
         if name in _INTERNAL:
             raise WorkspaceError(f"{name!r} is reserved for Townmap's own records")
         self._validate(name, frame)
@@ -330,6 +332,7 @@ class Transaction:
 
     def delete_layer(self, name: str) -> None:
         """Remove a vector layer or table (GeoPackage bookkeeping included)."""
+        self._dirty = True
         if name in _INTERNAL:
             raise WorkspaceError(f"{name!r} is reserved for Townmap's own records")
         if name not in {str(n) for n, _ in pyogrio.list_layers(self._tmp)}:
@@ -341,6 +344,7 @@ class Transaction:
         self, name: str, writer, *, fictional: bool = False, source: str = "", description: str = ""
     ) -> Path:
         """Call ``writer(path)`` to write a GeoTIFF; it replaces ``rasters/name.tif`` at commit."""
+        self._dirty = True
         folder = self.ws.raster_folder
         folder.mkdir(exist_ok=True)
         tmp = folder / f".{name}.tx-{self._tag}.tif"
@@ -352,6 +356,7 @@ class Transaction:
 
     def delete_raster(self, name: str) -> None:
         """Remove ``rasters/name.tif`` at commit."""
+        self._dirty = True
         final = self.ws.raster_folder / f"{name}.tif"
         if not final.is_file():
             raise WorkspaceError(f"the workspace has no raster {name!r}")
@@ -359,11 +364,14 @@ class Transaction:
         self._register = self._register[self._register["layer_id"] != name]
 
     def set_metadata(self, **values: str) -> None:
+        self._dirty = True
         if "crs" in values:
             raise WorkspaceError("the workspace CRS is fixed when the workspace is created")
         self._meta.update({k: str(v) for k, v in values.items()})
 
     def _commit(self) -> None:
+        if not self._dirty:  # a read-only transaction leaves the file as it was
+            return
         _write_meta(self._tmp, self._meta)
         _write_layer_register(self._tmp, self._register)
         with open(self._tmp, "rb+") as fh:
