@@ -248,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)
     add_monitoring(sub)
     add_report(sub)
+    from townmap.io.backup_cli import add_commands as add_backup
+
+    add_backup(sub)
 
     layers = sub.add_parser("layers", help="list the layer catalog with feature counts and CRS")
     _workspace_arg(layers)

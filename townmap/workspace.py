@@ -179,6 +179,17 @@ class Workspace:
 
     # ------------------------------------------------------------------ writing
     @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the workspace's write lock (no writer can commit meanwhile)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / _LOCK_NAME, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """All writes inside the block land together at its end, or none do."""
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,56 @@
+"""Backups: a snapshot under the lock, restored byte for byte; a damaged or foreign
+archive never replaces a workspace; an existing workspace is replaced only with --force."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+
+import pytest
+
+from townmap.cli import main
+from townmap.workspace import Workspace
+
+
+@pytest.fixture
+def ws(demo_ws, tmp_path):
+    shutil.copytree(demo_ws.folder, tmp_path / "ws")
+    return Workspace(tmp_path / "ws")
+
+
+def test_backup_and_restore_round_trip(ws, tmp_path):
+    archive = tmp_path / "b.zip"
+    assert main(["workspace", "backup", "--workspace", str(ws.folder), "--out", str(archive)]) == 0
+    original = ws.gpkg.read_bytes()
+    dem = ws.raster_path("dem").read_bytes()
+    table = ws.read_table("ems_aspects").assign(control="changed after the backup")
+    with ws.transaction() as tx:
+        tx.write_table("ems_aspects", table)
+    assert main(["workspace", "restore", str(archive), "--workspace", str(ws.folder)]) == 2
+    assert main(["workspace", "restore", str(archive), "--workspace", str(ws.folder),
+                 "--force"]) == 0  # fmt: skip
+    again = Workspace(ws.folder)
+    assert again.gpkg.read_bytes() == original and again.raster_path("dem").read_bytes() == dem
+    fresh = tmp_path / "elsewhere"
+    assert main(["workspace", "restore", str(archive), "--workspace", str(fresh)]) == 0
+    assert Workspace(fresh).read_table("ems_aspects").equals(again.read_table("ems_aspects"))
+
+
+def test_a_bad_backup_leaves_the_workspace_alone(ws, tmp_path):
+    before = ws.gpkg.read_bytes()
+    foreign = tmp_path / "foreign.zip"
+    with zipfile.ZipFile(foreign, "w") as zf:
+        zf.writestr("holiday.jpg", b"not a workspace")
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w") as zf:
+        zf.writestr("workspace.gpkg", b"SQLite format 3\x00 but truncated")
+        zf.writestr("townmap-backup.txt", "townmap workspace backup\n")
+    not_zip = tmp_path / "nope.zip"
+    not_zip.write_bytes(b"plain text")
+    for bad in (foreign, broken, not_zip, tmp_path / "missing.zip"):
+        code = main(["workspace", "restore", str(bad), "--workspace", str(ws.folder), "--force"])
+        assert code == 2, bad.name
+        assert ws.gpkg.read_bytes() == before
+    assert not [p for p in ws.folder.parent.iterdir() if ".restore-" in p.name]
+    assert main(["workspace", "backup", "--workspace", str(ws.folder), "--out",
+                 str(tmp_path / "b.tar")]) == 2  # fmt: skip
