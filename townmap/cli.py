@@ -251,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     from townmap.io.backup_cli import add_commands as add_backup
 
     add_backup(sub)
+    from townmap.auth.cli import add_commands as add_users
+
+    add_users(sub)
 
     layers = sub.add_parser("layers", help="list the layer catalog with feature counts and CRS")
     _workspace_arg(layers)

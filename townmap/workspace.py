@@ -37,6 +37,9 @@ LAYERS_TABLE = "townmap_layers"
 _INTERNAL = {META_TABLE, LAYERS_TABLE}
 #: Townmap's own tables (import log, copies kept for undo): stored, but not user layers
 INTERNAL_PREFIX = "townmap_"
+#: Townmap's own records written through ``Transaction.write_internal_table``; never
+#: exported (the users table holds password hashes)
+OWN_TABLES = frozenset({"townmap_users"})
 _LOCK_NAME = ".townmap.lock"
 
 
@@ -340,6 +343,13 @@ class Transaction:
         )
         if not name.startswith(INTERNAL_PREFIX):
             self._record(name, kind, fictional, source, desc)
+
+    def write_internal_table(self, name: str, table: pd.DataFrame) -> None:
+        """Store one of Townmap's own records (not catalogued, not listed, not exported)."""
+        if name not in OWN_TABLES:
+            raise WorkspaceError(f"{name!r} is not one of Townmap's own tables")
+        self._dirty = True
+        pyogrio.write_dataframe(pd.DataFrame(table), self._tmp, layer=name, driver="GPKG")
 
     def delete_layer(self, name: str) -> None:
         """Remove a vector layer or table (GeoPackage bookkeeping included)."""

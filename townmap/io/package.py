@@ -19,7 +19,7 @@ import rasterio
 from townmap.catalog import Catalog
 from townmap.errors import UploadError
 from townmap.io.qgis_style import layer_qml
-from townmap.workspace import INTERNAL_PREFIX, Workspace, drop_gpkg_table
+from townmap.workspace import INTERNAL_PREFIX, OWN_TABLES, Workspace, drop_gpkg_table
 
 STYLES_TABLE = "layer_styles"
 _CREATE_STYLES = f"""
@@ -116,7 +116,7 @@ def export_workspace(ws: Workspace, out: str | Path, catalog: Catalog) -> Path:
         finally:
             con.close()
         for name in names:
-            if name.startswith(_LEFT_OUT):
+            if name.startswith(_LEFT_OUT) or name in OWN_TABLES:  # undo copies, secrets
                 drop_gpkg_table(target, name)
         for tif in sorted(ws.raster_folder.glob("*.tif")):
             if not tif.stem.startswith(INTERNAL_PREFIX):

@@ -1,0 +1,110 @@
+"""Users and roles: scrypt hashes only (never the password), sign-in, role checks on the
+server side, the last administrator kept, users left out of exports, the CLI reading the
+password from standard input and never printing it."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import pytest
+
+from townmap.auth.users import (
+    add_user,
+    authorize,
+    list_users,
+    remove_user,
+    reset_password,
+    sign_in,
+    verify_password,
+)
+from townmap.cli import main
+from townmap.errors import UploadError
+from townmap.workspace import Workspace
+
+SECRET = "correct horse battery staple"
+
+
+@pytest.fixture
+def ws(demo_ws, tmp_path):
+    shutil.copytree(demo_ws.folder, tmp_path / "ws")
+    return Workspace(tmp_path / "ws")
+
+
+def test_passwords_are_stored_only_as_hashes_and_checked(ws):
+    add_user(ws, "admin", "administrator", SECRET)
+    add_user(ws, "li.planner", "planner", SECRET + "!")
+    assert sign_in(ws, "admin", SECRET) == "administrator"
+    assert sign_in(ws, "admin", SECRET + "x") is None
+    assert sign_in(ws, "nobody", SECRET) is None
+    raw = ws.gpkg.read_bytes()
+    assert SECRET.encode() not in raw and b"scrypt$" in raw
+    assert list(list_users(ws).columns) == ["user", "role", "created_at"]
+    assert "townmap_users" not in ws.layer_names()
+    with sqlite3.connect(ws.gpkg) as con:
+        (stored,) = con.execute(
+            "select password_hash from townmap_users where user='admin'"
+        ).fetchone()
+    assert verify_password(SECRET, stored) and not verify_password("guess", stored)
+    assert not verify_password(SECRET, "md5$abc")
+
+
+@pytest.mark.parametrize(
+    ("user", "role", "password", "message"),
+    [
+        ("x", "planner", SECRET, "2–40"),
+        ("<script>", "planner", SECRET, "2–40"),
+        ("wang", "king", SECRET, "role"),
+        ("wang", "planner", "short", "at least"),
+        ("wang", "planner", "wang-is-my-password", "user name"),
+    ],
+)
+def test_bad_users_are_refused(ws, user, role, password, message):
+    with pytest.raises(UploadError, match=message):
+        add_user(ws, user, role, password)
+    assert list_users(ws).empty
+
+
+def test_roles_are_checked_and_the_last_administrator_stays(ws):
+    authorize("planner", "edit")
+    authorize("consultant", "import")
+    with pytest.raises(PermissionError, match="consultant"):
+        authorize("consultant", "edit")
+    with pytest.raises(PermissionError):
+        authorize("public", "export")
+    with pytest.raises(PermissionError):
+        authorize(None, "read")
+    add_user(ws, "admin", "administrator", SECRET)
+    add_user(ws, "zhao", "consultant", SECRET)
+    with pytest.raises(UploadError, match="last administrator"):
+        remove_user(ws, "admin")
+    reset_password(ws, "zhao", "a brand new secret", role="planner")
+    assert sign_in(ws, "zhao", "a brand new secret") == "planner"
+    assert sign_in(ws, "zhao", SECRET) is None
+    remove_user(ws, "zhao")
+    assert list(list_users(ws)["user"]) == ["admin"]
+
+
+def test_users_are_never_exported(ws, tmp_path):
+    add_user(ws, "admin", "administrator", SECRET)
+    out = tmp_path / "all.gpkg"
+    assert main(["export", "--all", "--workspace", str(ws.folder), "--out", str(out)]) == 0
+    with sqlite3.connect(out) as con:
+        tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
+    assert "townmap_users" not in tables and b"scrypt$" not in out.read_bytes()
+
+
+def test_users_cli_reads_the_password_from_stdin_and_never_prints_it(ws, monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(SECRET + "\n"))
+    args = ["users", "add", "wang", "--role", "planner", "--password-stdin",
+            "--workspace", str(ws.folder)]  # fmt: skip
+    assert main(args) == 0
+    assert main(["users", "list", "--workspace", str(ws.folder)]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("tiny\n"))
+    assert main(["users", "reset", "wang", "--password-stdin", "--workspace",
+                 str(ws.folder)]) == 2  # fmt: skip
+    out = capsys.readouterr()
+    assert SECRET not in out.out + out.err and "wang" in out.out
+    assert sign_in(ws, "wang", SECRET) == "planner"

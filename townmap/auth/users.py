@@ -1,0 +1,129 @@
+"""Users of a workspace, stored in it (``townmap_users``: they back up and restore with
+it), passwords only as scrypt hashes (salted, memory-hard; the standard library's
+``hashlib.scrypt``, no extra dependency). Nothing here ever prints or logs a password."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import tomllib
+from datetime import UTC, datetime
+
+import pandas as pd
+import pyogrio
+
+from townmap.errors import UploadError
+from townmap.workspace import Workspace
+
+TABLE = "townmap_users"
+SCRYPT = {"n": 2**15, "r": 8, "p": 1, "maxmem": 64 * 2**20, "dklen": 32}
+NAME = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,40}$")
+MIN_PASSWORD = 10
+
+
+def roles() -> dict[str, dict]:
+    from townmap.settings import layers_dir
+
+    return tomllib.loads((layers_dir() / "auth" / "roles.toml").read_text(encoding="utf-8"))
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, **SCRYPT)
+    b64 = base64.b64encode
+    return f"scrypt${SCRYPT['n']}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        params = {**SCRYPT, "n": int(n)}
+        got = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), **params)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, base64.b64decode(digest))
+
+
+def list_users(ws: Workspace) -> pd.DataFrame:
+    """Users without their hashes."""
+    cols = ["user", "role", "created_at"]
+    if TABLE not in {str(n) for n, _ in pyogrio.list_layers(ws.gpkg)}:
+        return pd.DataFrame(columns=cols)
+    return pd.DataFrame(pyogrio.read_dataframe(ws.gpkg, layer=TABLE))[cols]
+
+
+def _all(ws: Workspace) -> pd.DataFrame:
+    if TABLE not in {str(n) for n, _ in pyogrio.list_layers(ws.gpkg)}:
+        return pd.DataFrame(columns=["user", "role", "password_hash", "created_at"])
+    return pd.DataFrame(pyogrio.read_dataframe(ws.gpkg, layer=TABLE))
+
+
+def _write(ws: Workspace, frame: pd.DataFrame) -> None:
+    with ws.transaction() as tx:
+        tx.write_internal_table(TABLE, frame)
+
+
+def _check_password(password: str, user: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise UploadError(f"a password has at least {MIN_PASSWORD} characters")
+    if user.lower() in password.lower():
+        raise UploadError("a password must not contain the user name")
+
+
+def add_user(ws: Workspace, user: str, role: str, password: str) -> None:
+    if not NAME.match(user or ""):
+        raise UploadError("a user name is 2–40 letters, digits, Chinese characters, . _ -")
+    if role not in roles():
+        raise UploadError(f"role must be one of {', '.join(roles())}")
+    _check_password(password, user)
+    frame = _all(ws)
+    if (frame["user"] == user).any():
+        raise UploadError(f"user {user!r} exists; use 'townmap users reset' to change it")
+    row = {"user": user, "role": role, "password_hash": hash_password(password),
+           "created_at": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
+    _write(ws, pd.concat([frame, pd.DataFrame([row])], ignore_index=True))
+
+
+def remove_user(ws: Workspace, user: str) -> None:
+    frame = _all(ws)
+    if not (frame["user"] == user).any():
+        raise UploadError(f"there is no user {user!r}")
+    rest = frame[frame["user"] != user]
+    admins = frame[frame["role"] == "administrator"]
+    if len(admins) and not (rest["role"] == "administrator").any():
+        raise UploadError("the last administrator cannot be removed")
+    _write(ws, rest)
+
+
+def reset_password(ws: Workspace, user: str, password: str, role: str | None = None) -> None:
+    frame = _all(ws)
+    if not (frame["user"] == user).any():
+        raise UploadError(f"there is no user {user!r}")
+    _check_password(password, user)
+    frame.loc[frame["user"] == user, "password_hash"] = hash_password(password)
+    if role is not None:
+        if role not in roles():
+            raise UploadError(f"role must be one of {', '.join(roles())}")
+        frame.loc[frame["user"] == user, "role"] = role
+    _write(ws, frame)
+
+
+def sign_in(ws: Workspace, user: str, password: str) -> str | None:
+    """The user's role when the password is right, else None (same time either way)."""
+    frame = _all(ws)
+    row = frame[frame["user"] == user]
+    stored = row["password_hash"].iloc[0] if len(row) else hash_password(secrets.token_hex(8))
+    ok = verify_password(password or "", stored)
+    return str(row["role"].iloc[0]) if ok and len(row) else None
+
+
+def authorize(role: str | None, action: str) -> None:
+    """Raise PermissionError unless ``role`` may do ``action`` (server side)."""
+    allowed = roles().get(role or "", {}).get("may", [])
+    if action not in allowed:
+        raise PermissionError(f"the role {role or 'none'!r} may not {action.replace('_', ' ')}")
