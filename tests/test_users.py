@@ -108,3 +108,51 @@ def test_users_cli_reads_the_password_from_stdin_and_never_prints_it(ws, monkeyp
     out = capsys.readouterr()
     assert SECRET not in out.out + out.err and "wang" in out.out
     assert sign_in(ws, "wang", SECRET) == "planner"
+
+
+def test_every_write_checks_the_role_on_the_server_side(ws):
+    import shapely
+
+    from townmap.management.editing import raise_nonconformity, save_edits
+    from townmap.participation.comments import add_comment, moderate
+
+    table = ws.read_table("ems_aspects").assign(control="checked")
+    save_edits(ws, "ems_aspects", table, user="solo")  # no users yet: single-user default
+    add_user(ws, "admin", "administrator", SECRET)
+    before = ws.gpkg.read_bytes()
+    with pytest.raises(PermissionError):
+        save_edits(ws, "ems_aspects", table.assign(control="x"), user="x", role="consultant")
+    with pytest.raises(PermissionError):
+        save_edits(ws, "ems_aspects", table.assign(control="x"), user="x")  # not signed in
+    with pytest.raises(PermissionError):
+        raise_nonconformity(ws, source_kind="other", source_ref="", description="d",
+                            clause="10.2", user="x", role="public")  # fmt: skip
+    with pytest.raises(PermissionError):
+        add_comment(ws, shapely.Point(119.93, 31.38), category="water", text="t", user="x",
+                    role="public")  # fmt: skip
+    with pytest.raises(PermissionError):
+        moderate(ws, {"C-0001": "approved"}, user="x", role="consultant")
+    assert ws.gpkg.read_bytes() == before
+    save_edits(ws, "ems_aspects", table.assign(control="y"), user="li", role="planner")
+    assert (ws.read_table("ems_aspects")["control"] == "y").all()
+
+
+def test_pages_ask_for_sign_in_when_the_workspace_has_users(ws, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from townmap import PROJECT_ROOT
+
+    add_user(ws, "li", "planner", SECRET)
+    monkeypatch.setenv("TOWNMAP_WORKSPACE", str(ws.folder))
+    at = AppTest.from_file(str(PROJECT_ROOT / "townmap/ui/ems_page.py"), default_timeout=120)
+    at.query_params["lang"] = "en"
+    at.run()
+    assert not at.dataframe  # nothing of the register before signing in
+    at.text_input[0].set_value("li")
+    at.text_input[1].set_value("wrong password!")
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    assert any("Wrong user name or password" in e.value for e in at.error)
+    at.text_input[1].set_value(SECRET)
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    assert not at.exception and at.dataframe
+    assert any("Signed in: li (planner)" in c.value for c in at.sidebar.caption)

@@ -127,3 +127,14 @@ def authorize(role: str | None, action: str) -> None:
     allowed = roles().get(role or "", {}).get("may", [])
     if action not in allowed:
         raise PermissionError(f"the role {role or 'none'!r} may not {action.replace('_', ' ')}")
+
+
+def has_users(ws: Workspace) -> bool:
+    return not list_users(ws).empty
+
+
+def require(ws: Workspace, role: str | None, action: str) -> None:
+    """The server-side check before every write: a workspace without users is the
+    single-user default (everything allowed); with users, the signed-in role decides."""
+    if has_users(ws):
+        authorize(role, action)

@@ -170,6 +170,7 @@ def save_edits(
     catalog: Catalog | None = None,
     keys: list[str] | None = None,
     base: pd.DataFrame | None = None,
+    role: str | None = None,
 ) -> EditResult:
     """Validate ``edited`` (the whole table as the user left it) and store it with its
     change-log rows in one transaction. Nothing is written when anything is wrong.
@@ -178,6 +179,9 @@ def save_edits(
     catalog = catalog or ws.catalog or load_catalog()
     if table_id not in catalog or catalog[table_id].kind != "table" or table_id in READ_ONLY_TABLES:
         raise UploadError(f"{table_id!r} is not an editable register table")
+    from townmap.auth.users import require
+
+    require(ws, role, "edit")  # server side: hidden buttons are not a permission check
     user = (user or "").strip()
     if not user:
         raise UploadError("say who is making the change (it goes into the change log)")
@@ -277,6 +281,7 @@ def raise_nonconformity(
     clause: str,
     user: str,
     raised_on: str | None = None,
+    role: str | None = None,
 ) -> str:
     """Open a nonconformity straight from a conflict or an exceedance; returns its id."""
     table = "ems_nonconformities"
@@ -288,5 +293,6 @@ def raise_nonconformity(
         "description": description, "status": "open",
     }  # fmt: skip
     save_edits(ws, table, pd.concat([current, pd.DataFrame([row])], ignore_index=True),
-               user=user, reason=f"raised from {source_kind} {source_ref}")  # fmt: skip
+               user=user, reason=f"raised from {source_kind} {source_ref}",
+               role=role)  # fmt: skip
     return nc_id

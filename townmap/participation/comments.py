@@ -64,8 +64,12 @@ def add_comment(
     text: str,
     name: str = "",
     user: str,
+    role: str | None = None,
 ) -> str:
     """Store one comment (WGS 84 point or polygon), pending moderation; returns its id."""
+    from townmap.auth.users import require
+
+    require(ws, role, "edit")
     if category not in CATEGORIES:
         raise UploadError(f"category must be one of {', '.join(CATEGORIES)}")
     text = _clean_text(text, MAX_TEXT, "comment")
@@ -96,9 +100,14 @@ def add_comment(
     return comment_id
 
 
-def moderate(ws: Workspace, decisions: dict[str, str], *, user: str) -> int:
+def moderate(
+    ws: Workspace, decisions: dict[str, str], *, user: str, role: str | None = None
+) -> int:
     """Set the status of comments (``{id: approved|rejected|pending}``); returns how many
     changed. Unknown ids or statuses are refused before anything is written."""
+    from townmap.auth.users import require
+
+    require(ws, role, "moderate")
     if not (user or "").strip():
         raise UploadError("say who is moderating (it goes into the change log)")
     frame = read_comments(ws)

@@ -80,13 +80,47 @@ def open_workspace(lang: str) -> Workspace | None:
 
 
 def page_start(title_key: str) -> tuple[str, Workspace | None]:
-    """What every page begins with: language, title, workspace, the fiction banner."""
+    """What every page begins with: language, title, workspace, sign-in where the
+    workspace has users, the fiction banner."""
     lang = language()
     st.title(t(title_key, lang))
     ws = open_workspace(lang)
     if ws is not None:
+        if not signed_in(ws, lang):
+            st.stop()
         fiction_banner(ws, lang)
     return lang, ws
+
+
+def current_user() -> dict | None:
+    """``{"user", "role"}`` of whoever signed in this browser session, if anyone."""
+    return st.session_state.get("townmap_user")
+
+
+def signed_in(ws: Workspace, lang: str) -> bool:
+    """A workspace without users is the single-user default; with users, a sign-in
+    form (offline: checked against the workspace's scrypt hashes)."""
+    from townmap.auth.users import has_users, sign_in
+
+    if not has_users(ws):
+        return True
+    who = current_user()
+    if who:
+        st.sidebar.caption(t("signed_in_as", lang).format(user=who["user"], role=who["role"]))
+        if st.sidebar.button(t("sign_out", lang), key="townmap_sign_out"):
+            st.session_state.pop("townmap_user", None)
+            st.rerun()
+        return True
+    with st.form("townmap_sign_in"):
+        user = st.text_input(t("user_name", lang), max_chars=40)
+        password = st.text_input(t("password", lang), type="password", max_chars=200)
+        if st.form_submit_button(t("sign_in", lang), type="primary"):
+            role = sign_in(ws, user.strip(), password)
+            if role:
+                st.session_state["townmap_user"] = {"user": user.strip(), "role": role}
+                st.rerun()
+            st.error(t("sign_in_failed", lang))
+    return False
 
 
 def fiction_banner(ws: Workspace, lang: str) -> None:

@@ -75,9 +75,11 @@ def edit_table(ws: Workspace, table_id: str, lang: str, *, keys: list[str] | Non
         saved = c3.form_submit_button(t("save", lang), type="primary")
     if saved:
         try:
-            result = save_edits(ws, table_id, edited, user=user, reason=reason, keys=keys,
-                                base=base)  # fmt: skip
-        except TownmapError as exc:
+            who = common.current_user()
+            result = save_edits(ws, table_id, edited, user=who["user"] if who else user,
+                                reason=reason, keys=keys, base=base,
+                                role=who["role"] if who else None)  # fmt: skip
+        except (TownmapError, PermissionError) as exc:
             st.error(str(exc))
             if st.button(t("reload_table", lang), key=f"reload_{table_id}"):
                 st.session_state.pop(base_key, None)
