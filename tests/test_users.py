@@ -156,3 +156,31 @@ def test_pages_ask_for_sign_in_when_the_workspace_has_users(ws, monkeypatch):
     next(b for b in at.button if b.label == "Sign in").click().run()
     assert not at.exception and at.dataframe
     assert any("Signed in: li (planner)" in c.value for c in at.sidebar.caption)
+
+
+def test_imports_scenarios_and_exports_check_the_role_too(ws, tmp_path):
+    from townmap.analysis.scenarios import delete_scenario
+    from townmap.errors import AccessDenied
+    from townmap.io.export import export_layer
+    from townmap.io.importer import ImportOptions, commit_import, plan_import, undo_last_import
+
+    csv = tmp_path / "r.csv"
+    csv.write_text("编号,名称,英文名,类型,人数,经度,纬度\nSRX,新小学,New School,school,300,"
+                   "119.95,31.40\n", encoding="utf-8")  # fmt: skip
+    plan = plan_import(csv, ImportOptions(layer_id="sensitive_receptors"), ws.catalog
+                       or __import__("townmap.catalog").catalog.load_catalog())  # fmt: skip
+    add_user(ws, "admin", "administrator", SECRET)
+    before = ws.gpkg.read_bytes()
+    with pytest.raises(AccessDenied, match="public"):
+        commit_import(ws, plan, role="public")
+    with pytest.raises(AccessDenied):
+        undo_last_import(ws, role="public")
+    with pytest.raises(AccessDenied):
+        delete_scenario(ws, "any", role="consultant")
+    with pytest.raises(AccessDenied):
+        export_layer(ws, "enterprises", tmp_path / "e.csv", role="public")
+    assert ws.gpkg.read_bytes() == before and not (tmp_path / "e.csv").exists()
+    commit_import(ws, plan, user="zhao", role="consultant")  # a consultant may import
+    export_layer(ws, "enterprises", tmp_path / "e.csv", role="consultant")
+    cli = ["export", "--layer", "enterprises", "--workspace", str(ws.folder), "--out"]
+    assert main([*cli, str(tmp_path / "cli.csv")]) == 0  # the shell acts as administrator

@@ -15,6 +15,9 @@ from townmap import __version__
 from townmap.errors import TownmapError
 from townmap.settings import DEMO_ENTERPRISES, DEMO_SEED
 
+#: whoever runs the command line has the workspace files in hand: they act as administrator
+SHELL_ROLE = "administrator"
+
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from townmap.demo.build import build_demo
@@ -59,7 +62,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"dry run: {plan.count} {unit} would be imported into {plan.spec.id}")
         return 0
-    record = commit_import(ws, plan)
+    record = commit_import(ws, plan, role=SHELL_ROLE)
     print(
         f"imported {record['features']} {unit} into {plan.spec.id} "
         f"({record['repaired']} repaired, {record['dropped']} skipped)"
@@ -74,7 +77,7 @@ def _cmd_undo_import(args: argparse.Namespace) -> int:
     from townmap.workspace import Workspace
 
     ws = Workspace(args.workspace or default_workspace(), catalog=load_catalog())
-    record = undo_last_import(ws)
+    record = undo_last_import(ws, role=SHELL_ROLE)
     print(
         f"undid the import of {record['file_name']} into {record['layer_id']} "
         f"({record['imported_at']})"
@@ -92,13 +95,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from townmap.catalog import load_catalog
         from townmap.io.package import export_workspace
 
-        out = export_workspace(ws, args.out, load_catalog(args.layers_dir))
+        out = export_workspace(ws, args.out, load_catalog(args.layers_dir), role=SHELL_ROLE)
         print(f"exported the whole workspace, with QGIS styles, to {out}")
         return 0
     if not args.layer:
         print("townmap: say which layer to export (--layer ID) or --all", file=sys.stderr)
         return 2
-    out = export_layer(ws, args.layer, args.out, encoding=args.encoding)
+    out = export_layer(ws, args.layer, args.out, encoding=args.encoding, role=SHELL_ROLE)
     print(f"exported {args.layer} to {out}")
     return 0
 

@@ -35,3 +35,7 @@ class DataValidationError(TownmapError, ValueError):
 
 class UploadError(TownmapError, ValueError):
     """A file offered for import is unsafe or unreadable; nothing was written."""
+
+
+class AccessDenied(TownmapError, PermissionError):
+    """The signed-in role may not do this; checked on the server, before anything is written."""

@@ -43,7 +43,11 @@ def _without(ws: Workspace, layer: str, name: str) -> gpd.GeoDataFrame | None:
     return frame[frame["scenario"] != name]
 
 
-def save_scenario(ws: Workspace, name: str, result: SitingResult, params: dict) -> dict:
+def save_scenario(ws: Workspace, name: str, result: SitingResult, params: dict,
+                  role: str | None = None) -> dict:  # fmt: skip
+    from townmap.auth.users import require
+
+    require(ws, role, "edit")
     name = _clean(name)
     s = result.summary
     row = {
@@ -91,7 +95,10 @@ def load_scenario(ws: Workspace, name: str) -> dict:
     return out
 
 
-def delete_scenario(ws: Workspace, name: str) -> None:
+def delete_scenario(ws: Workspace, name: str, role: str | None = None) -> None:
+    from townmap.auth.users import require
+
+    require(ws, role, "edit")
     table = list_scenarios(ws)
     if table.empty or name not in set(table["scenario"]):
         raise UploadError(f"there is no scenario named {name!r}")

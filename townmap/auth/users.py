@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pyogrio
 
-from townmap.errors import UploadError
+from townmap.errors import AccessDenied, UploadError
 from townmap.workspace import Workspace
 
 TABLE = "townmap_users"
@@ -123,10 +123,13 @@ def sign_in(ws: Workspace, user: str, password: str) -> str | None:
 
 
 def authorize(role: str | None, action: str) -> None:
-    """Raise PermissionError unless ``role`` may do ``action`` (server side)."""
+    """Raise AccessDenied (a PermissionError) unless ``role`` may do ``action`` (server side)."""
     allowed = roles().get(role or "", {}).get("may", [])
     if action not in allowed:
-        raise PermissionError(f"the role {role or 'none'!r} may not {action.replace('_', ' ')}")
+        what = action.replace("_", " ")
+        raise AccessDenied(
+            f"the role {role or 'none'!r} may not {what}: sign in with a role that may"
+        )
 
 
 def has_users(ws: Workspace) -> bool:

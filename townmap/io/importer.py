@@ -287,9 +287,13 @@ def _previous_name(layer_id: str) -> str:
     return f"townmap_prev_{layer_id}"
 
 
-def commit_import(ws: Workspace, plan: ImportPlan | RasterPlan, user: str | None = None) -> dict:
+def commit_import(ws: Workspace, plan: ImportPlan | RasterPlan, user: str | None = None,
+                  role: str | None = None) -> dict:  # fmt: skip
     """Write the planned layer and its import-log row in one transaction. The layer it
     replaces is kept (as ``townmap_prev_<layer>``) so the last import can be undone."""
+    from townmap.auth.users import require
+
+    require(ws, role, "import")
     if not plan.ok:
         raise UploadError("the import cannot be committed: " + "; ".join(plan.blocking))
     layer_id = plan.spec.id
@@ -340,8 +344,11 @@ def _write(tx, kind: str, name: str, frame, source: str) -> None:
         tx.write_table(name, pd.DataFrame(frame), source=source)
 
 
-def undo_last_import(ws: Workspace) -> dict:
+def undo_last_import(ws: Workspace, role: str | None = None) -> dict:
     """Put the workspace back as it was before the last import that is not yet undone."""
+    from townmap.auth.users import require
+
+    require(ws, role, "import")
     log = ws.read_table(IMPORT_LOG) if ws.has_table(IMPORT_LOG) else pd.DataFrame()
     open_rows = log.index[log.get("undone", pd.Series(dtype=str)) == "false"] if len(log) else []
     if len(open_rows) == 0:

@@ -96,8 +96,12 @@ def _add_styles(gpkg: Path, catalog: Catalog) -> int:
         con.close()
 
 
-def export_workspace(ws: Workspace, out: str | Path, catalog: Catalog) -> Path:
+def export_workspace(ws: Workspace, out: str | Path, catalog: Catalog,
+                     role: str | None = None) -> Path:  # fmt: skip
     """Write the whole workspace to ``out`` (a ``.gpkg``) with QGIS styles."""
+    from townmap.auth.users import require
+
+    require(ws, role, "export")
     out = Path(out)
     if out.suffix.lower() != ".gpkg":
         raise UploadError(

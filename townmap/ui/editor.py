@@ -79,7 +79,7 @@ def edit_table(ws: Workspace, table_id: str, lang: str, *, keys: list[str] | Non
             result = save_edits(ws, table_id, edited, user=who["user"] if who else user,
                                 reason=reason, keys=keys, base=base,
                                 role=who["role"] if who else None)  # fmt: skip
-        except (TownmapError, PermissionError) as exc:
+        except TownmapError as exc:
             st.error(str(exc))
             if st.button(t("reload_table", lang), key=f"reload_{table_id}"):
                 st.session_state.pop(base_key, None)

@@ -197,7 +197,8 @@ def render() -> None:
                     _vector_preview(lang, plan)
             if st.button(t("import_commit", lang), type="primary", disabled=not plan.ok):
                 try:
-                    record = commit_import(ws, plan)
+                    who = common.current_user() or {}
+                    record = commit_import(ws, plan, user=who.get("user"), role=who.get("role"))
                     st.success(
                         t("import_done", lang).format(
                             n=record["features"], layer=plan.spec.label.get(lang)
@@ -216,7 +217,7 @@ def render() -> None:
         )
         if st.button(t("import_undo", lang), key="imp_undo"):
             try:
-                record = undo_last_import(ws)
+                record = undo_last_import(ws, role=(common.current_user() or {}).get("role"))
                 st.success(t("import_undone", lang).format(file=record["file_name"]))
             except TownmapError as exc:
                 st.error(str(exc))

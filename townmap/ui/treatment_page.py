@@ -186,7 +186,9 @@ def render() -> None:
         if n2.button(t("save_scenario", lang), key="tr_save"):
             try:
                 params = {"k": run[0], "capacity_m3d": run[1] or None, "standard": standard}
-                save_scenario(ws, name, chosen, params)
+                save_scenario(
+                    ws, name, chosen, params, role=(common.current_user() or {}).get("role")
+                )
                 st.success(t("scenario_saved", lang).format(name=name.strip()))
             except TownmapError as exc:
                 st.error(str(exc))
