@@ -184,3 +184,15 @@ def test_imports_scenarios_and_exports_check_the_role_too(ws, tmp_path):
     export_layer(ws, "enterprises", tmp_path / "e.csv", role="consultant")
     cli = ["export", "--layer", "enterprises", "--workspace", str(ws.folder), "--out"]
     assert main([*cli, str(tmp_path / "cli.csv")]) == 0  # the shell acts as administrator
+
+
+def test_the_server_keeps_xsrf_protection_and_an_upload_limit():
+    import tomllib
+
+    from townmap import PROJECT_ROOT
+    from townmap.io.archive import DEFAULT_LIMITS
+
+    server = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())["server"]
+    assert server["enableXsrfProtection"] is True and server["enableCORS"] is True
+    assert server["maxUploadSize"] * 2**20 == DEFAULT_LIMITS.max_archive_bytes
+    assert server["address"] == "127.0.0.1"  # loopback unless the bureau decides otherwise
