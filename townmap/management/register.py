@@ -127,16 +127,11 @@ def indicators(ws: Workspace, compliance=None, conflicts=None) -> pd.DataFrame:
             ROMAN_TO_CLASS,
             classify_periods,
             load_standard,
-            normalise,
-            parse_values,
+            workspace_samples,
         )
 
-        samples = ws.read_table("water_samples")
         stations = ws.read_layer("monitoring_stations")
-        frame = samples.merge(stations[["station_id", "water_type"]], on="station_id")
-        frame = frame.rename(columns={"station_id": "station", "sampled_at": "time"})
-        v, _ = parse_values(frame["value"], frame.get("detection_limit"), frame.get("qualifier"))
-        yearly = classify_periods(normalise(frame.assign(value=v)), load_standard(), "Y")
+        yearly = classify_periods(workspace_samples(ws), load_standard(), "Y")
         if len(yearly):
             last = yearly["period"].max()
             now = yearly[yearly["period"] == last]

@@ -95,6 +95,25 @@ def parse_values(raw: pd.Series, detection_limit: pd.Series | None = None,
     return values, below
 
 
+def workspace_samples(ws, station_ids=None) -> pd.DataFrame:
+    """A workspace's surface-water samples ready to classify: station, water_type, time,
+    parameter, value (mg/L, below-detection at half the limit), below_detection — the one
+    reader the pages, the report and the register share. Empty when there are none."""
+    if not (ws.has_table("water_samples") and ws.has_layer("monitoring_stations")):
+        return pd.DataFrame()
+    raw = ws.read_table("water_samples")
+    if station_ids is not None:
+        raw = raw[raw["station_id"].isin(list(station_ids))]
+    stations = ws.read_layer("monitoring_stations")[["station_id", "water_type"]]
+    frame = raw.merge(stations, on="station_id", how="left")
+    frame = frame.rename(columns={"station_id": "station", "sampled_at": "time"})
+    values, below = parse_values(frame["value"], frame.get("detection_limit"),
+                                 frame.get("qualifier"))  # fmt: skip
+    frame = normalise(frame.assign(value=values, below_detection=below))
+    frame["time"] = pd.to_datetime(frame["time"])
+    return frame
+
+
 def normalise(samples: pd.DataFrame) -> pd.DataFrame:
     """Canonical parameter names and mg/L; unknown parameters are kept but not classified."""
     out = samples.copy()

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 import shapely
 
 from townmap import __version__
@@ -160,7 +159,3 @@ def write_report(report: Report, out: str | Path) -> Path:
     tmp.write_bytes(data)
     tmp.replace(out)
     return out
-
-
-def frame_of(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows)

@@ -3,19 +3,15 @@ asks the library for its numbers and never recomputes them its own way."""
 
 from __future__ import annotations
 
-import json
-
 import geopandas as gpd
 import pandas as pd
 
 from townmap.report import figures
-from townmap.report.model import Block, Figure, Heading, Paragraph, Table
+from townmap.report.model import Block, Figure, Paragraph, Table
 
 SETTING = ["villages", "catchments", "taihu_zones", "water_source_zones", "eco_redline",
            "rivers", "lake", "water_intakes"]  # fmt: skip
 LOADS = {"cod_tpa": "COD", "nh3n_tpa": "NH3-N", "tp_tpa": "TP", "tn_tpa": "TN"}
-CLASS_COLOURS = {"I": "#2166ac", "II": "#67a9cf", "III": "#1a9850", "IV": "#fee08b",
-                 "V": "#f46d43", "劣V": "#a50026"}  # fmt: skip
 
 
 def _specs(ctx, ids):
@@ -161,25 +157,19 @@ def water(ctx) -> list[Block]:
         classify_periods,
         exceedances,
         load_standard,
-        normalise,
-        parse_values,
+        workspace_samples,
     )
 
     stations = ctx.inside("monitoring_stations")
     blocks: list[Block] = []
     if stations is not None and len(stations) and ctx.ws.has_table("water_samples"):
-        raw = ctx.ws.read_table("water_samples")
-        raw = raw[raw["station_id"].isin(stations["station_id"])]
-        frame = raw.merge(stations[["station_id", "water_type"]], on="station_id")
-        frame = frame.rename(columns={"station_id": "station", "sampled_at": "time"})
-        v, _ = parse_values(frame["value"], frame.get("detection_limit"), frame.get("qualifier"))
-        frame = normalise(frame.assign(value=v))
+        frame = workspace_samples(ctx.ws, stations["station_id"])
         std = load_standard()
         years = classify_periods(frame, std, "Y")
         if len(years):
             years["label"] = years["class"].map(ROMAN)
             grid = years.pivot(index="station", columns="period", values="label")
-            png = figures.class_grid(grid, "", CLASS_COLOURS)
+            png = figures.class_grid(grid, "", analysis_spec("station_classes").style.categories)
             blocks.append(Figure(png, ctx.t("captions", "class_grid"), width_cm=14))
             targets = stations.set_index("station_id")["target_class"]
             last = years[years["period"] == years["period"].max()].copy()
@@ -355,16 +345,6 @@ SECTIONS = [
     ("comments", comments),
     ("limits", limits),
 ]
-
-
-def _json(text) -> dict:
-    try:
-        return json.loads(text or "{}")
-    except (TypeError, ValueError):
-        return {}
-
-
-__all__ = ["SECTIONS", "Heading"]
 
 
 def _yes(ctx, flag: bool) -> str:

@@ -5,8 +5,6 @@ display shows them; export them. All text is escaped wherever it is shown."""
 from __future__ import annotations
 
 import shapely
-import shapely.errors
-import shapely.geometry
 import streamlit as st
 
 from townmap.errors import TownmapError
@@ -17,14 +15,11 @@ from townmap.ui import common, editor, map_data, widgets
 
 
 def _place(state) -> shapely.Geometry | None:
+    """A drawn area wins over a clicked point."""
     state = state or {}
-    polygons = [d.get("geometry") for d in state.get("all_drawings") or []
-                if (d.get("geometry") or {}).get("type") == "Polygon"]  # fmt: skip
-    if polygons:
-        try:
-            return shapely.make_valid(shapely.geometry.shape(polygons[-1]))
-        except (ValueError, TypeError, shapely.errors.GEOSException):
-            return None
+    drawn = widgets.drawn_polygon(state.get("all_drawings"))
+    if drawn is not None:
+        return drawn
     clicked = state.get("last_clicked")
     return shapely.Point(clicked["lng"], clicked["lat"]) if clicked else None
 

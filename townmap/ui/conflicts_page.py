@@ -10,8 +10,6 @@ from __future__ import annotations
 import folium
 import pandas as pd
 import shapely
-import shapely.errors
-import shapely.geometry
 import streamlit as st
 
 from townmap.analysis.checks import catalog_keys, workspace_context
@@ -132,7 +130,7 @@ def _precheck_tab(lang: str, stamp, ws) -> None:
     map_key = f"pc_map_{lang}"
     state = st.session_state.get(map_key) or {}
     clicked = state.get("last_clicked") or {}
-    drawn = _drawn_site(state.get("all_drawings"))
+    drawn = widgets.drawn_polygon(state.get("all_drawings"))
     layers = map_data.layers(stamp)
     _, bounds = map_data.static_layers(stamp, lang)
     lon0 = clicked.get("lng", (bounds[0] + bounds[2]) / 2 if bounds else 120.0)
@@ -163,22 +161,6 @@ def _precheck_tab(lang: str, stamp, ws) -> None:
         if drawn is not None:
             st.caption(t("precheck_drawn", lang))
         _precheck_result(lang, ws, layers, site, sector, size, flow)
-
-
-def _drawn_site(drawings) -> shapely.Geometry | None:
-    """The last polygon drawn on the pre-check map (WGS 84), if any: a drawn site wins
-    over a clicked point until it is deleted with the map's bin button."""
-    polygons = [
-        d.get("geometry")
-        for d in drawings or []
-        if (d.get("geometry") or {}).get("type") == "Polygon"
-    ]
-    if not polygons:
-        return None
-    try:
-        return shapely.make_valid(shapely.geometry.shape(polygons[-1]))
-    except (ValueError, TypeError, shapely.errors.GEOSException):
-        return None
 
 
 def _precheck_result(lang, ws, layers, site, sector, size, flow) -> None:

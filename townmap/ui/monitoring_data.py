@@ -12,8 +12,7 @@ from townmap.monitoring.quality import (
     classify_periods,
     exceedances,
     load_standard,
-    normalise,
-    parse_values,
+    workspace_samples,
 )
 from townmap.ui import common, map_data
 from townmap.workspace import Workspace
@@ -27,18 +26,7 @@ def _ws(stamp: map_data.Stamp) -> Workspace:
 def samples(stamp: map_data.Stamp) -> pd.DataFrame:
     """Surface-water samples, long: station, water_type, time, parameter, value (mg/L,
     below-detection values at half the limit), below_detection, qualifier."""
-    ws = _ws(stamp)
-    if not (ws.has_table("water_samples") and ws.has_layer("monitoring_stations")):
-        return pd.DataFrame()
-    raw = ws.read_table("water_samples")
-    stations = ws.read_layer("monitoring_stations")[["station_id", "water_type"]]
-    frame = raw.merge(stations, on="station_id", how="left")
-    frame = frame.rename(columns={"station_id": "station", "sampled_at": "time"})
-    values, below = parse_values(frame["value"], frame.get("detection_limit"),
-                                 frame.get("qualifier"))  # fmt: skip
-    frame = normalise(frame.assign(value=values, below_detection=below))
-    frame["time"] = pd.to_datetime(frame["time"])
-    return frame
+    return workspace_samples(_ws(stamp))
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

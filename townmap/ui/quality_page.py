@@ -17,9 +17,6 @@ from townmap.render.mapview import prepare_layer
 from townmap.ui import common, conflicts_data, map_data, widgets
 from townmap.ui import monitoring_data as data
 
-CLASS_COLOURS = {"I": "#2166ac", "II": "#67a9cf", "III": "#1a9850", "IV": "#fee08b",
-                 "V": "#f46d43", "劣V": "#a50026"}  # fmt: skip
-
 
 def _station_table(stamp, lang: str, freq: str) -> gpd.GeoDataFrame:
     """Latest period's class per station, with its target and whether it was met."""
@@ -111,11 +108,12 @@ def _trend(stamp, lang: str) -> None:
     )
     layers = []
     if len(bands):
+        colours = conflicts_data.analysis_specs()["station_classes"].style.categories
         layers.append(
             alt.Chart(bands).mark_rect(opacity=0.18).encode(
                 y=alt.Y("low:Q"), y2="high:Q",
-                color=alt.Color("class:N", scale=alt.Scale(domain=list(CLASS_COLOURS),
-                                range=list(CLASS_COLOURS.values())),
+                color=alt.Color("class:N", scale=alt.Scale(domain=list(colours),
+                                range=list(colours.values())),
                                 legend=alt.Legend(title=t("class", lang))),
             )
         )  # fmt: skip

@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 import shapely
-import shapely.errors
 import shapely.geometry
 import streamlit as st
 
@@ -21,20 +20,6 @@ FORMATS = {".pdf": "PDF", ".docx": "Word (DOCX)", ".html": "HTML"}
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MIME = {".pdf": "application/pdf", ".html": "text/html", ".docx": DOCX_MIME}
 LANG_NAMES = {"zh": "中文", "en": "English"}
-
-
-def _drawn(state) -> dict | None:
-    polygons = [
-        d.get("geometry") for d in (state or {}).get("all_drawings") or []
-        if (d.get("geometry") or {}).get("type") == "Polygon"
-    ]  # fmt: skip
-    if not polygons:
-        return None
-    try:
-        geom = shapely.make_valid(shapely.geometry.shape(polygons[-1]))
-    except (ValueError, TypeError, shapely.errors.GEOSException):
-        return None
-    return None if geom.is_empty or geom.area == 0 else shapely.geometry.mapping(geom)
 
 
 def _area(stamp, lang: str) -> str | None:
@@ -54,11 +39,12 @@ def _area(stamp, lang: str) -> str | None:
         st.caption(t("report_draw_hint", lang))
         key = f"rp_map_{lang}"
         widgets.page_map(stamp, lang, set(), [], key, returned=["all_drawings"], height=420)
-        geometry = _drawn(st.session_state.get(key))
-        if geometry is None:
+        drawn = widgets.drawn_polygon((st.session_state.get(key) or {}).get("all_drawings"))
+        if drawn is None:
             st.info(t("report_draw_first", lang))
             return None
         path = Path(tempfile.mkdtemp(prefix="townmap-area-")) / "drawn_area.geojson"
+        geometry = shapely.geometry.mapping(drawn)
         feature = {"type": "Feature", "properties": {}, "geometry": geometry}
         collection = {"type": "FeatureCollection", "features": [feature]}
         path.write_text(json.dumps(collection), encoding="utf-8")

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import shapely
+import shapely.errors
+import shapely.geometry
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -75,3 +78,17 @@ def sections(lang: str, options: list[str], key: str, prefix: str = "tab_") -> s
         key, options, default=options[0], format_func=lambda k: t(f"{prefix}{k}", lang),
         key=key, label_visibility="collapsed",
     ) or options[0]  # fmt: skip
+
+
+def drawn_polygon(drawings) -> shapely.Geometry | None:
+    """The last polygon drawn on a map (WGS 84, repaired), or None: shared by the
+    pre-check, the report area and the comments."""
+    polygons = [d.get("geometry") for d in drawings or []
+                if (d.get("geometry") or {}).get("type") == "Polygon"]  # fmt: skip
+    if not polygons:
+        return None
+    try:
+        geom = shapely.make_valid(shapely.geometry.shape(polygons[-1]))
+    except (ValueError, TypeError, shapely.errors.GEOSException):
+        return None
+    return None if geom.is_empty or geom.area == 0 else geom
