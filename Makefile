@@ -43,8 +43,9 @@ run: $(VENV)/.installed $(DEMO)/workspace.gpkg system-run-deps
 # Debian packages the app needs: a CJK font (Chinese in report maps and PDFs, not boxes)
 # and pango for WeasyPrint's PDF. A fresh machine has neither.
 RUN_DEBS  := fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
-# ... and for the tests: chromium (browser tests) and poppler-utils (PDF pages as PNG).
-TEST_DEBS := $(RUN_DEBS) chromium poppler-utils
+# ... and for the tests: chromium (browser tests), poppler-utils (PDF pages as PNG) and
+# PostgreSQL + PostGIS (the shared-workspace back end; the tests start a throw-away server).
+TEST_DEBS := $(RUN_DEBS) chromium poppler-utils postgresql postgresql-postgis
 
 system-run-deps:
 	@if fc-list 2>/dev/null | grep -qiE 'wqy|noto.*cjk' && ldconfig -p | grep -q libpangoft2-1.0; then \
@@ -55,15 +56,17 @@ system-run-deps:
 	fi
 
 system-test-deps: system-run-deps
-	@if command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; then \
-		echo "chromium and poppler-utils are installed"; \
+	@if command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 && \
+		ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then \
+		echo "chromium, poppler-utils and PostGIS are installed"; \
 	else \
 		$(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(TEST_DEBS); \
 	fi
 
+# TOWNMAP_TEST_POSTGIS=required: a missing PostGIS fails the run instead of skipping
 test: $(VENV)/.installed-test system-test-deps
-	$(BIN)/python -m pytest
+	TOWNMAP_TEST_POSTGIS=required $(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check townmap tests app.py

@@ -34,3 +34,57 @@ def artifacts() -> Path:
     folder = PROJECT_ROOT / "tests" / "artifacts"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+# ---------------------------------------------------------------- both back ends
+BACKENDS = ["gpkg", "postgis"]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL + PostGIS on loopback for the whole session (make test installs
+    it; without it the PostGIS cases are skipped, or fail when CI requires them)."""
+    from tests.pg_server import REQUIRED, PgServer, pg_bin
+
+    if pg_bin() is None:
+        if REQUIRED:
+            pytest.fail("PostgreSQL with PostGIS is required (TOWNMAP_TEST_POSTGIS=required)")
+        pytest.skip("PostgreSQL with PostGIS is not installed (make test installs it)")
+    import shutil
+    import tempfile
+
+    # not under pytest's root-only temp folder: the server runs as 'postgres' under root
+    root = Path(tempfile.mkdtemp(prefix="townmap-pg-"))
+    server = PgServer(root).start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def new_location(request, backend, tmp_path):
+    """A function giving fresh, unused workspace locations of the test's back end."""
+    import uuid
+
+    def make(name: str = "ws") -> str | Path:
+        if backend == "gpkg":
+            return tmp_path / f"{name}-{uuid.uuid4().hex[:6]}"
+        server = request.getfixturevalue("pg_server")
+        return server.url(f"t_{name}_{uuid.uuid4().hex[:10]}".lower())
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def demo_pg(pg_server, demo_ws):
+    """The demo town copied into PostGIS once (read-only for tests)."""
+    from townmap.io.copy import copy_workspace
+    from townmap.workspace import open_workspace
+
+    copy_workspace(demo_ws.location, pg_server.url("demo"))
+    return open_workspace(pg_server.url("demo"), catalog=demo_ws.catalog)

@@ -1,4 +1,6 @@
-"""The GeoPackage workspace: round trips, one CRS, and failed writes that change nothing."""
+"""The workspace on both back ends (GeoPackage folder and PostGIS schema): round trips,
+one CRS, and failed writes that change nothing. GeoPackage-only checks (byte-identical
+files, QGIS compatibility) say so in their names."""
 
 from __future__ import annotations
 
@@ -16,11 +18,26 @@ from shapely.geometry import LineString, Point
 
 from townmap.crs import DEMO_CRS
 from townmap.errors import CRSError, DataValidationError, WorkspaceError
-from townmap.workspace import GPKG_NAME, Workspace
+from townmap.workspace import GPKG_NAME, Workspace, create_workspace, open_workspace
 
 
 def _sha(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fingerprint(ws) -> str:
+    """Everything a workspace holds, as one hash (works on either back end)."""
+    h = hashlib.sha256()
+    h.update(repr(sorted(ws.metadata().items())).encode())
+    h.update(ws.layer_register().sort_values("layer_id").to_csv(index=False).encode())
+    for name in ws.stored_names():
+        frame = ws.read_layer(name)
+        if isinstance(frame, gpd.GeoDataFrame):
+            frame = frame.to_wkt()
+        h.update(name.encode() + pd.DataFrame(frame).to_csv(index=False).encode())
+    for name in ws.raster_names():
+        h.update(name.encode() + ws.raster_path(name).read_bytes())
+    return h.hexdigest()
 
 
 def _rivers(crs=4549) -> gpd.GeoDataFrame:
@@ -52,12 +69,17 @@ def _road() -> gpd.GeoDataFrame:
 
 
 @pytest.fixture
-def ws(tmp_path, catalog) -> Workspace:
+def ws(new_location, catalog) -> Workspace:
+    return create_workspace(new_location(), DEMO_CRS, {"name": "test"}, catalog=catalog)
+
+
+@pytest.fixture
+def gpkg_ws(tmp_path, catalog) -> Workspace:
     return Workspace.create(tmp_path / "ws", DEMO_CRS, {"name": "test"}, catalog=catalog)
 
 
 def test_create_and_reopen(ws, catalog):
-    again = Workspace(ws.folder, catalog=catalog)
+    again = open_workspace(ws.location, catalog=catalog)
     assert again.crs.to_epsg() == 4549
     assert again.metadata()["name"] == "test"
     assert again.layer_names() == []
@@ -66,12 +88,13 @@ def test_create_and_reopen(ws, catalog):
 
 def test_create_refuses_to_overwrite(ws):
     with pytest.raises(WorkspaceError, match="already exists"):
-        Workspace.create(ws.folder, DEMO_CRS)
+        create_workspace(ws.location, DEMO_CRS)
 
 
-def test_opening_a_missing_workspace_says_what_to_do(tmp_path):
-    with pytest.raises(WorkspaceError, match="townmap demo"):
-        Workspace(tmp_path / "none")
+def test_opening_a_missing_workspace_says_what_to_do(new_location, backend):
+    hint = "townmap demo" if backend == "gpkg" else "workspace copy"
+    with pytest.raises(WorkspaceError, match=hint):
+        open_workspace(new_location("none"))
 
 
 def test_layer_table_and_raster_round_trip(ws):
@@ -121,10 +144,14 @@ def test_layer_table_and_raster_round_trip(ws):
     assert set(ws.layer_names()) == {"rivers", "water_samples", "dem"}
     reg = ws.layer_register().set_index("layer_id")
     assert reg.loc["rivers", "fictional"] == "true" and reg.loc["water_samples", "kind"] == "table"
-    with sqlite3.connect(ws.gpkg) as con:
-        desc = dict(con.execute("select table_name, description from gpkg_contents"))
-    assert "FICTIONAL" in desc["rivers"]
-    assert not list(ws.folder.glob(".*.tx-*")) and not list(ws.raster_folder.glob(".*"))
+    assert "FICTIONAL" in reg.loc["rivers", "description"]
+    info = ws.layer_info("rivers")
+    assert (info.features, info.crs, info.geometry_type) == (2, "EPSG:4549", "LineString")
+    if isinstance(ws, Workspace):
+        with sqlite3.connect(ws.gpkg) as con:
+            desc = dict(con.execute("select table_name, description from gpkg_contents"))
+        assert "FICTIONAL" in desc["rivers"]
+        assert not list(ws.folder.glob(".*.tx-*")) and not list(ws.raster_folder.glob(".*"))
 
 
 def test_layers_in_another_crs_are_converted(ws):
@@ -138,32 +165,50 @@ def test_layers_in_another_crs_are_converted(ws):
 
 
 def test_layers_without_crs_are_refused_and_nothing_changes(ws):
-    before = _sha(ws.gpkg)
+    before = fingerprint(ws)
     with pytest.raises(CRSError, match="no coordinate reference system"), ws.transaction() as tx:
         tx.write_layer("rivers", _rivers().set_crs(None, allow_override=True))
-    assert _sha(ws.gpkg) == before
+    assert fingerprint(ws) == before
 
 
 def test_invalid_layer_aborts_whole_transaction_byte_for_byte(ws):
     with ws.transaction() as tx:
         tx.write_layer("rivers", _rivers())
-    before = _sha(ws.gpkg)
+    before, revision = fingerprint(ws), ws.revision()
     bad = _rivers()
     bad.loc[0, "target_class"] = "VII"
     with pytest.raises(DataValidationError, match="target_class") as info, ws.transaction() as tx:
         tx.write_layer("roads", _road())
         tx.write_layer("rivers", bad)
     assert info.value.problems
-    assert _sha(ws.gpkg) == before
+    assert fingerprint(ws) == before and ws.revision() == revision
     assert "roads" not in ws.layer_names()
-    assert not list(ws.folder.glob(".*.tx-*"))
+    if isinstance(ws, Workspace):
+        assert not list(ws.folder.glob(".*.tx-*"))
 
 
-def test_crash_in_the_middle_of_a_write_leaves_the_file_as_it_was(ws, monkeypatch):
+def test_gpkg_invalid_layer_leaves_the_file_byte_for_byte(gpkg_ws):
+    ws = gpkg_ws
     with ws.transaction() as tx:
         tx.write_layer("rivers", _rivers())
     before = _sha(ws.gpkg)
-    real = pyogrio.write_dataframe
+    bad = _rivers()
+    bad.loc[0, "target_class"] = "VII"
+    with pytest.raises(DataValidationError), ws.transaction() as tx:
+        tx.write_layer("roads", _road())
+        tx.write_layer("rivers", bad)
+    assert _sha(ws.gpkg) == before
+
+
+def test_crash_in_the_middle_of_a_write_leaves_the_workspace_as_it_was(ws, monkeypatch):
+    from townmap import pg_frames
+
+    with ws.transaction() as tx:
+        tx.write_layer("rivers", _rivers())
+    before = fingerprint(ws)
+    owner, attr = (pyogrio, "write_dataframe") if isinstance(ws, Workspace) else (
+        pg_frames, "create_table")  # fmt: skip
+    real = getattr(owner, attr)
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -172,11 +217,12 @@ def test_crash_in_the_middle_of_a_write_leaves_the_file_as_it_was(ws, monkeypatc
             raise OSError("disk full (simulated)")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pyogrio, "write_dataframe", flaky)
+    monkeypatch.setattr(owner, attr, flaky)
     with pytest.raises(OSError, match="simulated"), ws.transaction() as tx:
         tx.write_layer("rivers", _rivers().iloc[:1])
         tx.write_layer("roads", _road())
-    assert _sha(ws.gpkg) == before
+    monkeypatch.undo()
+    assert fingerprint(ws) == before
     assert len(ws.read_layer("rivers")) == 2
 
 
@@ -189,7 +235,9 @@ def test_failed_raster_write_leaves_no_file(ws):
         tx.write_raster("dem", broken)
     with pytest.raises(WorkspaceError):
         ws.raster_path("dem")
-    assert not any(ws.raster_folder.iterdir())
+    assert ws.raster_names() == [] and not ws.has_raster("dem")
+    if isinstance(ws, Workspace):
+        assert not any(ws.raster_folder.iterdir())
 
 
 def test_reserved_and_unknown_names(ws):
@@ -206,7 +254,6 @@ def test_uncatalogued_layers_are_stored_without_schema_checks(ws):
     with ws.transaction() as tx:
         tx.write_layer("consultant_notes", extra)
     assert ws.layer_info("consultant_notes").features == 1
-    assert (ws.folder / GPKG_NAME).is_file()
 
 
 @pytest.mark.parametrize("content", [b"", b"not a geopackage at all", b"SQLite format 3\x00junk"])
@@ -222,7 +269,8 @@ def test_a_plain_geopackage_without_townmap_metadata_is_refused(tmp_path):
         Workspace(tmp_path)
 
 
-def test_workspace_is_a_standard_geopackage_qgis_can_open(ws):
+def test_workspace_is_a_standard_geopackage_qgis_can_open(gpkg_ws):
+    ws = gpkg_ws
     with ws.transaction() as tx:
         tx.write_layer("rivers", _rivers())
     with sqlite3.connect(ws.gpkg) as con:
@@ -290,12 +338,13 @@ def test_deleting_a_layer_keeps_a_valid_geopackage(ws):
         tx.delete_layer("rivers")
     assert "rivers" not in ws.layer_names() and "roads" in ws.layer_names()
     assert len(ws.read_layer("roads")) == 1
-    with sqlite3.connect(ws.gpkg) as con:
-        assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
-        names = {r[0] for r in con.execute("select name from sqlite_master")}
-        contents = {r[0] for r in con.execute("select table_name from gpkg_contents")}
-    assert not any("rivers" in n for n in names) and "rivers" not in contents
-    assert "rtree_roads_geom" in names
+    if isinstance(ws, Workspace):
+        with sqlite3.connect(ws.gpkg) as con:
+            assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+            names = {r[0] for r in con.execute("select name from sqlite_master")}
+            contents = {r[0] for r in con.execute("select table_name from gpkg_contents")}
+        assert not any("rivers" in n for n in names) and "rivers" not in contents
+        assert "rtree_roads_geom" in names
     assert "rivers" not in set(ws.layer_register()["layer_id"])
     with pytest.raises(WorkspaceError, match="no layer"), ws.transaction() as tx:
         tx.delete_layer("rivers")

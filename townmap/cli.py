@@ -13,7 +13,7 @@ from pathlib import Path
 
 from townmap import __version__
 from townmap.errors import TownmapError
-from townmap.settings import DEMO_ENTERPRISES, DEMO_SEED
+from townmap.settings import DEMO_ENTERPRISES, DEMO_SEED, WORKSPACE_HELP, workspace_location
 
 #: whoever runs the command line has the workspace files in hand: they act as administrator
 SHELL_ROLE = "administrator"
@@ -27,7 +27,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         args.out, seed=args.seed, n_enterprises=n, force=args.force, stress=args.scale is not None
     )
     layers = ws.layer_names()
-    print(f"demo workspace written to {ws.folder} ({len(layers)} layers; fictional data)")
+    print(f"demo workspace written to {ws.location} ({len(layers)} layers; fictional data)")
     return 0
 
 
@@ -35,10 +35,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from townmap.catalog import load_catalog
     from townmap.io.importer import ImportOptions, commit_import, plan_import
     from townmap.settings import default_workspace
-    from townmap.workspace import Workspace
+    from townmap.workspace import open_workspace
 
     catalog = load_catalog(args.layers_dir)
-    ws = Workspace(args.workspace or default_workspace(), catalog=catalog)
+    ws = open_workspace(args.workspace or default_workspace(), catalog=catalog)
     town = ws.read_layer("town") if ws.has_layer("town") else None
     hint = float(town.to_crs(4326).total_bounds[[0, 2]].mean()) if town is not None else None
     options = ImportOptions(
@@ -74,9 +74,9 @@ def _cmd_undo_import(args: argparse.Namespace) -> int:
     from townmap.catalog import load_catalog
     from townmap.io.importer import undo_last_import
     from townmap.settings import default_workspace
-    from townmap.workspace import Workspace
+    from townmap.workspace import open_workspace
 
-    ws = Workspace(args.workspace or default_workspace(), catalog=load_catalog())
+    ws = open_workspace(args.workspace or default_workspace(), catalog=load_catalog())
     record = undo_last_import(ws, role=SHELL_ROLE)
     print(
         f"undid the import of {record['file_name']} into {record['layer_id']} "
@@ -88,9 +88,9 @@ def _cmd_undo_import(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from townmap.io.export import export_layer
     from townmap.settings import default_workspace
-    from townmap.workspace import Workspace
+    from townmap.workspace import open_workspace
 
-    ws = Workspace(args.workspace or default_workspace())
+    ws = open_workspace(args.workspace or default_workspace())
     if args.all:
         from townmap.catalog import load_catalog
         from townmap.io.package import export_workspace
@@ -109,13 +109,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_layers(args: argparse.Namespace) -> int:
     from townmap.catalog import load_catalog
     from townmap.settings import default_workspace
-    from townmap.workspace import Workspace
+    from townmap.workspace import open_workspace, workspace_exists
 
     catalog = load_catalog(args.layers_dir)
     folder = args.workspace or default_workspace()
     explicit = args.workspace is not None
-    has_ws = explicit or (Path(folder) / "workspace.gpkg").is_file()
-    ws = Workspace(folder, catalog=catalog) if has_ws else None
+    has_ws = explicit or workspace_exists(folder)
+    ws = open_workspace(folder, catalog=catalog) if has_ws else None
     rows = [("id", "group", "kind", "geometry", "features", "crs", "label")]
     for spec in catalog:
         if ws is not None and ws.has_layer(spec.id):
@@ -154,9 +154,9 @@ def _cmd_layers(args: argparse.Namespace) -> int:
 def _workspace_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workspace",
-        type=Path,
+        type=workspace_location,
         default=None,
-        help="workspace folder (default: $TOWNMAP_WORKSPACE or data/demo)",
+        help=f"{WORKSPACE_HELP} (default: $TOWNMAP_WORKSPACE or data/demo)",
     )
 
 

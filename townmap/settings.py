@@ -1,7 +1,8 @@
 """Settings in one documented place, each overridable by an environment variable.
 
 ``TOWNMAP_LAYERS_DIR``  folder of layer files (default: ``layers/`` of the checkout)
-``TOWNMAP_WORKSPACE``   workspace folder the app opens (default: ``data/demo``)
+``TOWNMAP_WORKSPACE``   workspace the app opens: a folder (GeoPackage, default ``data/demo``)
+                        or a PostGIS URL ``postgresql://user@host/db?schema=town1``
 ``TOWNMAP_LANG``        default interface language, ``zh`` or ``en`` (default: ``zh``)
 ``TOWNMAP_CACHE_DIR``   rendered map images and other rebuildable files
                         (default: ``$XDG_CACHE_HOME/townmap`` or ``~/.cache/townmap``)
@@ -20,9 +21,21 @@ def layers_dir() -> Path:
     return Path(os.environ.get("TOWNMAP_LAYERS_DIR", PROJECT_ROOT / "layers"))
 
 
-def default_workspace() -> Path:
-    """Workspace folder the app and the CLI use when none is given."""
-    return Path(os.environ.get("TOWNMAP_WORKSPACE", PROJECT_ROOT / "data" / "demo"))
+def workspace_location(text: str | Path) -> str | Path:
+    """A folder stays a Path; a ``postgresql://`` URL stays text (a Path would eat '//')."""
+    value = str(text)
+    if value.startswith(("postgresql://", "postgres://")):
+        return value
+    return Path(value)
+
+
+#: help text of every ``--workspace`` option
+WORKSPACE_HELP = "workspace folder, or a PostGIS URL postgresql://user@host/db?schema=NAME"
+
+
+def default_workspace() -> str | Path:
+    """Workspace the app and the CLI use when none is given."""
+    return workspace_location(os.environ.get("TOWNMAP_WORKSPACE", PROJECT_ROOT / "data" / "demo"))
 
 
 def cache_dir() -> Path:

@@ -62,6 +62,7 @@ class Workspace:
 
     def __init__(self, folder: str | Path, catalog: Catalog | None = None) -> None:
         self.folder = Path(folder)
+        self.location = str(self.folder)
         self.gpkg = self.folder / GPKG_NAME
         self.catalog = catalog
         if not self.gpkg.is_file():
@@ -105,6 +106,14 @@ class Workspace:
         return cls(folder, catalog=catalog)
 
     # ------------------------------------------------------------------ reading
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    def revision(self) -> int:
+        """Changes with every committed change (a cache key for pages)."""
+        return self.gpkg.stat().st_mtime_ns
+
     def metadata(self) -> dict[str, str]:
         table = pyogrio.read_dataframe(self.gpkg, layer=META_TABLE)
         return dict(zip(table["key"].astype(str), table["value"].astype(str), strict=True))
@@ -130,8 +139,24 @@ class Workspace:
         rasters = [p.stem for p in self.raster_folder.glob("*.tif")]
         return sorted(names + [r for r in rasters if not r.startswith(INTERNAL_PREFIX)])
 
+    def stored_names(self) -> list[str]:
+        """Every stored table, Townmap's own included (for copies and backups)."""
+        return sorted(self._stored() - _INTERNAL)
+
     def has_layer(self, name: str) -> bool:
         return name in self.layer_names()
+
+    def raster_names(self) -> list[str]:
+        return sorted(p.stem for p in self.raster_folder.glob("*.tif"))
+
+    def has_raster(self, name: str) -> bool:
+        return (self.raster_folder / f"{name}.tif").is_file()
+
+    def read_internal_table(self, name: str) -> pd.DataFrame | None:
+        """One of Townmap's own tables, or None when it was never written."""
+        if name not in self._stored():
+            return None
+        return pd.DataFrame(pyogrio.read_dataframe(self.gpkg, layer=name))
 
     def has_table(self, name: str) -> bool:
         """Whether a table is stored, Townmap's own included."""
@@ -408,3 +433,39 @@ class Transaction:
         self._tmp.unlink(missing_ok=True)
         for tmp in self._rasters:
             tmp.unlink(missing_ok=True)
+
+
+def open_workspace(location: str | Path, catalog: Catalog | None = None):
+    """The workspace at ``location``: a folder (GeoPackage) or a ``postgresql://`` URL."""
+    from townmap.workspace_pg import PostgisWorkspace, is_postgis
+
+    if is_postgis(location):
+        return PostgisWorkspace(str(location), catalog=catalog)
+    return Workspace(location, catalog=catalog)
+
+
+def create_workspace(
+    location: str | Path,
+    crs: CRS | str | int,
+    metadata: dict[str, str] | None = None,
+    catalog: Catalog | None = None,
+):
+    """Create an empty workspace of the kind ``location`` names."""
+    from townmap.workspace_pg import PostgisWorkspace, is_postgis
+
+    if is_postgis(location):
+        return PostgisWorkspace.create(str(location), crs, metadata, catalog=catalog)
+    return Workspace.create(location, crs, metadata, catalog=catalog)
+
+
+def workspace_exists(location: str | Path) -> bool:
+    """Whether a workspace can be opened at ``location`` (no error shown)."""
+    from townmap.workspace_pg import is_postgis
+
+    if not is_postgis(location):
+        return (Path(location) / GPKG_NAME).is_file()
+    try:
+        open_workspace(location)
+    except WorkspaceError:
+        return False
+    return True

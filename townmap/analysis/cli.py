@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from townmap.settings import WORKSPACE_HELP, workspace_location
+
 FINDING_FORMATS = (".csv", ".gpkg", ".xlsx", ".geojson")
 
 
@@ -14,13 +16,13 @@ def _load(args):
     from townmap.analysis.rules import load_rules
     from townmap.catalog import load_catalog
     from townmap.settings import default_workspace
-    from townmap.workspace import Workspace
+    from townmap.workspace import open_workspace
 
     catalog = load_catalog(args.layers_dir)
     rules = load_rules(args.rules_dir, catalog)
     for err in rules.errors:
         print(f"townmap: rule skipped: {err}", file=sys.stderr)
-    ws = Workspace(args.workspace or default_workspace(), catalog=catalog)
+    ws = open_workspace(args.workspace or default_workspace(), catalog=catalog)
     return catalog, rules, ws
 
 
@@ -228,7 +230,7 @@ def _cmd_siting(args: argparse.Namespace) -> int:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workspace", type=Path, default=None, help="workspace folder")
+    parser.add_argument("--workspace", type=workspace_location, default=None, help=WORKSPACE_HELP)
     parser.add_argument("--layers-dir", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--rules-dir", type=Path, default=None, help="folder of rule files (default: layers/rules)"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from pathlib import Path
+
+from townmap.settings import WORKSPACE_HELP, workspace_location
 
 
 def _password(args) -> str:
@@ -22,9 +23,9 @@ def _password(args) -> str:
 
 def _ws(args):
     from townmap.settings import default_workspace
-    from townmap.workspace import Workspace
+    from townmap.workspace import open_workspace
 
-    return Workspace(args.workspace or default_workspace())
+    return open_workspace(args.workspace or default_workspace())
 
 
 def _cmd(args: argparse.Namespace) -> int:
@@ -53,7 +54,7 @@ def add_commands(sub) -> None:
                            ("reset", "set a new password (and optionally role)"),
                            ("list", "list users and roles")):  # fmt: skip
         c = cmds.add_parser(name, help=helptext)
-        c.add_argument("--workspace", type=Path, default=None, help="workspace folder")
+        c.add_argument("--workspace", type=workspace_location, default=None, help=WORKSPACE_HELP)
         if name != "list":
             c.add_argument("user")
         if name in ("add", "reset"):

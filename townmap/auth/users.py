@@ -13,7 +13,6 @@ import tomllib
 from datetime import UTC, datetime
 
 import pandas as pd
-import pyogrio
 
 from townmap.errors import AccessDenied, UploadError
 from townmap.workspace import Workspace
@@ -52,15 +51,15 @@ def verify_password(password: str, stored: str) -> bool:
 def list_users(ws: Workspace) -> pd.DataFrame:
     """Users without their hashes."""
     cols = ["user", "role", "created_at"]
-    if TABLE not in {str(n) for n, _ in pyogrio.list_layers(ws.gpkg)}:
-        return pd.DataFrame(columns=cols)
-    return pd.DataFrame(pyogrio.read_dataframe(ws.gpkg, layer=TABLE))[cols]
+    table = ws.read_internal_table(TABLE)
+    return pd.DataFrame(columns=cols) if table is None else table[cols]
 
 
 def _all(ws: Workspace) -> pd.DataFrame:
-    if TABLE not in {str(n) for n, _ in pyogrio.list_layers(ws.gpkg)}:
+    table = ws.read_internal_table(TABLE)
+    if table is None:
         return pd.DataFrame(columns=["user", "role", "password_hash", "created_at"])
-    return pd.DataFrame(pyogrio.read_dataframe(ws.gpkg, layer=TABLE))
+    return table
 
 
 def _write(ws: Workspace, frame: pd.DataFrame) -> None:

@@ -20,10 +20,17 @@ MANIFEST = "townmap-backup.txt"
 
 
 def backup(ws: Workspace, out: str | Path) -> Path:
-    """Write ``out`` (.zip): workspace.gpkg, rasters/*.tif and a manifest."""
+    """Write ``out`` (.zip): workspace.gpkg, rasters/*.tif and a manifest. A PostGIS
+    workspace is first copied (under its lock) into a GeoPackage folder, so every backup
+    restores into either back end."""
     out = Path(out)
     if out.suffix.lower() != ".zip":
         raise UploadError("a backup is written as a .zip file")
+    if not isinstance(ws, Workspace):
+        from townmap.io.copy import copy_workspace
+
+        with tempfile.TemporaryDirectory(prefix="townmap-backup-") as tmpdir:
+            return backup(copy_workspace(ws.location, Path(tmpdir) / ws.name), out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.part")
     with ws.locked(), zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -39,8 +46,20 @@ def backup(ws: Workspace, out: str | Path) -> Path:
 
 
 def restore(archive: str | Path, folder: str | Path, *, force: bool = False) -> Workspace:
-    """Put the backup ``archive`` in ``folder`` (replacing a workspace there only with
-    ``force``). Nothing changes unless the backup is complete and opens as a workspace."""
+    """Put the backup ``archive`` in ``folder`` or a PostGIS location (replacing a
+    workspace there only with ``force``). Nothing changes unless the backup is complete
+    and opens as a workspace."""
+    from townmap.workspace_pg import is_postgis
+
+    if is_postgis(folder):
+        with tempfile.TemporaryDirectory(prefix="townmap-restore-") as tmpdir:
+            restore(archive, Path(tmpdir) / "ws")
+            from townmap.io.copy import copy_workspace
+
+            try:
+                return copy_workspace(Path(tmpdir) / "ws", str(folder), force=force)
+            except WorkspaceError as exc:
+                raise UploadError(f"{Path(archive).name} could not be restored: {exc}") from None
     archive, folder = Path(archive), Path(folder)
     if not archive.is_file():
         raise UploadError(f"{archive} does not exist")

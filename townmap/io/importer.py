@@ -361,7 +361,7 @@ def undo_last_import(ws: Workspace, role: str | None = None) -> dict:
         if kind == "raster":
             if record["had_previous"] == "true":
                 prev = _previous_name(layer_id)
-                _copy_raster(tx, ws.raster_folder / f"{prev}.tif", layer_id)
+                _copy_raster(tx, ws.raster_path(prev), layer_id)
                 tx.delete_raster(prev)
             else:
                 tx.delete_raster(layer_id)

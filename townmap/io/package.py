@@ -102,6 +102,12 @@ def export_workspace(ws: Workspace, out: str | Path, catalog: Catalog,
     from townmap.auth.users import require
 
     require(ws, role, "export")
+    if not isinstance(ws, Workspace):  # PostGIS: packaged from a snapshot copy
+        from townmap.io.copy import copy_workspace
+
+        with tempfile.TemporaryDirectory(prefix="townmap-export-") as tmpdir:
+            snapshot = copy_workspace(ws.location, Path(tmpdir) / "ws")
+            return export_workspace(snapshot, out, catalog, role=role)
     out = Path(out)
     if out.suffix.lower() != ".gpkg":
         raise UploadError(

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from townmap.settings import WORKSPACE_HELP, workspace_location
+
 REQUIRED = ("station", "water_type", "time", "parameter", "value")
 
 
@@ -47,9 +49,9 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 
     if args.samples is None:
         from townmap.settings import default_workspace
-        from townmap.workspace import Workspace
+        from townmap.workspace import open_workspace
 
-        frame = _from_workspace(Workspace(args.workspace or default_workspace()))
+        frame = _from_workspace(open_workspace(args.workspace or default_workspace()))
     else:
         if not args.samples.is_file():
             raise UploadError(f"{args.samples} does not exist")
@@ -80,13 +82,13 @@ def _cmd_compliance(args: argparse.Namespace) -> int:
     from townmap.io.export import export_frame, export_sheets
     from townmap.monitoring.compliance import workspace_compliance
     from townmap.settings import default_workspace
-    from townmap.workspace import Workspace
+    from townmap.workspace import open_workspace
 
     suffix = args.out.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise UploadError("--out must end in .csv or .xlsx")
     try:
-        result = workspace_compliance(Workspace(args.workspace or default_workspace()))
+        result = workspace_compliance(open_workspace(args.workspace or default_workspace()))
     except ValueError as exc:
         raise UploadError(str(exc)) from None
     tables = {
@@ -116,7 +118,7 @@ def _cmd_compliance(args: argparse.Namespace) -> int:
 def add_commands(sub) -> None:
     cls = sub.add_parser("classify", help="GB 3838 class of every sample (station and time)")
     src = cls.add_mutually_exclusive_group()
-    src.add_argument("--workspace", type=Path, default=None, help="workspace folder")
+    src.add_argument("--workspace", type=workspace_location, default=None, help=WORKSPACE_HELP)
     src.add_argument(
         "--samples", type=Path, default=None,
         help="long CSV: station, water_type (river|lake), time, parameter, value[, unit]",
@@ -124,7 +126,7 @@ def add_commands(sub) -> None:
     cls.add_argument("--out", required=True, type=Path, help="result .csv or .xlsx")
     cls.set_defaults(func=_cmd_classify)
     comp = sub.add_parser("compliance", help="effluent samples against their discharge limits")
-    comp.add_argument("--workspace", type=Path, default=None, help="workspace folder")
+    comp.add_argument("--workspace", type=workspace_location, default=None, help=WORKSPACE_HELP)
     comp.add_argument(
         "--out", required=True, type=Path,
         help=".xlsx (one sheet per table) or .csv (findings; the other tables beside it)",

@@ -120,7 +120,7 @@ def build_report(
             "subtitle",
             "",
             town=meta.get("name", ""),
-            workspace=ws.folder.name,
+            workspace=ws.name,
             date=dt.date.today().isoformat(),
             version=__version__,
         ),

@@ -7,17 +7,19 @@ import sys
 import time
 from pathlib import Path
 
+from townmap.settings import WORKSPACE_HELP, workspace_location
+
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from townmap.report.build import build_report, write_report
     from townmap.settings import default_workspace
-    from townmap.workspace import Workspace
+    from townmap.workspace import open_workspace
 
     if args.out.suffix.lower() not in (".pdf", ".docx", ".html"):
         from townmap.errors import UploadError
 
         raise UploadError("--out must end in .pdf, .docx or .html")
-    ws = Workspace(args.workspace or default_workspace())
+    ws = open_workspace(args.workspace or default_workspace())
     start = time.perf_counter()
 
     def progress(fraction: float, label: str) -> None:
@@ -33,7 +35,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def add_commands(sub) -> None:
     rep = sub.add_parser("report", help="the environmental review report (PDF, DOCX, HTML)")
-    rep.add_argument("--workspace", type=Path, default=None, help="workspace folder")
+    rep.add_argument("--workspace", type=workspace_location, default=None, help=WORKSPACE_HELP)
     rep.add_argument(
         "--area", default="town",
         help="'town' (default), a village id such as V03, or a polygon file (.geojson/.gpkg/.wkt)",

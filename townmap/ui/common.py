@@ -12,7 +12,8 @@ from townmap.errors import TownmapError
 from townmap.i18n import LANGUAGES, check_lang, t
 from townmap.render.assets import ASSET_DIR
 from townmap.settings import default_workspace, layers_dir
-from townmap.workspace import GPKG_NAME, Workspace
+from townmap.workspace import Workspace, open_workspace, workspace_exists
+from townmap.workspace_pg import is_postgis
 
 _LANG_NAMES = {"zh": "中文", "en": "English"}
 
@@ -55,14 +56,21 @@ def catalog() -> Catalog:
     return load_catalog(layers_dir())
 
 
-def workspace_folder() -> Path:
+def workspace_folder() -> str | Path:
+    """The configured workspace location: a folder or a PostGIS URL."""
     return default_workspace()
 
 
-def open_workspace(lang: str) -> Workspace | None:
+def configured_workspace(lang: str) -> Workspace | None:
     """The configured workspace, or None after telling the user how to get one."""
     folder = workspace_folder()
-    if not (folder / GPKG_NAME).is_file():
+    if is_postgis(folder):
+        try:
+            return open_workspace(folder, catalog=catalog())
+        except TownmapError as exc:  # the message names the server, never its password
+            st.error(str(exc))
+            return None
+    if not workspace_exists(folder):
         st.error(f"{t('no_workspace', lang)}: {folder}")
         st.info(t("no_workspace_help", lang))
         if st.button(t("build_demo", lang)):
@@ -73,7 +81,7 @@ def open_workspace(lang: str) -> Workspace | None:
             st.rerun()
         return None
     try:
-        return Workspace(folder, catalog=catalog())
+        return open_workspace(folder, catalog=catalog())
     except TownmapError as exc:
         st.error(str(exc))
         return None
@@ -84,7 +92,7 @@ def page_start(title_key: str) -> tuple[str, Workspace | None]:
     workspace has users, the fiction banner."""
     lang = language()
     st.title(t(title_key, lang))
-    ws = open_workspace(lang)
+    ws = configured_workspace(lang)
     if ws is not None:
         if not signed_in(ws, lang):
             st.stop()

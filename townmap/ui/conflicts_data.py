@@ -15,7 +15,7 @@ from townmap.crs import DISPLAY_CRS
 from townmap.i18n import t, value_label
 from townmap.settings import layers_dir
 from townmap.ui import common, map_data
-from townmap.workspace import Workspace
+from townmap.workspace import open_workspace
 
 
 @st.cache_resource(show_spinner=False)
@@ -32,7 +32,7 @@ def analysis_specs() -> dict[str, LayerSpec]:
 @st.cache_data(show_spinner=False, max_entries=4)
 def conflicts(stamp: map_data.Stamp) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Findings with their feature's geometry (workspace CRS), and the rules not applied."""
-    ws = Workspace(stamp.folder, catalog=common.catalog())
+    ws = open_workspace(stamp.location, catalog=common.catalog())
     result, geoms = check_workspace(ws, common.catalog(), rules())
     frame = gpd.GeoDataFrame(result.findings, geometry=geoms.values, crs=result.crs)
     return frame, result.skipped
@@ -40,7 +40,7 @@ def conflicts(stamp: map_data.Stamp) -> tuple[gpd.GeoDataFrame, list[str]]:
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def zone_checks(stamp: map_data.Stamp) -> pd.DataFrame:
-    ws = Workspace(stamp.folder, catalog=common.catalog())
+    ws = open_workspace(stamp.location, catalog=common.catalog())
     return check_zones(map_data.layers(stamp), load_matrix(), context=workspace_context(ws))
 
 

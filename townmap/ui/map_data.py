@@ -23,7 +23,7 @@ from townmap.render.points import PointStyle
 from townmap.render.terrain import TerrainImages, render_terrain
 from townmap.settings import cache_dir
 from townmap.ui import common
-from townmap.workspace import Workspace
+from townmap.workspace import Workspace, open_workspace
 
 DYNAMIC = "enterprises"
 
@@ -32,18 +32,18 @@ DYNAMIC = "enterprises"
 class Stamp:
     """Identifies one version of a workspace (cache key)."""
 
-    folder: str
-    mtime: float
+    location: str
+    revision: int
 
     @classmethod
     def of(cls, ws: Workspace) -> Stamp:
-        return cls(str(ws.folder), ws.gpkg.stat().st_mtime)
+        return cls(ws.location, ws.revision())
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def layers(stamp: Stamp) -> dict[str, gpd.GeoDataFrame]:
     """Every catalogued vector layer present, in the workspace CRS (read-only: don't mutate)."""
-    ws = Workspace(stamp.folder, catalog=common.catalog())
+    ws = open_workspace(stamp.location, catalog=common.catalog())
     present = set(ws.layer_names())
     return {
         s.id: ws.read_layer(s.id) for s in common.catalog().by_kind("vector") if s.id in present
@@ -85,11 +85,10 @@ def display_layer(stamp: Stamp, layer_id: str) -> gpd.GeoDataFrame | None:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def terrain(stamp: Stamp) -> TerrainImages | None:
-    ws = Workspace(stamp.folder)
-    dem = ws.raster_folder / "dem.tif"
-    if not dem.is_file():
+    ws = open_workspace(stamp.location)
+    if not ws.has_raster("dem"):
         return None
-    return render_terrain(dem, render_cache())
+    return render_terrain(ws.raster_path("dem"), render_cache())
 
 
 def render_cache() -> Path:
@@ -103,5 +102,5 @@ def search_index(stamp: Stamp) -> pd.DataFrame:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def feature_counts(stamp: Stamp) -> dict[str, int]:
-    ws = Workspace(stamp.folder)
+    ws = open_workspace(stamp.location)
     return {name: ws.layer_info(name).features for name in ws.layer_names()}

@@ -45,7 +45,7 @@ def _highlight(hit) -> folium.FeatureGroup:
 
 def _sidebar_info(ws, lang: str) -> None:
     with st.sidebar.expander(t("layers", lang)):
-        st.caption(f"{t('workspace', lang)}: {ws.metadata().get('name', ws.folder.name)}")
+        st.caption(f"{t('workspace', lang)}: {ws.metadata().get('name', ws.name)}")
         st.caption(f"{t('crs', lang)}: {describe(ws.crs)}")
         counts = map_data.feature_counts(map_data.Stamp.of(ws))
         rows = [

@@ -15,11 +15,11 @@ from townmap.monitoring.quality import (
     workspace_samples,
 )
 from townmap.ui import common, map_data
-from townmap.workspace import Workspace
+from townmap.workspace import Workspace, open_workspace
 
 
 def _ws(stamp: map_data.Stamp) -> Workspace:
-    return Workspace(stamp.folder, catalog=common.catalog())
+    return open_workspace(stamp.location, catalog=common.catalog())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

@@ -18,7 +18,7 @@ from townmap.participation.display import load_slides, public_frame, public_spec
 from townmap.render.mapview import build_map, prepare_layer
 from townmap.ui import common, map_data
 from townmap.ui.keys import presenter_keys
-from townmap.workspace import GPKG_NAME, Workspace
+from townmap.workspace import Workspace, open_workspace, workspace_exists
 
 CSS = """
 <style>
@@ -139,14 +139,14 @@ def _indicator_layers(stamp, indicator: str) -> list:
 def render() -> None:
     st.markdown(CSS, unsafe_allow_html=True)  # our own fixed stylesheet, no user text
     folder = common.workspace_folder()
-    if not (folder / GPKG_NAME).is_file():
+    if not workspace_exists(folder):
         st.markdown(
             f'<div class="pub-title">{html.escape(t("no_workspace", "zh"))}</div>',
             unsafe_allow_html=True,
         )
         return
     try:
-        ws = Workspace(folder, catalog=common.catalog())
+        ws = open_workspace(folder, catalog=common.catalog())
     except TownmapError as exc:
         st.error(str(exc))
         return

@@ -25,7 +25,7 @@ from townmap.i18n import t, value_label
 from townmap.render.mapview import MapLayer, build_map, prepare_layer
 from townmap.ui import common, map_data
 from townmap.ui.conflicts_data import analysis_specs
-from townmap.workspace import Workspace
+from townmap.workspace import Workspace, open_workspace
 
 STANDARDS = ["gb18918_1a", "db32_1072_table1", "db32_1072_table2"]
 CONTEXT = ("town", "villages", "rivers", "lake", "treatment_plants", "sewer_trunk", "catchments")
@@ -40,13 +40,13 @@ def _dem(ws: Workspace):
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def candidate_sites(stamp: map_data.Stamp):
-    ws = Workspace(stamp.folder)
+    ws = open_workspace(stamp.location)
     return suitability(map_data.layers(stamp), ws.crs, dem=_dem(ws)).candidates
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def plan_for(stamp: map_data.Stamp, k: int, capacity: float, standard: str, limit: float):
-    ws = Workspace(stamp.folder)
+    ws = open_workspace(stamp.location)
     return plan(
         map_data.layers(stamp), candidate_sites(stamp), k, dem=_dem(ws),
         capacity_m3d=capacity or None, effluent=load_effluent(standard), time_limit=limit,
