@@ -8,6 +8,7 @@ Debian's packages (``postgresql``, ``postgresql-15-postgis-3``) are installed by
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -86,7 +87,5 @@ class PgServer:
         return f"{self.dsn()}?schema={schema}"
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
-        except RuntimeError:
-            pass

@@ -211,6 +211,8 @@ def read_frame(
     for c, t in keep:
         if t == "timestamp with time zone":
             frame[c] = pd.to_datetime(frame[c], utc=True)
+        if t.startswith("timestamp"):
+            frame[c] = _as_milliseconds(frame[c])
     if not geom:
         return frame
     hexes = frame.pop(geom).to_numpy(dtype=object, na_value=None)
@@ -218,6 +220,15 @@ def read_frame(
     geoms = shapely.set_srid(geoms, 0) if len(hexes) else geoms
     frame[GEOMETRY] = gpd.GeoSeries(geoms, index=frame.index, crs=crs)
     return gpd.GeoDataFrame(frame, geometry=GEOMETRY, crs=crs)
+
+
+def _as_milliseconds(values: pd.Series) -> pd.Series:
+    """Millisecond timestamps, as the GeoPackage back end returns them, unless finer
+    values are stored (then nothing is cut)."""
+    stored = values.dropna()
+    if len(stored) and (stored.dt.microsecond % 1000 != 0).any():
+        return values
+    return values.astype(values.dtype.name.replace("[us", "[ms").replace("[ns", "[ms"))
 
 
 def _parse(data: bytes, names: list[str], types: dict[str, pa.DataType]) -> pa.Table:

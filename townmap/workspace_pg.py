@@ -61,6 +61,8 @@ MIGRATIONS: list[list[str]] = [
         " schema_version int NOT NULL, revision bigint NOT NULL)",
         "INSERT INTO {s}.townmap_state VALUES (1, 1, 0)",
     ],
+    # 2: the register keeps the order layers were written in (as the GeoPackage does)
+    ["ALTER TABLE {s}.townmap_layers ADD COLUMN position bigserial"],
 ]
 
 
@@ -234,7 +236,7 @@ class PostgisWorkspace:
     def layer_register(self) -> pd.DataFrame:
         with self._cursor() as cur:
             cur.execute(
-                sql.SQL("SELECT {} FROM {} ORDER BY written_at, layer_id").format(
+                sql.SQL("SELECT {} FROM {} ORDER BY position").format(
                     sql.SQL(", ").join(map(sql.Identifier, _REGISTER_COLUMNS)),
                     self._id(LAYERS_TABLE),
                 )
@@ -421,7 +423,7 @@ class PostgisTransaction:
     def _register_now(self) -> pd.DataFrame:
         with self._con.cursor() as cur:
             cur.execute(
-                sql.SQL("SELECT {} FROM {}").format(
+                sql.SQL("SELECT {} FROM {} ORDER BY position").format(
                     sql.SQL(", ").join(map(sql.Identifier, _REGISTER_COLUMNS)),
                     self._id(LAYERS_TABLE),
                 )
@@ -548,8 +550,9 @@ class PostgisTransaction:
             _write_meta(cur, self._schema, self._meta)
             cur.execute(sql.SQL("DELETE FROM {}").format(self._id(LAYERS_TABLE)))
             cur.executemany(
-                sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s)").format(
-                    self._id(LAYERS_TABLE)
+                sql.SQL("INSERT INTO {} ({}) VALUES (%s, %s, %s, %s, %s, %s)").format(
+                    self._id(LAYERS_TABLE),
+                    sql.SQL(", ").join(map(sql.Identifier, _REGISTER_COLUMNS)),
                 ),
                 self._register[_REGISTER_COLUMNS].astype(str).itertuples(index=False),
             )

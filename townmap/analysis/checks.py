@@ -80,13 +80,28 @@ def add_villages(
     return findings
 
 
+def pair_finder(ws: Workspace, push_down: bool = True):
+    """Where the conflicts engine's spatial joins run: in PostGIS for a PostGIS workspace
+    (GiST indexes, only matched pairs come back), else in memory (None)."""
+    from townmap.workspace_pg import PostgisWorkspace
+
+    if not push_down or not isinstance(ws, PostgisWorkspace):
+        return None
+    from townmap.analysis.pushdown import PostgisPairs
+
+    return lambda crs: PostgisPairs(ws, crs)
+
+
 def check_workspace(
-    ws: Workspace, catalog: Catalog, rules: RuleSet
+    ws: Workspace, catalog: Catalog, rules: RuleSet, *, push_down: bool = True
 ) -> tuple[ConflictResult, gpd.GeoSeries]:
     """Every rule on what the workspace holds; findings with village, and their geometry."""
     layers = workspace_layers(ws, catalog)
     keys = catalog_keys(catalog)
-    result = find_conflicts(layers, rules, context=workspace_context(ws), keys=keys)
+    result = find_conflicts(
+        layers, rules, context=workspace_context(ws), keys=keys,
+        pairs_from=pair_finder(ws, push_down),
+    )  # fmt: skip
     geoms = subject_geometries(result.findings, layers, keys, result.crs)
     result.findings = add_villages(result.findings, geoms, layers.get("villages"))
     return result, geoms

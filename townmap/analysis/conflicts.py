@@ -177,7 +177,9 @@ def _pairs_inside(sub: np.ndarray, con: np.ndarray, sub_kind: str, min_m2: float
     return i[keep], j[keep], np.zeros(keep.sum()), shared[keep]
 
 
-def _evaluate(rule: Rule, sub: Prepared, smask, con: Prepared, cmask, context) -> pd.DataFrame:
+def _evaluate(
+    rule: Rule, sub: Prepared, smask, con: Prepared, cmask, context, pairs=None
+) -> pd.DataFrame:
     s_idx = np.flatnonzero(smask & ~shapely.is_missing(sub.geoms))
     c_idx = np.flatnonzero(cmask & ~shapely.is_missing(con.geoms))
     pred = rule.constraint.predicate
@@ -194,16 +196,33 @@ def _evaluate(rule: Rule, sub: Prepared, smask, con: Prepared, cmask, context) -
         return _outside(rule, sub, s_idx, sg, cg)
     if len(c_idx) == 0:
         return pd.DataFrame()
+    layers = (rule.subject.layer, rule.constraint.layer)
     if pred == "within_distance":
-        i, j = shapely.STRtree(cg).query(sg, predicate="dwithin", distance=limit)
-        dist = shapely.distance(sg[i], cg[j])
+        found = pairs and pairs.within_distance(layers[0], s_idx, limit, layers[1], c_idx)
+        if found:
+            i, j, dist = found
+        else:
+            i, j = shapely.STRtree(cg).query(sg, predicate="dwithin", distance=limit)
+            dist = shapely.distance(sg[i], cg[j])
         shared = np.full(len(i), np.nan)
     else:
-        i, j, dist, shared = _pairs_inside(sg, cg, sub.kind, rule.constraint.min_overlap_m2)
+        found = pairs and pairs.inside(layers[0], s_idx, layers[1], c_idx, sub.kind)
+        if found:
+            i, j, shared = found
+            keep = (
+                shared >= rule.constraint.min_overlap_m2
+                if sub.kind != "point"
+                else np.ones(len(i), dtype=bool)
+            )
+            i, j, shared = i[keep], j[keep], shared[keep]
+            dist = np.zeros(len(i))
+        else:
+            i, j, dist, shared = _pairs_inside(sg, cg, sub.kind, rule.constraint.min_overlap_m2)
     if len(i) == 0:
         return pd.DataFrame()
+    # ties broken by constraint order, so every engine picks the same nearest feature
     pairs = pd.DataFrame({"i": i, "j": j, "distance_m": dist, "overlap_m2": shared}).sort_values(
-        ["i", "distance_m", "overlap_m2"], ascending=[True, True, False]
+        ["i", "distance_m", "overlap_m2", "j"], ascending=[True, True, False, True], kind="stable"
     )
     total = pairs.groupby("i", sort=True)["overlap_m2"].sum(min_count=1)
     first = pairs.drop_duplicates("i")  # nearest, or largest overlap
@@ -256,11 +275,16 @@ def find_conflicts(
     context: Mapping[str, float] | None = None,
     keys: Mapping[str, str] | None = None,
     crs: CRS | None = None,
+    pairs_from=None,
 ) -> ConflictResult:
     """Check every rule that applies to features of this ``status`` ("existing" for what
-    is on record, "new" for a proposed project); one row per feature and rule."""
+    is on record, "new" for a proposed project); one row per feature and rule.
+
+    ``pairs_from(crs)`` may give a pair finder that runs the spatial joins elsewhere
+    (PostGIS: ``townmap.analysis.pushdown``); it answers None where it cannot."""
     context, keys = dict(context or {}), dict(keys or {})
     crs = crs or analysis_crs(layers.values())
+    pairs = pairs_from(crs) if pairs_from is not None else None
     prepared: dict[str, Prepared] = {}
     skipped: list[str] = []
     parts = []
@@ -296,7 +320,7 @@ def find_conflicts(
         if rule.subject.sectors:
             smask &= sub.frame["sector"].astype(str).isin(rule.subject.sectors).to_numpy()
         cmask, _ = condition_mask(con.frame, rule.constraint.where, context, missing_ok=False)
-        found = _evaluate(rule, sub, smask, con, cmask, context)
+        found = _evaluate(rule, sub, smask, con, cmask, context, pairs)
         if found.empty:
             continue
         basis = rule.legal_basis
