@@ -88,3 +88,19 @@ def demo_pg(pg_server, demo_ws):
 
     copy_workspace(demo_ws.location, pg_server.url("demo"))
     return open_workspace(pg_server.url("demo"), catalog=demo_ws.catalog)
+
+
+@pytest.fixture
+def demo_copy(demo_ws, backend, new_location, tmp_path):
+    """A writable copy of the demo on the test's back end (no catalog attached)."""
+    import shutil
+
+    from townmap.io.copy import copy_workspace
+    from townmap.workspace import open_workspace
+
+    if backend == "gpkg":
+        shutil.copytree(demo_ws.folder, tmp_path / "ws")
+        return open_workspace(tmp_path / "ws")
+    location = new_location("demo")
+    copy_workspace(demo_ws.location, location)
+    return open_workspace(location)

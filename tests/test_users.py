@@ -4,8 +4,9 @@ password from standard input and never printing it."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
+
+import pandas as pd
 
 import pytest
 
@@ -20,15 +21,24 @@ from townmap.auth.users import (
 )
 from townmap.cli import main
 from townmap.errors import UploadError
+from tests.helpers import fingerprint
 from townmap.workspace import Workspace
 
 SECRET = "correct horse battery staple"
 
 
 @pytest.fixture
-def ws(demo_ws, tmp_path):
-    shutil.copytree(demo_ws.folder, tmp_path / "ws")
-    return Workspace(tmp_path / "ws")
+def ws(demo_copy):
+    """The demo on each back end: every users test runs on GeoPackage and PostGIS."""
+    return demo_copy
+
+
+def _everything_stored(ws) -> bytes:
+    """All a workspace holds, as bytes (the file, or every table's rows)."""
+    if isinstance(ws, Workspace):
+        return ws.gpkg.read_bytes()
+    tables = [pd.DataFrame(ws.read_layer(n)).to_csv(index=False) for n in ws.stored_names()]
+    return "\n".join(tables).encode()
 
 
 def test_passwords_are_stored_only_as_hashes_and_checked(ws):
@@ -37,14 +47,12 @@ def test_passwords_are_stored_only_as_hashes_and_checked(ws):
     assert sign_in(ws, "admin", SECRET) == "administrator"
     assert sign_in(ws, "admin", SECRET + "x") is None
     assert sign_in(ws, "nobody", SECRET) is None
-    raw = ws.gpkg.read_bytes()
+    raw = _everything_stored(ws)
     assert SECRET.encode() not in raw and b"scrypt$" in raw
     assert list(list_users(ws).columns) == ["user", "role", "created_at"]
     assert "townmap_users" not in ws.layer_names()
-    with sqlite3.connect(ws.gpkg) as con:
-        (stored,) = con.execute(
-            "select password_hash from townmap_users where user='admin'"
-        ).fetchone()
+    users = ws.read_internal_table("townmap_users").set_index("user")
+    stored = users.loc["admin", "password_hash"]
     assert verify_password(SECRET, stored) and not verify_password("guess", stored)
     assert not verify_password(SECRET, "md5$abc")
 
@@ -88,7 +96,7 @@ def test_roles_are_checked_and_the_last_administrator_stays(ws):
 def test_users_are_never_exported(ws, tmp_path):
     add_user(ws, "admin", "administrator", SECRET)
     out = tmp_path / "all.gpkg"
-    assert main(["export", "--all", "--workspace", str(ws.folder), "--out", str(out)]) == 0
+    assert main(["export", "--all", "--workspace", str(ws.location), "--out", str(out)]) == 0
     with sqlite3.connect(out) as con:
         tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
     assert "townmap_users" not in tables and b"scrypt$" not in out.read_bytes()
@@ -99,12 +107,12 @@ def test_users_cli_reads_the_password_from_stdin_and_never_prints_it(ws, monkeyp
 
     monkeypatch.setattr("sys.stdin", io.StringIO(SECRET + "\n"))
     args = ["users", "add", "wang", "--role", "planner", "--password-stdin",
-            "--workspace", str(ws.folder)]  # fmt: skip
+            "--workspace", str(ws.location)]  # fmt: skip
     assert main(args) == 0
-    assert main(["users", "list", "--workspace", str(ws.folder)]) == 0
+    assert main(["users", "list", "--workspace", str(ws.location)]) == 0
     monkeypatch.setattr("sys.stdin", io.StringIO("tiny\n"))
     assert main(["users", "reset", "wang", "--password-stdin", "--workspace",
-                 str(ws.folder)]) == 2  # fmt: skip
+                 str(ws.location)]) == 2  # fmt: skip
     out = capsys.readouterr()
     assert SECRET not in out.out + out.err and "wang" in out.out
     assert sign_in(ws, "wang", SECRET) == "planner"
@@ -119,7 +127,7 @@ def test_every_write_checks_the_role_on_the_server_side(ws):
     table = ws.read_table("ems_aspects").assign(control="checked")
     save_edits(ws, "ems_aspects", table, user="solo")  # no users yet: single-user default
     add_user(ws, "admin", "administrator", SECRET)
-    before = ws.gpkg.read_bytes()
+    before = fingerprint(ws)
     with pytest.raises(PermissionError):
         save_edits(ws, "ems_aspects", table.assign(control="x"), user="x", role="consultant")
     with pytest.raises(PermissionError):
@@ -132,7 +140,7 @@ def test_every_write_checks_the_role_on_the_server_side(ws):
                     role="public")  # fmt: skip
     with pytest.raises(PermissionError):
         moderate(ws, {"C-0001": "approved"}, user="x", role="consultant")
-    assert ws.gpkg.read_bytes() == before
+    assert fingerprint(ws) == before
     save_edits(ws, "ems_aspects", table.assign(control="y"), user="li", role="planner")
     assert (ws.read_table("ems_aspects")["control"] == "y").all()
 
@@ -143,7 +151,7 @@ def test_pages_ask_for_sign_in_when_the_workspace_has_users(ws, monkeypatch):
     from townmap import PROJECT_ROOT
 
     add_user(ws, "li", "planner", SECRET)
-    monkeypatch.setenv("TOWNMAP_WORKSPACE", str(ws.folder))
+    monkeypatch.setenv("TOWNMAP_WORKSPACE", str(ws.location))
     at = AppTest.from_file(str(PROJECT_ROOT / "townmap/ui/ems_page.py"), default_timeout=120)
     at.query_params["lang"] = "en"
     at.run()
@@ -170,7 +178,7 @@ def test_imports_scenarios_and_exports_check_the_role_too(ws, tmp_path):
     plan = plan_import(csv, ImportOptions(layer_id="sensitive_receptors"), ws.catalog
                        or __import__("townmap.catalog").catalog.load_catalog())  # fmt: skip
     add_user(ws, "admin", "administrator", SECRET)
-    before = ws.gpkg.read_bytes()
+    before = fingerprint(ws)
     with pytest.raises(AccessDenied, match="public"):
         commit_import(ws, plan, role="public")
     with pytest.raises(AccessDenied):
@@ -179,10 +187,10 @@ def test_imports_scenarios_and_exports_check_the_role_too(ws, tmp_path):
         delete_scenario(ws, "any", role="consultant")
     with pytest.raises(AccessDenied):
         export_layer(ws, "enterprises", tmp_path / "e.csv", role="public")
-    assert ws.gpkg.read_bytes() == before and not (tmp_path / "e.csv").exists()
+    assert fingerprint(ws) == before and not (tmp_path / "e.csv").exists()
     commit_import(ws, plan, user="zhao", role="consultant")  # a consultant may import
     export_layer(ws, "enterprises", tmp_path / "e.csv", role="consultant")
-    cli = ["export", "--layer", "enterprises", "--workspace", str(ws.folder), "--out"]
+    cli = ["export", "--layer", "enterprises", "--workspace", str(ws.location), "--out"]
     assert main([*cli, str(tmp_path / "cli.csv")]) == 0  # the shell acts as administrator
 
 
@@ -196,3 +204,43 @@ def test_the_server_keeps_xsrf_protection_and_an_upload_limit():
     assert server["enableXsrfProtection"] is True and server["enableCORS"] is True
     assert server["maxUploadSize"] * 2**20 == DEFAULT_LIMITS.max_archive_bytes
     assert server["address"] == "127.0.0.1"  # loopback unless the bureau decides otherwise
+
+
+def test_a_consultant_edits_and_undoes_only_their_own_imports(ws, tmp_path):
+    from townmap.catalog import load_catalog
+    from townmap.errors import AccessDenied
+    from townmap.io.export import export_layer
+    from townmap.io.importer import ImportOptions, commit_import, plan_import, undo_last_import
+    from townmap.management.editing import save_edits
+
+    catalog = load_catalog()
+    add_user(ws, "admin", "administrator", SECRET)
+    add_user(ws, "zhao", "consultant", SECRET)
+    add_user(ws, "qian", "consultant", SECRET)
+    table = ws.read_table("ems_aspects")
+    with pytest.raises(AccessDenied, match="imported"):  # not imported by anyone yet
+        save_edits(ws, "ems_aspects", table.assign(control="z"), user="zhao", role="consultant",
+                   catalog=catalog)  # fmt: skip
+    csv = export_layer(ws, "ems_aspects", tmp_path / "aspects.csv", role="consultant")
+    plan = plan_import(csv, ImportOptions(layer_id="ems_aspects"), catalog)
+    assert plan.ok, plan.blocking
+    commit_import(ws, plan, user="zhao", role="consultant")
+    table = ws.read_table("ems_aspects")
+    before = fingerprint(ws)
+    with pytest.raises(AccessDenied, match="qian"):  # another consultant's import
+        save_edits(ws, "ems_aspects", table.assign(control="q"), user="qian", role="consultant",
+                   catalog=catalog)  # fmt: skip
+    with pytest.raises(AccessDenied):  # a table zhao did not import
+        save_edits(ws, "ems_objectives", ws.read_table("ems_objectives"), user="zhao",
+                   role="consultant", catalog=catalog)  # fmt: skip
+    with pytest.raises(AccessDenied):
+        undo_last_import(ws, role="consultant", user="qian")
+    assert fingerprint(ws) == before
+    save_edits(ws, "ems_aspects", table.assign(control="z"), user="zhao", role="consultant",
+               catalog=catalog)  # fmt: skip
+    assert (ws.read_table("ems_aspects")["control"] == "z").all()
+    log = ws.read_table("change_log")
+    assert (log["user"] == "zhao").any()
+    save_edits(ws, "ems_objectives", ws.read_table("ems_objectives"), user="li",
+               role="planner", catalog=catalog)  # a planner edits everything  # fmt: skip
+    undo_last_import(ws, role="consultant", user="zhao")  # their own import

@@ -18,26 +18,12 @@ from shapely.geometry import LineString, Point
 
 from townmap.crs import DEMO_CRS
 from townmap.errors import CRSError, DataValidationError, WorkspaceError
+from tests.helpers import fingerprint
 from townmap.workspace import GPKG_NAME, Workspace, create_workspace, open_workspace
 
 
 def _sha(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def fingerprint(ws) -> str:
-    """Everything a workspace holds, as one hash (works on either back end)."""
-    h = hashlib.sha256()
-    h.update(repr(sorted(ws.metadata().items())).encode())
-    h.update(ws.layer_register().sort_values("layer_id").to_csv(index=False).encode())
-    for name in ws.stored_names():
-        frame = ws.read_layer(name)
-        if isinstance(frame, gpd.GeoDataFrame):
-            frame = frame.to_wkt()
-        h.update(name.encode() + pd.DataFrame(frame).to_csv(index=False).encode())
-    for name in ws.raster_names():
-        h.update(name.encode() + ws.raster_path(name).read_bytes())
-    return h.hexdigest()
 
 
 def _rivers(crs=4549) -> gpd.GeoDataFrame:

@@ -47,7 +47,7 @@ def save_scenario(ws: Workspace, name: str, result: SitingResult, params: dict,
                   role: str | None = None) -> dict:  # fmt: skip
     from townmap.auth.users import require
 
-    require(ws, role, "edit")
+    require(ws, role, "analyse")  # a consultant saves the scenarios they ran
     name = _clean(name)
     s = result.summary
     row = {

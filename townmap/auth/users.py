@@ -135,6 +135,34 @@ def has_users(ws: Workspace) -> bool:
     return not list_users(ws).empty
 
 
+def imported_by(ws: Workspace, layer_id: str) -> str | None:
+    """Who made the import that put ``layer_id``'s current content in place, if any."""
+    from townmap.io.importer import IMPORT_LOG
+
+    if not ws.has_table(IMPORT_LOG):
+        return None
+    log = ws.read_table(IMPORT_LOG)
+    mine = log[(log["layer_id"].astype(str) == layer_id) & (log["undone"].astype(str) == "false")]
+    return None if mine.empty else str(mine["user"].iloc[-1])
+
+
+def require_edit(ws: Workspace, role: str | None, user: str | None, layer_id: str) -> None:
+    """Edit rights for one layer: planners and administrators edit everything; a
+    consultant only what they imported themselves (the import log says who)."""
+    if not has_users(ws):
+        return
+    allowed = roles().get(role or "", {}).get("may", [])
+    if "edit" in allowed:
+        return
+    if "edit_own_imports" in allowed and user and imported_by(ws, layer_id) == user:
+        return
+    if "edit_own_imports" in allowed:
+        raise AccessDenied(
+            f"a {role} edits only layers they imported; {layer_id!r} was not imported by {user}"
+        )
+    authorize(role, "edit")
+
+
 def require(ws: Workspace, role: str | None, action: str) -> None:
     """The server-side check before every write: a workspace without users is the
     single-user default (everything allowed); with users, the signed-in role decides."""

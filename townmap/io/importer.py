@@ -344,7 +344,7 @@ def _write(tx, kind: str, name: str, frame, source: str) -> None:
         tx.write_table(name, pd.DataFrame(frame), source=source)
 
 
-def undo_last_import(ws: Workspace, role: str | None = None) -> dict:
+def undo_last_import(ws: Workspace, role: str | None = None, user: str | None = None) -> dict:
     """Put the workspace back as it was before the last import that is not yet undone."""
     from townmap.auth.users import require
 
@@ -356,6 +356,9 @@ def undo_last_import(ws: Workspace, role: str | None = None) -> dict:
     row = open_rows[-1]
     record = log.loc[row].to_dict()
     layer_id = record["layer_id"]
+    from townmap.auth.users import require_edit
+
+    require_edit(ws, role, user, layer_id)  # a consultant undoes only their own imports
     kind = ws.catalog[layer_id].kind if ws.catalog and layer_id in ws.catalog else "vector"
     with ws.transaction() as tx:
         if kind == "raster":

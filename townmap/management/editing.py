@@ -179,10 +179,10 @@ def save_edits(
     catalog = catalog or ws.catalog or load_catalog()
     if table_id not in catalog or catalog[table_id].kind != "table" or table_id in READ_ONLY_TABLES:
         raise UploadError(f"{table_id!r} is not an editable register table")
-    from townmap.auth.users import require
+    from townmap.auth.users import require_edit
 
-    require(ws, role, "edit")  # server side: hidden buttons are not a permission check
     user = (user or "").strip()
+    require_edit(ws, role, user, table_id)  # server side: hidden buttons are no check
     if not user:
         raise UploadError("say who is making the change (it goes into the change log)")
     if len(user) > MAX_USER:

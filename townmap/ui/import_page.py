@@ -217,7 +217,8 @@ def render() -> None:
         )
         if st.button(t("import_undo", lang), key="imp_undo"):
             try:
-                record = undo_last_import(ws, role=(common.current_user() or {}).get("role"))
+                who = common.current_user() or {}
+                record = undo_last_import(ws, role=who.get("role"), user=who.get("user"))
                 st.success(t("import_undone", lang).format(file=record["file_name"]))
             except TownmapError as exc:
                 st.error(str(exc))
