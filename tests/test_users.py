@@ -7,9 +7,9 @@ from __future__ import annotations
 import sqlite3
 
 import pandas as pd
-
 import pytest
 
+from tests.helpers import fingerprint
 from townmap.auth.users import (
     add_user,
     authorize,
@@ -21,7 +21,6 @@ from townmap.auth.users import (
 )
 from townmap.cli import main
 from townmap.errors import UploadError
-from tests.helpers import fingerprint
 from townmap.workspace import Workspace
 
 SECRET = "correct horse battery staple"

@@ -16,9 +16,9 @@ import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import LineString, Point
 
+from tests.helpers import fingerprint
 from townmap.crs import DEMO_CRS
 from townmap.errors import CRSError, DataValidationError, WorkspaceError
-from tests.helpers import fingerprint
 from townmap.workspace import GPKG_NAME, Workspace, create_workspace, open_workspace
 
 
