@@ -243,3 +243,41 @@ def test_a_consultant_edits_and_undoes_only_their_own_imports(ws, tmp_path):
     save_edits(ws, "ems_objectives", ws.read_table("ems_objectives"), user="li",
                role="planner", catalog=catalog)  # a planner edits everything  # fmt: skip
     undo_last_import(ws, role="consultant", user="zhao")  # their own import
+
+
+def test_single_sign_on_lets_in_only_registered_addresses(ws, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from townmap import PROJECT_ROOT
+    from townmap.auth.users import sso_role
+
+    add_user(ws, "admin", "administrator", SECRET)
+    add_user(ws, "li@bureau.example.cn", "planner", sso=True)
+    with pytest.raises(UploadError, match="e-mail"):
+        add_user(ws, "not an address", "planner", sso=True)
+    assert sign_in(ws, "li@bureau.example.cn", "sso") is None  # no password ever matches
+    assert sso_role(ws, "LI@bureau.example.cn") == "planner"
+    assert sso_role(ws, "admin") is None  # a password user is not an SSO user
+
+    monkeypatch.setenv("TOWNMAP_WORKSPACE", str(ws.location))
+
+    def page(user: dict, with_auth: bool = True) -> AppTest:
+        at = AppTest.from_file(str(PROJECT_ROOT / "townmap/ui/ems_page.py"), default_timeout=120)
+        at.query_params["lang"] = "en"
+        if with_auth:
+            at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback",
+                                  "cookie_secret": "x" * 32, "client_id": "townmap",
+                                  "client_secret": "s", "server_metadata_url":
+                                  "http://127.0.0.1:9/.well-known/openid-configuration"}  # fmt: skip
+        at.user = user
+        return at.run()
+
+    plain = page({"is_logged_in": False}, with_auth=False)
+    assert not [b for b in plain.button if "identity provider" in b.label]
+    out = page({"is_logged_in": False})
+    assert [b for b in out.button if "identity provider" in b.label] and not out.dataframe
+    stranger = page({"is_logged_in": True, "email": "zhang@elsewhere.example.com"})
+    assert any("not registered" in e.value for e in stranger.error) and not stranger.dataframe
+    li = page({"is_logged_in": True, "email": "li@bureau.example.cn"})
+    assert not li.exception and li.dataframe
+    assert any("li@bureau.example.cn (planner)" in c.value for c in li.sidebar.caption)

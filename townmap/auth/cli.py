@@ -36,7 +36,10 @@ def _cmd(args: argparse.Namespace) -> int:
         table = users.list_users(ws)
         print(table.to_string(index=False) if len(table) else "no users: single-user mode")
     elif args.users_command == "add":
-        users.add_user(ws, args.user, args.role, _password(args))
+        if args.sso:
+            users.add_user(ws, args.user, args.role, sso=True)
+        else:
+            users.add_user(ws, args.user, args.role, _password(args))
         print(f"user {args.user} added as {args.role}")
     elif args.users_command == "remove":
         users.remove_user(ws, args.user)
@@ -62,4 +65,8 @@ def add_commands(sub) -> None:
             c.add_argument("--role", required=name == "add", choices=roles)
             c.add_argument("--password-stdin", action="store_true",
                            help="read the password from standard input (scripts)")  # fmt: skip
+        if name == "add":
+            c.add_argument("--sso", action="store_true",
+                           help="USER is an e-mail address signing in through the bureau's "
+                                "identity provider (st.login); no password")  # fmt: skip
         c.set_defaults(func=_cmd)

@@ -20,6 +20,10 @@ from townmap.workspace import Workspace
 TABLE = "townmap_users"
 SCRYPT = {"n": 2**15, "r": 8, "p": 1, "maxmem": 64 * 2**20, "dklen": 32}
 NAME = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,40}$")
+#: single-sign-on users are named by the e-mail their identity provider vouches for
+EMAIL = re.compile(r"^[A-Za-z0-9_.+\-]{1,64}@[A-Za-z0-9.\-]{1,120}\.[A-Za-z]{2,24}$")
+#: the stored "hash" of a single-sign-on user: no password can ever match it
+SSO_MARK = "sso"
 MIN_PASSWORD = 10
 
 
@@ -74,18 +78,35 @@ def _check_password(password: str, user: str) -> None:
         raise UploadError("a password must not contain the user name")
 
 
-def add_user(ws: Workspace, user: str, role: str, password: str) -> None:
-    if not NAME.match(user or ""):
+def add_user(ws: Workspace, user: str, role: str, password: str | None = None,
+             *, sso: bool = False) -> None:  # fmt: skip
+    """A user signing in with a password, or (``sso``) through the bureau's identity
+    provider as the e-mail address it vouches for (no password stored at all)."""
+    if sso and not EMAIL.match(user or ""):
+        raise UploadError("a single-sign-on user is named by their e-mail address")
+    if not sso and not NAME.match(user or ""):
         raise UploadError("a user name is 2–40 letters, digits, Chinese characters, . _ -")
     if role not in roles():
         raise UploadError(f"role must be one of {', '.join(roles())}")
-    _check_password(password, user)
+    if not sso:
+        _check_password(password or "", user)
     frame = _all(ws)
     if (frame["user"] == user).any():
         raise UploadError(f"user {user!r} exists; use 'townmap users reset' to change it")
-    row = {"user": user, "role": role, "password_hash": hash_password(password),
+    row = {"user": user, "role": role,
+           "password_hash": SSO_MARK if sso else hash_password(password or ""),
            "created_at": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
     _write(ws, pd.concat([frame, pd.DataFrame([row])], ignore_index=True))
+
+
+def sso_role(ws: Workspace, email: str | None) -> str | None:
+    """The role of a single-sign-on user the identity provider has vouched for, or None
+    when the bureau has not registered that address (signing in is not enough)."""
+    if not email:
+        return None
+    frame = _all(ws)
+    row = frame[(frame["user"].str.lower() == email.lower()) & (frame["password_hash"] == SSO_MARK)]
+    return str(row["role"].iloc[0]) if len(row) else None
 
 
 def remove_user(ws: Workspace, user: str) -> None:

@@ -117,8 +117,14 @@ def signed_in(ws: Workspace, lang: str) -> bool:
         st.sidebar.caption(t("signed_in_as", lang).format(user=who["user"], role=who["role"]))
         if st.sidebar.button(t("sign_out", lang), key="townmap_sign_out"):
             st.session_state.pop("townmap_user", None)
+            if who.get("sso"):
+                st.logout()
             st.rerun()
         return True
+    if sso_configured():
+        if _sso_sign_in(ws, lang):
+            st.rerun()
+        st.divider()
     with st.form("townmap_sign_in"):
         user = st.text_input(t("user_name", lang), max_chars=40)
         password = st.text_input(t("password", lang), type="password", max_chars=200)
@@ -129,6 +135,45 @@ def signed_in(ws: Workspace, lang: str) -> bool:
                 st.rerun()
             st.error(t("sign_in_failed", lang))
     return False
+
+
+def sso_configured() -> bool:
+    """Single sign-on is offered when ``.streamlit/secrets.toml`` has an ``[auth]``
+    section (Streamlit's OIDC settings); otherwise only the offline sign-in form."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all: Streamlit raises rather than answers
+        return False
+
+
+def _sso_sign_in(ws: Workspace, lang: str) -> bool:
+    """The identity provider's button; once it vouches for an e-mail address the
+    workspace has registered (``townmap users add EMAIL --sso``), that user is in."""
+    from townmap.auth.users import sso_role
+
+    user = st.user
+    if not user.get("is_logged_in"):
+        if st.button(t("sso_sign_in", lang), type="primary", key="townmap_sso"):
+            try:
+                st.login()
+            except Exception as exc:  # e.g. Authlib missing, provider unreachable
+                st.error(f"{t('sso_failed', lang)}: {html_text(exc)}")
+        return False
+    email = str(user.get("email") or "")
+    role = sso_role(ws, email)
+    if role is None:
+        st.error(t("sso_not_registered", lang).format(user=email))
+        if st.button(t("sign_out", lang), key="townmap_sso_out"):
+            st.logout()
+        return False
+    st.session_state["townmap_user"] = {"user": email, "role": role, "sso": True}
+    return True
+
+
+def html_text(value: object) -> str:
+    """One line of an exception for a message (Streamlit escapes it)."""
+    text = str(value).strip().splitlines()
+    return text[0] if text else type(value).__name__
 
 
 def fiction_banner(ws: Workspace, lang: str) -> None:
