@@ -265,10 +265,13 @@ def test_single_sign_on_lets_in_only_registered_addresses(ws, monkeypatch):
         at = AppTest.from_file(str(PROJECT_ROOT / "townmap/ui/ems_page.py"), default_timeout=120)
         at.query_params["lang"] = "en"
         if with_auth:
-            at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback",
-                                  "cookie_secret": "x" * 32, "client_id": "townmap",
-                                  "client_secret": "s", "server_metadata_url":
-                                  "http://127.0.0.1:9/.well-known/openid-configuration"}  # fmt: skip
+            at.secrets["auth"] = {
+                "redirect_uri": "http://localhost:8501/oauth2callback",
+                "cookie_secret": "x" * 32,
+                "client_id": "townmap",
+                "client_secret": "s",
+                "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+            }
         at.user = user
         return at.run()
 
