@@ -10,6 +10,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from tests.helpers import fingerprint
 from townmap.errors import UploadError
 from townmap.management.editing import LOG, raise_nonconformity, save_edits
 from townmap.management.register import (
@@ -20,16 +21,13 @@ from townmap.management.register import (
     obligations,
     significance,
 )
-from townmap.workspace import Workspace
+from townmap.workspace import open_workspace
 
 
 @pytest.fixture
-def ws(demo_ws, tmp_path):
-    """A private copy of the demo workspace (these tests write to it)."""
-    import shutil
-
-    shutil.copytree(demo_ws.folder, tmp_path / "ws")
-    return Workspace(tmp_path / "ws")
+def ws(demo_copy):
+    """A private copy of the demo workspace on each back end (these tests write to it)."""
+    return demo_copy
 
 
 def test_clause_numbers_are_data_per_edition():
@@ -130,11 +128,10 @@ def test_an_edit_is_validated_written_and_logged(ws):
     ],
 )
 def test_a_bad_edit_changes_nothing(ws, change, message):
-    gpkg = ws.folder / "workspace.gpkg"
-    before = gpkg.read_bytes()
+    before, revision = fingerprint(ws), ws.revision()
     with pytest.raises(UploadError, match=message):
         save_edits(ws, "ems_aspects", change(ws.read_table("ems_aspects")), user="planner")
-    assert gpkg.read_bytes() == before  # table and change log untouched
+    assert fingerprint(ws) == before and ws.revision() == revision  # nothing written
 
 
 def test_edits_need_a_user_and_an_editable_table(ws):
@@ -231,7 +228,7 @@ def test_concurrent_saves_lose_no_update(ws):
         frame = base.copy()
         frame.loc[frame["aspect_id"] == aspect, field] = value
         try:
-            save_edits(Workspace(ws.folder), "ems_aspects", frame, user=user, base=base)
+            save_edits(open_workspace(ws.location), "ems_aspects", frame, user=user, base=base)
             outcomes.append((user, "saved"))
         except StaleEditError:
             outcomes.append((user, "stale"))
