@@ -22,6 +22,12 @@ SHELL_ROLE = "administrator"
 def _cmd_demo(args: argparse.Namespace) -> int:
     from townmap.demo.build import build_demo
 
+    if args.county:
+        from townmap.demo.county import build_county
+
+        ws = build_county(args.out, towns=args.county, per_town=args.per_town, force=args.force)
+        print(f"county demo written to {ws.location} ({args.county} towns; fictional data)")
+        return 0
     n = args.scale if args.scale is not None else args.enterprises
     ws = build_demo(
         args.out, seed=args.seed, n_enterprises=n, force=args.force, stress=args.scale is not None
@@ -190,8 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="county-scale stress test: the same town with N enterprises (e.g. 50000)",
+        help="stress test: the same town with N enterprises (e.g. 50000)",
     )
+    size.add_argument(
+        "--county",
+        type=int,
+        default=None,
+        metavar="TOWNS",
+        help="county demo: TOWNS towns side by side (50 → 100,000 TVEs, ≈ 5 M samples)",
+    )
+    demo.add_argument("--per-town", type=int, default=2_000, metavar="N",
+                      help="enterprises per town of the county demo (default 2000)")  # fmt: skip
     demo.add_argument("--force", action="store_true", help="replace an existing workspace")
     demo.set_defaults(func=_cmd_demo)
 

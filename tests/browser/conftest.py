@@ -34,6 +34,9 @@ def hostile_ws(demo_ws, tmp_path_factory):
         tx.write_layer("enterprises", tve, fictional=True)
         tx.write_table("ems_aspects", aspects, fictional=True)
         tx.write_layer("public_comments", comments, fictional=True)
+    from tests.hostile import poison_workspace
+
+    poison_workspace(ws, demo_ws.catalog)  # the whole corpus in every free-text field
     return ws
 
 

@@ -116,7 +116,10 @@ class Drainage:
         ids = self.flw.basins(idxs=pits).ravel()  # basin id k+1 ↔ pits[k]
         out = np.full(len(idx), -1, dtype=np.int64)
         ok = idx >= 0
-        out[ok] = pits[ids[idx[ok]] - 1]
+        basin = np.zeros(len(idx), dtype=np.int64)
+        basin[ok] = ids[idx[ok]].astype(np.int64)
+        ok &= basin > 0  # a point on a nodata cell drains nowhere known
+        out[ok] = pits[basin[ok] - 1]
         return out
 
     def drains_to(self, outlets: np.ndarray) -> np.ndarray:

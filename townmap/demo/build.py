@@ -194,20 +194,23 @@ def build_demo(
     force: bool = False,
     catalog: Catalog | None = None,
     stress: bool = False,
+    data: dict | None = None,
+    label: str | None = None,
 ) -> Workspace:
     """Write the demo workspace to ``out``; built aside and moved in, so a failure leaves
-    no half-built workspace, and an existing one is replaced only with ``force``."""
+    no half-built workspace, and an existing one is replaced only with ``force``.
+    ``data``/``label``: layers already built (the county demo assembles fifty towns)."""
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise WorkspaceError(f"{out} already exists and is not empty; use --force to rebuild it")
     if n_enterprises < 1:
         raise ValueError("the demo needs at least one enterprise")
     catalog = catalog or load_catalog()
-    data = build_layers(seed, n_enterprises)
+    data = data or build_layers(seed, n_enterprises)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
-        label = f"{names.TOWN[0]} / {names.TOWN[1]}"
+        label = label or f"{names.TOWN[0]} / {names.TOWN[1]}"
         if stress:
             label += f" (压力测试 {n_enterprises:,} 家企业 / stress test, {n_enterprises:,} TVEs)"
         ws = Workspace.create(

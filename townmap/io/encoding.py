@@ -38,6 +38,8 @@ class EncodingGuess:
     confident: bool
     reason: str
     preview: str = ""
+    #: "replace" when a few undecodable bytes in otherwise valid UTF-8 become U+FFFD
+    errors: str = "strict"
 
 
 def detect_bytes(raw: bytes, sample: int = 65_536) -> EncodingGuess:
@@ -58,6 +60,14 @@ def detect_bytes(raw: bytes, sample: int = 65_536) -> EncodingGuess:
         )
     except UnicodeDecodeError:
         pass
+    text = chunk.decode("utf-8", "replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for c in text if ord(c) > 0x7F and c != "\ufffd")
+    if good >= 3 * bad:  # real UTF-8 text with a few broken bytes (GBK would give many)
+        return EncodingGuess(
+            "utf-8", False, f"UTF-8 with {bad} undecodable byte(s) shown as �", text[:200],
+            errors="replace",
+        )  # fmt: skip
     try:
         text = chunk.decode("gb18030")
         return EncodingGuess("gb18030", True, "not UTF-8; decodes as GB18030/GBK", text[:200])

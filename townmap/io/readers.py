@@ -121,7 +121,7 @@ def _read_csv(path: Path, encoding: str | None) -> RawData:
         else EncodingGuess(encoding, True, "chosen by the user")
     )
     try:
-        text = raw.decode(guess.encoding)
+        text = raw.decode(guess.encoding, guess.errors)
     except (UnicodeDecodeError, LookupError) as exc:
         raise UploadError(
             f"{path.name} is not {guess.encoding} text ({_short(exc)}); choose another encoding"

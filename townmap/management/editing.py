@@ -64,6 +64,11 @@ def _text(value) -> str:
     return str(value)
 
 
+def _not_storable(text: str) -> bool:
+    """Lone surrogates (bytes that were not UTF-8) and NUL cannot be stored as text."""
+    return "\x00" in text or any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
 def _clean(frame: pd.DataFrame, spec) -> pd.DataFrame:
     """Drop rows left completely empty (the editor's spare row), strip text, dates as
     ISO text, empty text as missing."""
@@ -76,6 +81,13 @@ def _clean(frame: pd.DataFrame, spec) -> pd.DataFrame:
             continue
         col = frame[attr.name]
         if attr.type == "str":
+            broken = [i for i, v in enumerate(col.tolist()) if _not_storable(_text(v))]
+            if broken:
+                row = broken[0] + 1
+                raise UploadError(
+                    f"row {row}, {attr.name}: the text holds characters that are not valid "
+                    "Unicode text (undecodable bytes or NUL); retype it"
+                )
             text = col.map(lambda v: _text(v).strip())
             frame[attr.name] = text.where(text != "", None).astype(object)
         elif attr.type == "date":
