@@ -135,7 +135,7 @@ def test_search_flies_to_the_feature(browser_page, hostile_ws):
     frame = _map(page)
     station = hostile_ws.read_layer("monitoring_stations").to_crs(4326).iloc[7]
     box = page.get_by_label("搜索企业、村、监测断面（名称或编号）")
-    box.fill(station["name_zh"])
+    box.fill(station["station_id"])  # names hold the hostile corpus
     box.press("Enter")
     frame.wait_for_function(
         """([lat, lon]) => { const c = window.map.getCenter();

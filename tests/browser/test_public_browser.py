@@ -15,7 +15,7 @@ INPUTS = (
 
 @pytest.mark.parametrize("scale", [1, 2])  # 1920 × 1080, and 3840 × 2160 at 200 %
 def test_public_display_is_read_only_and_steps_with_the_keyboard(browser_page, artifacts,
-                                                                  scale):  # fmt: skip
+                                                                  hostile_ws, scale):  # fmt: skip
     page, guard, url = browser_page
     if scale != 1:  # a 4K projector: the same layout, twice the pixels
         context = page.context.browser.new_context(
@@ -37,9 +37,11 @@ def test_public_display_is_read_only_and_steps_with_the_keyboard(browser_page, a
     page.screenshot(path=str(artifacts / f"public_{width}x{height}.png"))
     page.keyboard.press("PageDown")
     page.wait_for_function("() => location.search.includes('slide=2')", timeout=30_000)
-    page.wait_for_function(
-        "() => document.querySelector('.pub-title') && "
-        "document.querySelector('.pub-title').innerText.includes('水质')",
+    second = hostile_ws.read_table("public_slides").sort_values("position")["title_zh"].iloc[1]
+    page.wait_for_function(  # the view's title is hostile text, shown as text
+        "(title) => document.querySelector('.pub-title') && "
+        "document.querySelector('.pub-title').innerText.includes(title)",
+        arg=second[:40],
         timeout=60_000,
     )
     page.wait_for_timeout(2000)
