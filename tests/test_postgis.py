@@ -68,17 +68,17 @@ def test_conflicts_pushed_down_to_postgis_equal_the_in_memory_engine(demo_ws, de
     pushed_calls = []
     import townmap.analysis.pushdown as pushdown
 
-    real = pushdown.PostgisPairs._query
+    real = pushdown.PostgisPairs._run
 
-    def counting(self, statement, params):
+    def counting(self, *args, **kwargs):
         pushed_calls.append(1)
-        return real(self, statement, params)
+        return real(self, *args, **kwargs)
 
-    pushdown.PostgisPairs._query = counting
+    pushdown.PostgisPairs._run = counting
     try:
         server, geoms_s = check_workspace(demo_pg, catalog, rules)
     finally:
-        pushdown.PostgisPairs._query = real
+        pushdown.PostgisPairs._run = real
     assert pushed_calls, "no join ran in PostGIS"
     assert len(memory.findings) > 50
     pd.testing.assert_frame_equal(memory.findings, server.findings)

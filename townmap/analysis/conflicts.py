@@ -206,15 +206,10 @@ def _evaluate(
             dist = shapely.distance(sg[i], cg[j])
         shared = np.full(len(i), np.nan)
     else:
-        found = pairs and pairs.inside(layers[0], s_idx, layers[1], c_idx, sub.kind)
-        if found:
+        min_m2 = rule.constraint.min_overlap_m2
+        found = pairs and pairs.inside(layers[0], s_idx, layers[1], c_idx, sub.kind, min_m2)
+        if found:  # one row per feature: the largest overlap, the overlaps summed
             i, j, shared = found
-            keep = (
-                shared >= rule.constraint.min_overlap_m2
-                if sub.kind != "point"
-                else np.ones(len(i), dtype=bool)
-            )
-            i, j, shared = i[keep], j[keep], shared[keep]
             dist = np.zeros(len(i))
         else:
             i, j, dist, shared = _pairs_inside(sg, cg, sub.kind, rule.constraint.min_overlap_m2)
@@ -342,6 +337,8 @@ def find_conflicts(
             source=basis.source,
         )
         parts.append(found)
+    if pairs is not None and hasattr(pairs, "close"):
+        pairs.close()
     findings = pd.concat(parts, ignore_index=True)[COLUMNS] if parts else _empty()
     findings["assumed"] = findings["assumed"].astype(bool)
     for col in ("distance_m", "limit_m", "overlap_m2", "overlap_pct"):

@@ -13,22 +13,29 @@ ids are not its read order) the finder answers ``None`` and the engine does it i
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 from psycopg import sql
 from pyproj import CRS
 
 from townmap.pg_frames import FID, GEOMETRY
 
-_FIXED = "CASE WHEN ST_IsValid({g}) THEN {g} ELSE ST_MakeValid({g}) END"
-
 
 class PostgisPairs:
-    """Pair finder for ``find_conflicts`` backed by a ``PostgisWorkspace``."""
+    """Pair finder for ``find_conflicts`` backed by a ``PostgisWorkspace``.
+
+    Each layer a rule uses is first copied once into a temporary table of its repaired
+    geometries with its own GiST index (repairing inside the join would defeat the index
+    and repeat ``ST_IsValid`` for every candidate pair). The server then returns one row
+    per subject feature — the engine's choice (nearest constraint, or largest overlap, ties
+    by constraint order) with the overlap summed — instead of every pair."""
 
     def __init__(self, ws, crs: CRS) -> None:
         self.ws = ws
         self.usable = CRS.from_user_input(crs) == ws.crs
         self._aligned: dict[str, bool] = {}
+        self._fixed: dict[str, str | None] = {}
         self.pushed = 0  # joins answered by the server (for tests and benchmarks)
 
     def _ok(self, *layers: str) -> bool:
@@ -47,62 +54,98 @@ class PostgisPairs:
                 return False
         return True
 
-    def _query(self, statement: sql.Composable, params: tuple) -> list[tuple]:
+    def _source(self, layer: str) -> sql.Composable:
+        """The layer as ``(fid, g)`` with valid geometries: the stored table itself (its GiST
+        index) when every geometry is valid, else a temporary repaired copy, indexed."""
+        if layer not in self._fixed:
+            g, fid = sql.Identifier(GEOMETRY), sql.Identifier(FID)
+            with self.ws._cursor() as cur:
+                cur.execute(
+                    sql.SQL("SELECT coalesce(bool_and(ST_IsValid({})), true) FROM {}").format(
+                        g, self.ws._id(layer)
+                    )
+                )
+                if cur.fetchone()[0]:
+                    self._fixed[layer] = None
+                else:
+                    name = f"townmap_fixed_{uuid.uuid4().hex[:12]}"
+                    self._fixed[layer] = name
+                    cur.execute(
+                        sql.SQL(
+                            "CREATE TEMP TABLE {t} AS SELECT {fid} AS fid, CASE WHEN "
+                            "ST_IsValid({g}) THEN {g} ELSE ST_MakeValid({g}) END AS g FROM {src}"
+                        ).format(t=sql.Identifier(name), fid=fid, g=g, src=self.ws._id(layer))
+                    )
+                    table = sql.Identifier(name)
+                    cur.execute(sql.SQL("CREATE INDEX ON {} USING gist (g)").format(table))
+                    cur.execute(sql.SQL("CREATE UNIQUE INDEX ON {} (fid)").format(table))
+                    cur.execute(sql.SQL("ANALYZE {}").format(table))
+        name = self._fixed[layer]
+        if name is None:
+            return sql.SQL("(SELECT {fid} AS fid, {g} AS g FROM {t})").format(
+                fid=sql.Identifier(FID), g=sql.Identifier(GEOMETRY), t=self.ws._id(layer)
+            )
+        return sql.Identifier(name)
+
+    def close(self) -> None:
+        """Drop the temporary tables (they would end with the connection anyway)."""
         with self.ws._cursor() as cur:
-            cur.execute(statement, params)
-            rows = cur.fetchall()
-        self.pushed += 1
-        return rows
+            for name in filter(None, self._fixed.values()):
+                cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
+        self._fixed.clear()
 
     def within_distance(
         self, sub: str, s_idx: np.ndarray, limit: np.ndarray, con: str, c_idx: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Pairs (position in s_idx, position in c_idx, distance) with distance ≤ limit."""
+        """Per subject within its limit of a constraint: (position in s_idx, position in
+        c_idx of the nearest, distance)."""
         if not self._ok(sub, con):
             return None
-        return self._pairs(
-            "ST_Distance({fa}, {fb})",
-            "{b} && ST_Expand({fa}, s.lim) AND ST_DWithin({fa}, {fb}, s.lim)",
-            sub, s_idx, limit, con, c_idx,
-        )  # fmt: skip
+        query = sql.SQL(
+            "SELECT DISTINCT ON (s.pos) s.pos - 1, c.pos - 1, ST_Distance(a.g, b.g) AS d "
+            "FROM unnest(%s::bigint[], %s::float8[]) WITH ORDINALITY AS s(fid, lim, pos) "
+            "JOIN {sub} a ON a.fid = s.fid "
+            "JOIN {con} b ON b.g && ST_Expand(a.g, s.lim) AND ST_DWithin(a.g, b.g, s.lim) "
+            "JOIN unnest(%s::bigint[]) WITH ORDINALITY AS c(fid, pos) ON c.fid = b.fid "
+            "ORDER BY s.pos, d, c.pos"
+        ).format(sub=self._source(sub), con=self._source(con))
+        return self._run(query, s_idx, limit, c_idx)
 
     def inside(
-        self, sub: str, s_idx: np.ndarray, con: str, c_idx: np.ndarray, kind: str
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Intersecting pairs and the area (polygons) or length (lines) they share."""
+        self, sub: str, s_idx: np.ndarray, con: str, c_idx: np.ndarray, kind: str,
+        min_shared: float,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:  # fmt: skip
+        """Per subject intersecting a constraint (by at least ``min_shared`` m² or m for
+        areas and lines): (position, position of the largest overlap, summed overlap)."""
         if not self._ok(sub, con):
             return None
         measure = {"polygon": "ST_Area", "line": "ST_Length"}.get(kind)
-        value = f"{measure}(ST_Intersection({{fa}}, {{fb}}))" if measure else "0.0"
-        return self._pairs(
-            value, "{b} && {fa} AND ST_Intersects({fa}, {fb})",
-            sub, s_idx, np.zeros(len(s_idx)), con, c_idx,
-        )  # fmt: skip
-
-    def _pairs(
-        self, value: str, join: str, sub: str, s_idx: np.ndarray, limit: np.ndarray,
-        con: str, c_idx: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-        a = sql.SQL("a.{}").format(sql.Identifier(GEOMETRY))
-        b = sql.SQL("b.{}").format(sql.Identifier(GEOMETRY))
-        fa, fb = sql.SQL(_FIXED).format(g=a), sql.SQL(_FIXED).format(g=b)
-        statement = sql.SQL(
-            "SELECT s.pos - 1, c.pos - 1, " + value + " "
+        shared = f"{measure}(ST_Intersection(a.g, b.g))" if measure else "0.0::float8"
+        keep = "shared >= %s" if measure else "%s IS NOT NULL"
+        query = sql.SQL(
+            "SELECT i, j, total FROM (SELECT i, j, sum(shared) OVER w AS total, "
+            "row_number() OVER (w ORDER BY shared DESC, j) AS rn FROM ("
+            "SELECT s.pos - 1 AS i, c.pos - 1 AS j, " + shared + " AS shared "
             "FROM unnest(%s::bigint[], %s::float8[]) WITH ORDINALITY AS s(fid, lim, pos) "
-            "JOIN {sub} a ON a.{fid} = s.fid "
-            "JOIN {con} b ON " + join + " "
-            "JOIN unnest(%s::bigint[]) WITH ORDINALITY AS c(fid, pos) ON c.fid = b.{fid}"
-        ).format(
-            sub=self.ws._id(sub), con=self.ws._id(con), fid=sql.Identifier(FID),
-            fa=fa, fb=fb, b=b,
-        )  # fmt: skip
+            "JOIN {sub} a ON a.fid = s.fid "
+            "JOIN {con} b ON b.g && a.g AND ST_Intersects(a.g, b.g) "
+            "JOIN unnest(%s::bigint[]) WITH ORDINALITY AS c(fid, pos) ON c.fid = b.fid"
+            ") p WHERE " + keep + " WINDOW w AS (PARTITION BY i)) x WHERE rn = 1 ORDER BY i"
+        ).format(sub=self._source(sub), con=self._source(con))
+        return self._run(query, s_idx, np.zeros(len(s_idx)), c_idx, (float(min_shared),))
+
+    def _run(self, query, s_idx, limit, c_idx, extra=()):
         params = (
             (s_idx.astype(np.int64) + 1).tolist(),
             np.asarray(limit, dtype=float).tolist(),
             (c_idx.astype(np.int64) + 1).tolist(),
+            *extra,
         )
-        rows = self._query(statement, params)
+        with self.ws._cursor() as cur:
+            cur.execute(query, params)
+            rows = cur.fetchall()
+        self.pushed += 1
         if not rows:
             return np.array([], dtype=np.int64), np.array([], dtype=np.int64), np.array([])
-        i, j, measured = (np.asarray(col) for col in zip(*rows, strict=True))
-        return i.astype(np.int64), j.astype(np.int64), measured.astype(float)
+        i, j, value = (np.asarray(col) for col in zip(*rows, strict=True))
+        return i.astype(np.int64), j.astype(np.int64), value.astype(float)
