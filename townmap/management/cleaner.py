@@ -89,8 +89,9 @@ def mandatory(
     toxic = enterprises["sector"].isin(toxic_sectors).to_numpy()
     for y in years:
         over = (catchments_over or {}).get(y, set())
-        exceeds = np.isin(ids, list(failed_by_year.get(y, set())))
-        quota = np.array([c in over for c in catchment])
+        # hash lookups: np.isin on text compares every pair (minutes for a county)
+        exceeds = pd.Index(ids).isin(failed_by_year.get(y, set()))
+        quota = np.fromiter((c in over for c in catchment), dtype=bool, count=len(catchment))
         frame = pd.DataFrame(
             {"ent_id": ids, "year": y, "exceeds_standards": exceeds, "exceeds_quota": quota,
              "toxic": toxic}
