@@ -156,6 +156,8 @@ def test_classification_and_compliance_on_both_back_ends(both):
 
     std = load_standard()
     out = {}
+    warm = workspace_samples(both["gpkg"]).iloc[:5_000]
+    classify(warm, std)  # compile the numba loops first: timed runs measure the work only
     for name, ws in both.items():
         samples, read_s = _timed(lambda ws=ws: workspace_samples(ws))
         classes, classify_s = _timed(lambda samples=samples: classify(samples, std))
@@ -163,7 +165,7 @@ def test_classification_and_compliance_on_both_back_ends(both):
         out[f"classify_{name}_s"] = classify_s
         comp, comp_s = _timed(lambda ws=ws: workspace_compliance(ws))
         out[f"compliance_{name}_s"] = comp_s
-        out[f"compliance_{name}_checked"] = len(comp.checks) if hasattr(comp, "checks") else None
+        out[f"compliance_{name}_findings"] = len(comp.findings)
         if name == "gpkg":
             part = samples.iloc[:50_000]
             _, naive_s = _timed(lambda part=part: _naive(part, std))
