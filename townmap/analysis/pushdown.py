@@ -35,6 +35,7 @@ class PostgisPairs:
         self.ws = ws
         self.usable = CRS.from_user_input(crs) == ws.crs
         self._aligned: dict[str, bool] = {}
+        self._count: dict[str, int] = {}
         self._fixed: dict[str, str | None] = {}
         self.pushed = 0  # joins answered by the server (for tests and benchmarks)
 
@@ -45,11 +46,13 @@ class PostgisPairs:
             if name not in self._aligned:
                 with self.ws._cursor() as cur:
                     cur.execute(
-                        sql.SQL("SELECT count(*) = coalesce(max({}), 0) FROM {}").format(
+                        sql.SQL("SELECT count(*), coalesce(max({}), 0) FROM {}").format(
                             sql.Identifier(FID), self.ws._id(name)
                         )
                     )
-                    self._aligned[name] = bool(cur.fetchone()[0])
+                    count, top = cur.fetchone()
+                    self._aligned[name] = count == top
+                    self._count[name] = int(count)
             if not self._aligned[name]:
                 return False
         return True
@@ -101,15 +104,21 @@ class PostgisPairs:
         c_idx of the nearest, distance)."""
         if not self._ok(sub, con):
             return None
+        # nearest first through the GiST index (KNN), bounded by the limit's box; ties by
+        # feature order (c_idx ascends, so its positions follow the row ids)
         query = sql.SQL(
-            "SELECT DISTINCT ON (s.pos) s.pos - 1, c.pos - 1, ST_Distance(a.g, b.g) AS d "
+            "SELECT s.pos - 1, n.fid, n.d "
             "FROM unnest(%s::bigint[], %s::float8[]) WITH ORDINALITY AS s(fid, lim, pos) "
             "JOIN {sub} a ON a.fid = s.fid "
-            "JOIN {con} b ON b.g && ST_Expand(a.g, s.lim) AND ST_DWithin(a.g, b.g, s.lim) "
-            "JOIN unnest(%s::bigint[]) WITH ORDINALITY AS c(fid, pos) ON c.fid = b.fid "
-            "ORDER BY s.pos, d, c.pos"
+            "CROSS JOIN LATERAL (SELECT b.fid, ST_Distance(a.g, b.g) AS d FROM {con} b "
+            "WHERE b.g && ST_Expand(a.g, s.lim) AND (%s OR b.fid = ANY(%s::bigint[])) "
+            "AND ST_DWithin(a.g, b.g, s.lim) ORDER BY b.g <-> a.g, b.fid LIMIT 1) n "
+            "ORDER BY s.pos"
         ).format(sub=self._source(sub), con=self._source(con))
-        return self._run(query, s_idx, limit, c_idx)
+        c_fids = (c_idx.astype(np.int64) + 1).tolist()
+        every = len(c_idx) == self._count[con]  # no subset: skip the per-row array test
+        i, fid, d = self._run(query, s_idx, limit, None, extra=(every, [] if every else c_fids))
+        return i, np.searchsorted(c_idx.astype(np.int64) + 1, fid.astype(np.int64)), d
 
     def inside(
         self, sub: str, s_idx: np.ndarray, con: str, c_idx: np.ndarray, kind: str,
@@ -138,7 +147,7 @@ class PostgisPairs:
         params = (
             (s_idx.astype(np.int64) + 1).tolist(),
             np.asarray(limit, dtype=float).tolist(),
-            (c_idx.astype(np.int64) + 1).tolist(),
+            *(() if c_idx is None else ((c_idx.astype(np.int64) + 1).tolist(),)),
             *extra,
         )
         with self.ws._cursor() as cur:
