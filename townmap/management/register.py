@@ -117,9 +117,10 @@ def indicator_specs() -> dict[str, dict]:
     return _ems("register.toml")["indicators"]
 
 
-def indicators(ws: Workspace, compliance=None, conflicts=None) -> pd.DataFrame:
+def indicators(ws: Workspace, compliance=None, conflicts=None, programme=None) -> pd.DataFrame:
     """Current value of every indicator the objectives can use, computed from the data
-    (missing data gives no value, never zero)."""
+    (missing data gives no value, never zero). ``compliance``, ``conflicts`` and the
+    cleaner-production ``programme`` may be passed in when already computed."""
     values: dict[str, float] = {}
     years: dict[str, int | None] = {}
     if ws.has_table("water_samples") and ws.has_layer("monitoring_stations"):
@@ -159,7 +160,7 @@ def indicators(ws: Workspace, compliance=None, conflicts=None) -> pd.DataFrame:
     if ws.has_table("cp_audits"):
         from townmap.management.cleaner import workspace_programme
 
-        per_year = workspace_programme(ws, compliance)["per_year"]
+        per_year = (programme or workspace_programme(ws, compliance))["per_year"]
         if len(per_year) and per_year["coverage"].notna().any():
             row = per_year.dropna(subset=["coverage"]).iloc[-1]
             values["mandatory_audit_coverage"] = 100 * float(row["coverage"])

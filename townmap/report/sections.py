@@ -275,6 +275,7 @@ def cleaner(ctx) -> list[Block]:
     if not ctx.ws.has_table("cp_audits"):
         return _none(ctx)
     result = workspace_programme(ctx.ws, ctx.cache.get("_compliance"))
+    ctx.cache["_programme"] = result  # the EMS section's indicators reuse it
     per_year = result["per_year"].assign(coverage=lambda f: (f["coverage"] * 100).round(1))
     reasons = result["reasons"].copy()
     labels = load_programme()["reasons"]
@@ -292,7 +293,8 @@ def ems(ctx) -> list[Block]:
                           "status": status["status"].map(ctx.value)})  # fmt: skip
     blocks.append(_table(ctx, table, "ems_status"))
     if ctx.ws.has_table("ems_objectives"):
-        current = indicators(ctx.ws, ctx.cache.get("_compliance"), _findings(ctx))
+        current = indicators(ctx.ws, ctx.cache.get("_compliance"), _findings(ctx),
+                             programme=ctx.cache.get("_programme"))  # fmt: skip
         prog = objective_progress(ctx.ws.read_table("ems_objectives"), current)
         blocks.append(_table(ctx, pd.DataFrame({
             "objective": prog["title"], "baseline": prog["baseline"], "target": prog["target"],
