@@ -244,6 +244,18 @@ def _write_layer_register(gpkg: Path, table: pd.DataFrame) -> None:
     pyogrio.write_dataframe(table.astype(str), gpkg, layer=LAYERS_TABLE, driver="GPKG")
 
 
+def swap_in(staging: Path, folder: Path) -> None:
+    """Put the finished ``staging`` folder at ``folder``, replacing what is there; the old
+    one is moved aside first and removed last, so ``folder`` is never half-written."""
+    if not folder.exists():
+        staging.rename(folder)
+        return
+    old = folder.with_name(f".{folder.name}.replaced-{uuid.uuid4().hex[:8]}")
+    folder.rename(old)
+    staging.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def drop_gpkg_table(gpkg: Path, name: str) -> None:
     """Drop a table the way the GeoPackage spec wants (pyogrio has no delete-layer call)."""
     import sqlite3
@@ -273,31 +285,16 @@ def drop_gpkg_table(gpkg: Path, name: str) -> None:
         con.close()
 
 
-class Transaction:
-    """Writes against a private copy; made visible only by ``Workspace.transaction``."""
+class TransactionBase:
+    """What every back end's transaction shares: the layer register kept in memory until
+    commit, catalog checks, CRS conversion and metadata. Subclasses store frames
+    (``_store``) and make everything visible at once (``_commit``)."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.ws = workspace
-        self._tag = uuid.uuid4().hex
-        self._tmp = workspace.folder / f".workspace.tx-{self._tag}.gpkg"
-        self._rasters: dict[Path, Path] = {}
-        self._deleted: list[Path] = []
-        shutil.copy2(workspace.gpkg, self._tmp)
-        self._crs = workspace.crs
-        self._register = pyogrio.read_dataframe(self._tmp, layer=LAYERS_TABLE).astype(str)
-        self._meta = workspace.metadata()
-        self._dirty = False
-
-    def has_table(self, name: str) -> bool:
-        """Whether ``name`` exists in this transaction's view (read under the lock)."""
-        return name not in _INTERNAL and name in {str(n) for n, _ in pyogrio.list_layers(self._tmp)}
-
-    def read_table(self, name: str) -> pd.DataFrame:
-        """A table as this transaction sees it: what was committed when it took the lock,
-        plus its own writes — the base for a check-then-write without a lost update."""
-        if not self.has_table(name):
-            raise WorkspaceError(f"the workspace has no layer {name!r}")
-        return pd.DataFrame(pyogrio.read_dataframe(self._tmp, layer=name, use_arrow=True))
+    ws: Workspace
+    _crs: CRS
+    _meta: dict[str, str]
+    _register: pd.DataFrame
+    _dirty: bool
 
     def _record(
         self, layer_id: str, kind: str, fictional: bool, source: str, description: str
@@ -348,6 +345,43 @@ class Transaction:
     ) -> None:
         """Store (or replace) a non-spatial table."""
         self._store(name, pd.DataFrame(table), "table", fictional, source, description)
+
+    def set_metadata(self, **values: str) -> None:
+        self._dirty = True
+        if "crs" in values:
+            raise WorkspaceError("the workspace CRS is fixed when the workspace is created")
+        self._meta.update({k: str(v) for k, v in values.items()})
+
+    def _store(self, name: str, frame: pd.DataFrame, kind: str, fictional: bool,
+               source: str, description: str) -> None:  # fmt: skip
+        raise NotImplementedError
+
+
+class Transaction(TransactionBase):
+    """Writes against a private copy; made visible only by ``Workspace.transaction``."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.ws = workspace
+        self._tag = uuid.uuid4().hex
+        self._tmp = workspace.folder / f".workspace.tx-{self._tag}.gpkg"
+        self._rasters: dict[Path, Path] = {}
+        self._deleted: list[Path] = []
+        shutil.copy2(workspace.gpkg, self._tmp)
+        self._crs = workspace.crs
+        self._register = pyogrio.read_dataframe(self._tmp, layer=LAYERS_TABLE).astype(str)
+        self._meta = workspace.metadata()
+        self._dirty = False
+
+    def has_table(self, name: str) -> bool:
+        """Whether ``name`` exists in this transaction's view (read under the lock)."""
+        return name not in _INTERNAL and name in {str(n) for n, _ in pyogrio.list_layers(self._tmp)}
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        """A table as this transaction sees it: what was committed when it took the lock,
+        plus its own writes — the base for a check-then-write without a lost update."""
+        if not self.has_table(name):
+            raise WorkspaceError(f"the workspace has no layer {name!r}")
+        return pd.DataFrame(pyogrio.read_dataframe(self._tmp, layer=name, use_arrow=True))
 
     def _store(
         self,
@@ -408,12 +442,6 @@ class Transaction:
             raise WorkspaceError(f"the workspace has no raster {name!r}")
         self._deleted.append(final)
         self._register = self._register[self._register["layer_id"] != name]
-
-    def set_metadata(self, **values: str) -> None:
-        self._dirty = True
-        if "crs" in values:
-            raise WorkspaceError("the workspace CRS is fixed when the workspace is created")
-        self._meta.update({k: str(v) for k, v in values.items()})
 
     def _commit(self) -> None:
         if not self._dirty:  # a read-only transaction leaves the file as it was

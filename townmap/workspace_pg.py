@@ -29,9 +29,8 @@ from psycopg import sql
 from pyproj import CRS
 
 from townmap import pg_frames
-from townmap.catalog import Catalog, validate_frame
-from townmap.crs import require_crs
-from townmap.errors import DataValidationError, WorkspaceError
+from townmap.catalog import Catalog
+from townmap.errors import WorkspaceError
 from townmap.workspace import (
     _INTERNAL,
     _REGISTER_COLUMNS,
@@ -40,6 +39,7 @@ from townmap.workspace import (
     META_TABLE,
     OWN_TABLES,
     LayerInfo,
+    TransactionBase,
     _now,
 )
 
@@ -94,6 +94,10 @@ def redact(location: str | os.PathLike) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+#: per thread: one open read connection per server (libpq connection string)
+_READERS = threading.local()
+
+
 def _lock_key(schema: str) -> int:
     return zlib.crc32(f"townmap:{schema}".encode()) - 2**31
 
@@ -131,7 +135,6 @@ class PostgisWorkspace:
         self.location = str(location)
         self.conninfo, self.schema = parse_location(self.location)
         self.catalog = catalog
-        self._local = threading.local()
         with self._cursor() as cur:
             cur.execute(
                 "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s",
@@ -142,7 +145,10 @@ class PostgisWorkspace:
                     f"no Townmap workspace in schema {self.schema!r} of {redact(self.location)}; "
                     "create one with 'townmap workspace copy SRC DST'"
                 )
-        self._migrate()
+            cur.execute(sql.SQL("SELECT schema_version FROM {}").format(self._id(STATE_TABLE)))
+            behind = int(cur.fetchone()[0]) < len(MIGRATIONS)
+        if behind:  # pages open the workspace on every rerun: lock only when there is work
+            self._migrate()
         if "crs" not in self.metadata():
             raise WorkspaceError(f"{redact(self.location)} has no CRS in its metadata")
 
@@ -156,10 +162,12 @@ class PostgisWorkspace:
     # ------------------------------------------------------------------ connections
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[psycopg.Cursor]:
-        """A read cursor on this thread's own autocommit connection (kept open)."""
-        con = getattr(self._local, "con", None)
+        """A read cursor on this thread's autocommit connection to the server, shared by
+        every workspace object of the thread (a page opens the workspace on each rerun)."""
+        readers = _READERS.__dict__.setdefault("by_server", {})
+        con = readers.get(self.conninfo)
         if con is None or con.closed or con.broken:
-            con = self._local.con = _connect(self.conninfo, self.location, autocommit=True)
+            con = readers[self.conninfo] = _connect(self.conninfo, self.location, autocommit=True)
         with con.cursor() as cur:
             yield cur
 
@@ -400,7 +408,7 @@ def _write_meta(cur, schema: str, meta: dict[str, str]) -> None:
     )
 
 
-class PostgisTransaction:
+class PostgisTransaction(TransactionBase):
     """Writes inside one database transaction; committed by ``PostgisWorkspace.transaction``."""
 
     def __init__(self, workspace: PostgisWorkspace, con: psycopg.Connection) -> None:
@@ -445,40 +453,6 @@ class PostgisTransaction:
             raise WorkspaceError(f"the workspace has no layer {name!r}")
         with self._con.cursor() as cur:
             return pd.DataFrame(pg_frames.read_frame(cur, self._schema, name, self._crs))
-
-    def _record(
-        self, layer_id: str, kind: str, fictional: bool, source: str, description: str
-    ) -> None:
-        row = {
-            "layer_id": layer_id,
-            "kind": kind,
-            "fictional": str(fictional).lower(),
-            "source": source,
-            "description": description,
-            "written_at": _now(),
-        }
-        reg = self._register[self._register["layer_id"] != layer_id]
-        self._register = pd.concat([reg, pd.DataFrame([row])], ignore_index=True)
-
-    def _validate(self, name: str, frame: pd.DataFrame) -> None:
-        catalog = self.ws.catalog
-        if catalog is not None and name in catalog:
-            problems = validate_frame(catalog[name], frame)
-            if problems:
-                raise DataValidationError(
-                    f"layer '{name}' does not match its catalog entry", problems
-                )
-
-    def write_layer(self, name: str, gdf: gpd.GeoDataFrame, *, fictional: bool = False,
-                    source: str = "", description: str = "") -> None:  # fmt: skip
-        crs = require_crs(gdf, f"layer '{name}'")
-        if crs != self._crs:
-            gdf = gdf.to_crs(self._crs)
-        self._store(name, gdf, "vector", fictional, source, description)
-
-    def write_table(self, name: str, table: pd.DataFrame, *, fictional: bool = False,
-                    source: str = "", description: str = "") -> None:  # fmt: skip
-        self._store(name, pd.DataFrame(table), "table", fictional, source, description)
 
     def _store(self, name, frame, kind, fictional, source, description) -> None:
         self._dirty = True
@@ -535,12 +509,6 @@ class PostgisTransaction:
         self._rasters.pop(name, None)
         self._deleted_rasters.add(name)
         self._register = self._register[self._register["layer_id"] != name]
-
-    def set_metadata(self, **values: str) -> None:
-        self._dirty = True
-        if "crs" in values:
-            raise WorkspaceError("the workspace CRS is fixed when the workspace is created")
-        self._meta.update({k: str(v) for k, v in values.items()})
 
     def _commit(self) -> None:
         if not self._dirty:

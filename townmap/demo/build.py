@@ -25,7 +25,7 @@ from townmap.demo import constraints, management, monitoring, names, sources, te
 from townmap.demo.geography import FRAME, build_geography, polygonal
 from townmap.errors import WorkspaceError
 from townmap.settings import DEMO_ENTERPRISES, DEMO_SEED
-from townmap.workspace import Workspace
+from townmap.workspace import Workspace, swap_in
 
 FICTION_NOTE = (
     "虚构示例数据：太滨镇及其中所有企业、数据均为虚构，仅供演示。 / "
@@ -249,14 +249,7 @@ def build_demo(
                     tx.write_table("load_caps", monitoring.load_caps(frame, seed), fictional=True,
                                    source="townmap.demo")  # fmt: skip
         staging.chmod(0o755)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            staging.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(out)
+        swap_in(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Workspace(out, catalog=catalog)

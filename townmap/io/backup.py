@@ -14,7 +14,7 @@ from pathlib import Path
 
 from townmap.errors import UploadError, WorkspaceError
 from townmap.io.archive import check_zip, safe_extract
-from townmap.workspace import GPKG_NAME, Workspace
+from townmap.workspace import GPKG_NAME, Workspace, swap_in
 
 MANIFEST = "townmap-backup.txt"
 
@@ -77,16 +77,9 @@ def restore(archive: str | Path, folder: str | Path, *, force: bool = False) -> 
         safe_extract(archive, staging)
         (staging / MANIFEST).unlink(missing_ok=True)
         Workspace(staging).metadata()  # must open and read as a workspace
-        if folder.exists():
-            guard = Workspace(folder).locked() if (folder / GPKG_NAME).is_file() else nullcontext()
-            with guard:
-                old = folder.with_name(f".{folder.name}.replaced")
-                shutil.rmtree(old, ignore_errors=True)
-                folder.rename(old)
-                staging.rename(folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(folder)
+        guard = Workspace(folder).locked() if (folder / GPKG_NAME).is_file() else nullcontext()
+        with guard:  # no writer commits into the folder being replaced
+            swap_in(staging, folder)
     except (WorkspaceError, OSError, ValueError) as exc:
         raise UploadError(f"{archive.name} could not be restored: {exc}") from None
     finally:

@@ -22,6 +22,7 @@ from townmap.workspace import (
     OWN_TABLES,
     create_workspace,
     open_workspace,
+    swap_in,
     workspace_exists,
 )
 from townmap.workspace_pg import _connect, _lock_key, is_postgis, parse_location, redact
@@ -70,13 +71,7 @@ def _copy_to_folder(src, folder: Path):
     try:
         shutil.rmtree(staging)
         _fill(src, create_workspace(staging, src.crs, _meta(src)))
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.replaced-{uuid.uuid4().hex[:8]}")
-            folder.rename(old)
-            staging.rename(folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(folder)
+        swap_in(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return open_workspace(folder)
