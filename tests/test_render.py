@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import re
@@ -48,9 +49,17 @@ def _hostile_enterprises(demo_ws) -> gpd.GeoDataFrame:
     return tve
 
 
+def _decoded(layer) -> dict:
+    return decode_points(layer.payload, layer.details)
+
+
 def test_point_payload_round_trips_coordinates_ids_and_fields(demo_ws, catalog):
     tve = _hostile_enterprises(demo_ws)
-    data = decode_points(prepare_layer(catalog["enterprises"], tve, "zh").payload)
+    layer = prepare_layer(catalog["enterprises"], tve, "zh")
+    data = _decoded(layer)
+    # the tooltip text travels on its own, fetched when a reader first points at the map
+    assert "tooltip" not in decode_points(layer.payload)
+    assert HOSTILE[0] not in gzip.decompress(layer.payload).decode()
     assert data["ids"] == list(tve["ent_id"])
     shown = tve.to_crs(4326)
     assert np.allclose(data["lng"], shown.geometry.x, atol=1e-5)
@@ -86,7 +95,7 @@ def test_point_payload_round_trips_coordinates_ids_and_fields(demo_ws, catalog):
 def test_numeric_colour_and_size_classes_make_a_classed_legend(demo_ws, catalog):
     tve = demo_ws.read_layer("enterprises")
     style = PointStyle(colour_by="cod_tpa", size_by="wastewater_m3d")
-    data = decode_points(prepare_layer(catalog["enterprises"], tve, "en", style).payload)
+    data = _decoded(prepare_layer(catalog["enterprises"], tve, "en", style))
     assert len(set(data["cls"])) == 5
     assert len(set(data["sizes"])) == 5
     labels = [i["label"] for i in data["legend"]["items"]]
@@ -136,6 +145,20 @@ def test_map_html_uses_only_local_assets(demo_ws, catalog):
     assert "<img src=x" not in html and "</script><script>alert" not in html
 
 
+def test_point_text_is_published_apart_or_inlined(demo_ws, catalog, tmp_path):
+    layer = prepare_layer(catalog["enterprises"], _hostile_enterprises(demo_ws), "en")
+    served = build_map([layer], "en", "./", point_url=lambda data: "c/" + publish(data, tmp_path))
+    html = served.standalone().get_root().render()
+    files = sorted(tmp_path.glob("layer-*.json.gz"))
+    assert {f.read_bytes() for f in files} == {layer.payload, layer.details}
+    for f in files:  # both are named in the map, the text as the layer's "details"
+        assert f'"c/{f.name}"' in html
+    assert re.search(r'"details":\s*\{"url":\s*"c/layer-', html)
+    inline = build_map([layer], "en", "./").standalone().get_root().render()
+    assert base64.b64encode(layer.details).decode() in inline  # a self-contained map
+    assert "c/layer-" not in inline
+
+
 def test_osm_is_offered_but_not_shown_by_default(catalog, demo_ws):
     parts = build_map([], "en", "./", basemaps=Basemaps("h.png", "e.png", ((0, 0), (1, 1))))
     html = parts.standalone().get_root().render()
@@ -179,7 +202,7 @@ def test_offline_links_and_vendored_files_exist():
 def test_empty_layers_still_render(catalog):
     empty = gpd.GeoDataFrame({"ent_id": []}, geometry=gpd.GeoSeries([], crs=4549))
     layer = prepare_layer(catalog["enterprises"], empty, "zh")
-    assert decode_points(layer.payload)["ids"] == []
+    assert _decoded(layer)["ids"] == [] and _decoded(layer)["tooltip"] == []
     parts = build_map([layer], "zh", "./")
     assert "L.townmapLegend" in parts.standalone().get_root().render()
 
@@ -197,7 +220,7 @@ def test_multipoints_are_drawn_once(catalog):
         geometry=[Point(495_000, 3_475_000)],
         crs=4549,
     )
-    data = decode_points(prepare_layer(catalog["monitoring_stations"], gdf, "en").payload)
+    data = _decoded(prepare_layer(catalog["monitoring_stations"], gdf, "en"))
     assert data["tooltip"][-1]["dict"][0] == "III"
 
 

@@ -24,10 +24,11 @@ OPEN_EVERYTHING = """() => {
     return true;
 }"""
 
-POPUPS_AND_TOOLTIPS = """() => {
+POPUPS_AND_TOOLTIPS = """async () => {
     let n = 0;
     for (const l of (window.townmapPointLayers || [])) {
         if (!l._data) continue;
+        await l.details();  // the text is fetched on demand
         for (let i = 0; i < Math.min(l._data.ids.length, 3000); i++) {
             l.openAt(i); n++;
         }

@@ -24,6 +24,13 @@ POINT_OF = """([layer, id]) => {
 }"""
 
 
+TEXT_SHOWN = """(sel) => { const el = document.querySelector(sel);
+    return el && el.querySelector('table') && !el.querySelector('.townmap-waiting'); }"""
+DETAILS_FETCHED = """() => performance.getEntriesByType('resource').map(e => e.name)
+    .filter(n => window.townmapPointLayers.some(
+        l => l.options.details && n.endsWith(l.options.details.url.split('/').pop())))"""
+
+
 def _map(page):
     page.wait_for_selector(IFRAME, timeout=90_000)
     frame = page.query_selector(IFRAME).content_frame()
@@ -91,6 +98,7 @@ def test_popup_shows_hostile_names_as_text_and_opens_details(browser_page, hosti
     _click_in_map(page, frame, xy)
     popup = frame.locator(".leaflet-popup-content")
     popup.wait_for(timeout=10_000)
+    frame.wait_for_function(TEXT_SHOWN, arg=".leaflet-popup-content", timeout=10_000)
     assert HOSTILE_NAME in popup.inner_text()
     assert popup.locator("img").count() == 0
     # the click reached Python: the detail panel shows the enterprise and its station
@@ -100,6 +108,30 @@ def test_popup_shows_hostile_names_as_text_and_opens_details(browser_page, hosti
     assert frame.evaluate("() => window.townmapLastClick") == "townmap:enterprises:E00001"
     page.wait_for_timeout(500)
     assert guard.dialogs == [], f"user text ran as code: {guard.dialogs}"
+
+
+def test_tooltip_text_is_fetched_when_the_cursor_first_enters_the_map(browser_page, hostile_ws):
+    page, guard, url = browser_page
+    page.goto(url)
+    frame = _map(page)
+    page.mouse.move(1, 1)  # outside the map
+    frame.evaluate("([x, y]) => window.map.setView(window.map.containerPointToLatLng([x, y]), 16)",
+                   frame.evaluate(POINT_OF, ["enterprises", "E00001"]))  # fmt: skip
+    frame.wait_for_timeout(600)
+    # drawn without the text: no tooltip file fetched yet
+    assert frame.evaluate(DETAILS_FETCHED) == []
+    assert frame.evaluate("() => window.townmapPointLayers.every(l => !l._tooltip)")
+    xy = frame.evaluate(POINT_OF, ["enterprises", "E00001"])
+    box = page.query_selector(IFRAME).bounding_box()
+    page.mouse.move(box["x"] + xy[0] + 40, box["y"] + xy[1] + 40)
+    page.mouse.move(box["x"] + xy[0], box["y"] + xy[1], steps=4)
+    tip = ".townmap-tooltip.leaflet-tooltip-top"  # the point's (a village's is sticky, right)
+    frame.wait_for_function(TEXT_SHOWN, arg=tip, timeout=10_000)
+    assert HOSTILE_NAME in frame.locator(tip).inner_text()
+    assert frame.locator(f"{tip} img").count() == 0
+    fetched = frame.evaluate(DETAILS_FETCHED)
+    assert len(fetched) == len(set(fetched)) >= 1  # each fetched once, when needed
+    assert guard.dialogs == [] and guard.errors == []
 
 
 def test_language_switch_changes_legend_and_url(browser_page, artifacts):

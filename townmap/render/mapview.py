@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import folium
 import geopandas as gpd
@@ -25,7 +25,7 @@ from townmap.catalog import LayerSpec
 from townmap.i18n import group_label, t, value_label
 from townmap.render.assets import draw_links, offline_links
 from townmap.render.escape import escape_text
-from townmap.render.points import PointStyle, ServedLayer, encode_points
+from townmap.render.points import PointStyle, ServedLayer, encode_points, served_source
 from townmap.render.shapes import encode_shapes, shape_style
 
 _GEOMETRY_ORDER = {"Polygon": 0, "LineString": 1, "Point": 2}
@@ -39,6 +39,11 @@ class MapLayer:
     spec: LayerSpec
     payload: bytes
     count: int = 0
+    details: bytes | None = None  # a point layer's tooltip text, fetched on demand
+
+    def shown(self) -> MapLayer:
+        """The same layer, switched on when the map opens."""
+        return replace(self, spec=self.spec.model_copy(update={"visible": True}))
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,9 @@ def prepare_layer(
 ) -> MapLayer:
     """A layer as compressed data for the browser: canvas points, or GeoJSON shapes."""
     if spec.geometry == "Point":
-        payload = encode_points(spec, gdf, lang, style or PointStyle())
-    else:
-        payload = encode_shapes(spec, gdf, lang)
-    return MapLayer(spec, payload=payload, count=len(gdf))
+        encoded = encode_points(spec, gdf, lang, style or PointStyle())
+        return MapLayer(spec, encoded.points, count=len(gdf), details=encoded.details)
+    return MapLayer(spec, payload=encode_shapes(spec, gdf, lang), count=len(gdf))
 
 
 def layer_title(spec: LayerSpec, lang: str) -> str:
@@ -101,7 +105,10 @@ def _layer_group(layer: MapLayer, lang: str, point_url) -> folium.FeatureGroup:
     group = folium.FeatureGroup(name=layer_title(spec, lang), show=spec.visible)
     url = point_url(layer.payload) if point_url is not None else None
     if spec.geometry == "Point":
-        ServedLayer("townmapPoints", layer.payload, url, {"legend": True}).add_to(group)
+        options: dict = {"legend": True}
+        if layer.details is not None:
+            options["details"] = served_source(layer.details, point_url)
+        ServedLayer("townmapPoints", layer.payload, url, options).add_to(group)
     else:
         ServedLayer("townmapShapes", layer.payload, url, shape_style(spec)).add_to(group)
     return group

@@ -1,10 +1,13 @@
 """Point layers as compact, compressed arrays drawn on one canvas in the browser.
 
 Fifty thousand folium markers take minutes to build and megabytes to send; here a layer is
-delta-encoded integer coordinates (1e-5 degree, about a metre), a class index per point,
-and only the tooltip fields, gzip-compressed and base64-encoded. ``townmap.js`` inflates
-it with the browser's DecompressionStream and draws it on a canvas. Every point is drawn:
-nothing is aggregated or dropped.
+delta-encoded integer coordinates (1e-5 degree, about a metre) and a class index per
+point, gzip-compressed. ``townmap.js`` inflates it with the browser's DecompressionStream
+and draws it on a canvas. Every point is drawn: nothing is aggregated or dropped.
+
+The tooltip text travels separately (``EncodedPoints.details``): at county scale it is over
+half the bytes, and only a reader who hovers over or clicks a point needs it, so the browser
+fetches it the first time the cursor enters the map (or on the first tap).
 """
 
 from __future__ import annotations
@@ -116,10 +119,23 @@ def _sizes(spec: LayerSpec, frame: pd.DataFrame, style: PointStyle) -> tuple[lis
     return sizes, items
 
 
+@dataclass(frozen=True)
+class EncodedPoints:
+    """A point layer for ``L.townmapPoints``: what is drawn, and the text shown on demand."""
+
+    points: bytes  # gzip of compact JSON: ids, coordinates, classes, style, legend
+    details: bytes  # gzip of compact JSON: {"tooltip": fields}
+
+
+def _gzip(obj: dict) -> bytes:
+    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return gzip.compress(raw, compresslevel=COMPRESS_LEVEL, mtime=0)
+
+
 def encode_points(
     spec: LayerSpec, gdf: gpd.GeoDataFrame, lang: str, style: PointStyle = PointStyle()
-) -> str:
-    """The layer as base64 of gzip of compact JSON, ready for ``L.townmapPoints``."""
+) -> EncodedPoints:
+    """The layer as two gzip-compressed JSON documents, ready for ``L.townmapPoints``."""
     if spec.geometry != "Point" or spec.key is None:
         raise ValueError(f"layer {spec.id!r} is not a point layer with a key attribute")
     shown = to_display(gdf) if not gdf.empty else gdf
@@ -144,16 +160,17 @@ def encode_points(
         "stroke": s.color,
         "weight": s.weight,
         "opacity": s.opacity,
-        "tooltip": _tooltip_fields(spec, shown, lang),
         "legend": {"title": spec.label.get(lang), "items": colour_items + size_items},
     }
-    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return gzip.compress(raw, compresslevel=COMPRESS_LEVEL, mtime=0)
+    details = {"tooltip": _tooltip_fields(spec, shown, lang)}
+    return EncodedPoints(points=_gzip(payload), details=_gzip(details))
 
 
-def decode_points(payload: bytes) -> dict:
-    """The inverse of ``encode_points`` (for tests and benchmarks)."""
-    data = json.loads(gzip.decompress(payload))
+def decode_points(points: bytes, details: bytes | None = None) -> dict:
+    """The inverse of ``encode_points`` (for tests and benchmarks): one dict, text included."""
+    data = json.loads(gzip.decompress(points))
+    if details is not None:
+        data |= json.loads(gzip.decompress(details))
     data["lat"] = (np.cumsum(data["lat"]) / 1e5).tolist()
     data["lng"] = (np.cumsum(data["lng"]) / 1e5).tolist()
     return data
@@ -164,7 +181,8 @@ class ServedLayer(MacroElement):
 
     With a URL the browser fetches the compressed data from the app (cacheable, and
     Streamlit does not resend it on every rerun); without one it is inlined as base64
-    (a self-contained HTML file)."""
+    (a self-contained HTML file). A point layer's tooltip text goes the same way, as the
+    ``details`` option."""
 
     _template = Template(
         """
@@ -183,4 +201,11 @@ class ServedLayer(MacroElement):
         self._name = "TownmapLayer"
         self.factory = factory
         self.options = options
-        self.source = {"url": url} if url else {"b64": base64.b64encode(payload).decode()}
+        self.source = {"url": url} if url else served_source(payload, None)
+
+
+def served_source(payload: bytes, publish=None) -> dict[str, str]:
+    """Where the browser finds compressed data: a published URL, or inline base64."""
+    if publish is not None:
+        return {"url": publish(payload)}
+    return {"b64": base64.b64encode(payload).decode()}

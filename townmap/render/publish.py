@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-KEEP = 400  # published files kept per folder (each filter combination makes one)
+KEEP = 800  # published files kept per folder (each filter combination makes two)
 
 
 def publish(payload: bytes, folder: Path, prefix: str = "layer") -> str:

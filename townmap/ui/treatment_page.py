@@ -22,7 +22,7 @@ from townmap.analysis.suitability import suitability
 from townmap.crs import DISPLAY_CRS
 from townmap.errors import TownmapError
 from townmap.i18n import t, value_label
-from townmap.render.mapview import MapLayer, build_map, prepare_layer
+from townmap.render.mapview import build_map, prepare_layer
 from townmap.ui import common, map_data
 from townmap.ui.conflicts_data import analysis_specs
 from townmap.workspace import Workspace, open_workspace
@@ -110,8 +110,7 @@ def _chart(table: pd.DataFrame, lang: str):
 def _map(stamp, lang: str, shown: dict, key: str) -> None:
     static, bounds = map_data.static_layers(stamp, lang)
     layers = [x for x in static if x.spec.id in CONTEXT]
-    layers = [MapLayer(x.spec.model_copy(update={"visible": True}), x.payload, x.count)
-              if x.spec.id == "catchments" else x for x in layers]  # fmt: skip
+    layers = [x.shown() if x.spec.id == "catchments" else x for x in layers]
     specs = analysis_specs()
     for layer_id, frame in shown.items():
         if frame is not None and len(frame):

@@ -25,16 +25,12 @@ BACKDROP = ("town", "villages", "rivers", "lake")
 FORMATS = [".xlsx", ".csv", ".gpkg"]
 
 
-def visible(layer: MapLayer) -> MapLayer:
-    return MapLayer(layer.spec.model_copy(update={"visible": True}), layer.payload, layer.count)
-
-
 def page_map(stamp, lang: str, ids: set[str], extra: list[MapLayer], key: str, returned=(),
              marks=(), height: int = 560):  # fmt: skip
     """The town backdrop, the catalog layers ``ids`` switched on, and ``extra`` layers."""
     static, bounds = map_data.static_layers(stamp, lang)
     wanted = ids | set(BACKDROP)
-    shown = [visible(x) if x.spec.id in ids else x for x in static if x.spec.id in wanted]
+    shown = [x.shown() if x.spec.id in ids else x for x in static if x.spec.id in wanted]
     parts = build_map(shown + extra, lang, common.asset_base(), bounds)
     return st_folium(
         parts.base,

@@ -2,6 +2,8 @@
  *
  * L.TownmapPoints  — tens of thousands of points drawn on one canvas from compact,
  *                    gzip-compressed arrays; hover tooltips and clicks by nearest point.
+ *                    The tooltip text is a second file (options.details), fetched when
+ *                    the cursor first enters the map or on the first tap.
  * L.TownmapCoords  — the cursor position in WGS 84 and CGCS2000 Gauss–Krüger.
  * townmapLegend    — the legend, listing only the layers on the map.
  *
@@ -84,6 +86,14 @@
     return table(fields.map(function (f) { return [f.label, fieldText(f, i)]; }));
   }
 
+  /* Shown in a tooltip or popup while its text is still on its way. */
+  function waiting() {
+    const el = document.createElement("span");
+    el.className = "townmap-waiting";
+    el.textContent = "…";
+    return el;
+  }
+
   L.TownmapPoints = L.Layer.extend({
     options: {pane: "markerPane", hitPadding: 4},
 
@@ -112,6 +122,38 @@
     },
 
     ready: function () { return this._load(); },
+
+    /* The tooltip text: fetched once, on demand (a failed fetch is retried next time). */
+    details: function () {
+      if (this._detailsReady) return this._detailsReady;
+      const source = this.options.details;
+      const text = source ? inflate(source).then((d) => d.tooltip)
+        : this._load().then((data) => data.tooltip || []);
+      this._detailsReady = text.then((tooltip) => {
+        this._tooltip = tooltip;
+        return tooltip;
+      }, (err) => {
+        this._detailsReady = null;
+        throw err;
+      });
+      return this._detailsReady;
+    },
+
+    /* The text of point i now if it is here, else a placeholder replaced when it comes. */
+    _content: function (i, overlay) {
+      if (this._tooltip) return fieldsTable(this._tooltip, i);
+      this.details().then(() => {
+        if (overlay.isOpen() && overlay.townmapIndex === i) {
+          overlay.setContent(fieldsTable(this._tooltip, i));
+        }
+      }, () => { /* stays "…"; the next hover or tap tries again */ });
+      return waiting();
+    },
+
+    _prefetch: function () {
+      this.details().catch(() => { /* retried on the next hover or tap */ });
+    },
+
     count: function () { return this._n || 0; },
     latLngOf: function (i) { return L.latLng(this._lat[i], this._lng[i]); },
     keyOf: function (i) { return "townmap:" + this._data.layer + ":" + this._data.ids[i]; },
@@ -126,6 +168,7 @@
       this.getPane().appendChild(this._canvas);
       map.on("moveend zoomend resize viewreset", this._reset, this);
       map.on("mousemove", this._onMove, this);
+      map.once("mouseover", this._prefetch, this);
       window.townmapPointLayers = (window.townmapPointLayers || []).concat([this]);
       this._load();
       if (this._data) { this._reset(); }
@@ -137,6 +180,7 @@
     onRemove: function (map) {
       map.off("moveend zoomend resize viewreset", this._reset, this);
       map.off("mousemove", this._onMove, this);
+      map.off("mouseover", this._prefetch, this);
       window.townmapPointLayers = (window.townmapPointLayers || []).filter((l) => l !== this);
       L.DomUtil.remove(this._canvas);
       if (this._tip) { map.removeLayer(this._tip); this._tip = null; }
@@ -246,17 +290,18 @@
       if (this._tipIndex === i && this._tip) return;
       this._tipIndex = i;
       if (this._tip) map.removeLayer(this._tip);
-      this._tip = L.tooltip({direction: "top", offset: [0, -6], className: "townmap-tooltip"})
-        .setLatLng(this.latLngOf(i))
-        .setContent(fieldsTable(this._data.tooltip, i))
-        .addTo(map);
+      const tip = L.tooltip({direction: "top", offset: [0, -6], className: "townmap-tooltip"});
+      tip.townmapIndex = i;
+      this._tip = tip.setLatLng(this.latLngOf(i)).setContent(this._content(i, tip)).addTo(map);
     },
 
-    /* Open the popup of point i (the click dispatcher reports it to Streamlit). */
+    /* Open the popup of point i (the click dispatcher reports it to Streamlit); the
+       promise settles when its text is shown. */
     openAt: function (i) {
-      L.popup({className: "townmap-popup", maxWidth: 360})
-        .setLatLng(this.latLngOf(i)).setContent(fieldsTable(this._data.tooltip, i))
-        .openOn(this._map);
+      const popup = L.popup({className: "townmap-popup", maxWidth: 360});
+      popup.townmapIndex = i;
+      popup.setLatLng(this.latLngOf(i)).setContent(this._content(i, popup)).openOn(this._map);
+      return this.details();
     },
   });
 
