@@ -121,3 +121,94 @@ def test_workspace_copy_command(demo_ws, pg_server, tmp_path):
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "enterprises" in run.stdout
+
+
+def test_pushed_down_joins_equal_memory_on_hand_built_edge_cases(pg_server, catalog):
+    """Polygon and line subjects (largest overlap, overlaps summed, ties by constraint
+    order, an edge-only touch), an invalid constraint (repaired copy), filtered subjects
+    and constraints, and distances that depend on each subject's attributes."""
+    from shapely.geometry import LineString, Point, Polygon, box
+
+    from townmap.analysis.conflicts import find_conflicts
+    from townmap.analysis.pushdown import PostgisPairs
+    from townmap.workspace import create_workspace
+
+    x, y = 490_000.0, 3_470_000.0
+    bowtie = Polygon([(x + 300, y), (x + 400, y + 100), (x + 400, y), (x + 300, y + 100)])
+    zones = gpd.GeoDataFrame(
+        {"zone": ["A", "B", "bow", "far"]},
+        geometry=[box(x, y, x + 100, y + 100), box(x + 50, y, x + 150, y + 100), bowtie,
+                  box(x + 5000, y, x + 5100, y + 100)],
+        crs=4549,
+    )  # fmt: skip
+    parcels = gpd.GeoDataFrame(
+        {"p": ["tie", "mostB", "bow", "edge", "far"]},
+        geometry=[box(x + 40, y + 10, x + 60, y + 30), box(x + 90, y, x + 140, y + 50),
+                  box(x + 310, y + 40, x + 330, y + 60), box(x + 150, y, x + 160, y + 10),
+                  box(x + 9000, y, x + 9010, y + 10)],
+        crs=4549,
+    )  # fmt: skip
+    canals = gpd.GeoDataFrame(
+        {"c": ["across", "touch"]},
+        geometry=[LineString([(x - 10, y + 50), (x + 200, y + 50)]),
+                  LineString([(x + 150, y - 10), (x + 150, y - 1)])],
+        crs=4549,
+    )  # fmt: skip
+    plants = gpd.GeoDataFrame(
+        {"plant_id": ["S", "L", "M", "none"], "capacity_m3d": [20_000, 120_000, 60_000, None]},
+        geometry=[Point(x, y + 1000), Point(x + 10_000, y), Point(x + 20_000, y),
+                  Point(x + 30_000, y)],
+        crs=4549,
+    )  # fmt: skip
+    receptors = gpd.GeoDataFrame(
+        {"r": [1, 2, 3, 4, 5]},
+        geometry=[Point(x + 180, y + 1000), Point(x + 10_250, y), Point(x + 10_100, y),
+                  Point(x + 20_000, y + 200), Point(x + 30_000, y + 150)],
+        crs=4549,
+    )  # fmt: skip
+    ws = create_workspace(pg_server.url("pairs_edges"), 4549)
+    with ws.transaction() as tx:
+        for name, frame in (("eco_redline", zones), ("planning_zones", parcels),
+                            ("rivers", canals), ("treatment_plants", plants),
+                            ("sensitive_receptors", receptors)):  # fmt: skip
+            tx.write_layer(name, frame)
+    layers = {n: ws.read_layer(n) for n in ws.layer_names()}
+    rules = load_rules(catalog=catalog)
+    base = rules["eco_redline_construction"]
+
+    def on(layer, where=None):
+        subject = base.subject.model_copy(update={"layer": layer, "where": where or {}})
+        return base.model_copy(update={"id": f"{layer}_in_zone", "subject": subject})
+
+    # a constraint filter: only the zones named A or bow
+    picky = base.constraint.model_copy(update={"where": {"zone": ["A", "bow"]}})
+    chosen = on("planning_zones").model_copy(update={"id": "picky", "constraint": picky})
+    checked = [on("planning_zones"), on("rivers"), chosen, rules["wwtp_setback"]]
+    keys = {"planning_zones": "p", "rivers": "c", "treatment_plants": "plant_id"}
+    pushed = []
+
+    def finder(crs):
+        pairs = PostgisPairs(ws, crs)
+        real = pairs._run
+        pairs._run = lambda *a, **k: pushed.append(1) or real(*a, **k)
+        return pairs
+
+    server = find_conflicts(layers, checked, keys=keys, pairs_from=finder).findings
+    memory = find_conflicts(layers, checked, keys=keys).findings
+    assert len(pushed) == len(checked)  # every join ran in PostGIS
+    pd.testing.assert_frame_equal(memory, server)
+    found = server.set_index(["rule_id", "feature_id"])
+    tie = found.loc[("planning_zones_in_zone", "tie")]
+    assert tie["constraint_id"] == "0" and tie["overlap_m2"] == 400  # A before B, both summed
+    assert found.loc[("planning_zones_in_zone", "mostB"), "constraint_id"] == "1"
+    assert ("planning_zones_in_zone", "bow") in found.index  # the repaired bowtie
+    assert ("planning_zones_in_zone", "edge") not in found.index  # an edge is no overlap
+    assert found.loc[("rivers_in_zone", "across"), "overlap_m2"] == 200  # A 100 + B 100
+    picky_found = found.loc["picky"]  # B is filtered out: "mostB" now counts only its part in A
+    assert set(picky_found.index) == {"tie", "mostB", "bow"}
+    assert picky_found.loc["mostB", "constraint_id"] == "0"
+    assert picky_found.loc["mostB", "overlap_m2"] == 500
+    setback = found.loc["wwtp_setback"]
+    assert set(setback.index) == {"L", "M", "none"}  # S's receptor is 180 m off, limit 150
+    assert setback.loc["L", "limit_m"] == 300 and setback.loc["L", "distance_m"] == 100
+    assert setback.loc["M", "distance_m"] == setback.loc["M", "limit_m"] == 200  # ≤, not <
