@@ -19,6 +19,7 @@ Boundary cases, defined here and tested:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -262,6 +263,35 @@ def _outside(rule: Rule, sub: Prepared, s_idx, sg, cg) -> pd.DataFrame:
     )
 
 
+def _job(rule: Rule, layers, get, context, skipped: list[str]):
+    """(rule, subject, subject mask, constraint, constraint mask), or None with the reason
+    in ``skipped`` when a layer or attribute the rule names is missing."""
+    missing = [lid for lid in (rule.subject.layer, rule.constraint.layer) if lid not in layers]
+    if missing:
+        skipped.append(f"{rule.id}: no layer {', '.join(missing)}")
+        return None
+    sub, con = get(rule.subject.layer), get(rule.constraint.layer)
+    absent = [
+        f"{lid}.{name}"
+        for lid, frame, where in (
+            (rule.subject.layer, sub.frame, rule.subject.where),
+            (rule.constraint.layer, con.frame, rule.constraint.where),
+        )
+        for name in where
+        if name not in frame.columns
+    ]
+    if rule.subject.sectors and "sector" not in sub.frame.columns:
+        absent.append(f"{rule.subject.layer}.sector")
+    if absent:
+        skipped.append(f"{rule.id}: missing attribute {', '.join(absent)}")
+        return None
+    smask, _ = condition_mask(sub.frame, rule.subject.where, context, missing_ok=False)
+    if rule.subject.sectors:
+        smask &= sub.frame["sector"].astype(str).isin(rule.subject.sectors).to_numpy()
+    cmask, _ = condition_mask(con.frame, rule.constraint.where, context, missing_ok=False)
+    return rule, sub, smask, con, cmask
+
+
 def find_conflicts(
     layers: Mapping[str, gpd.GeoDataFrame],
     rules: Iterable[Rule],
@@ -280,42 +310,33 @@ def find_conflicts(
     context, keys = dict(context or {}), dict(keys or {})
     crs = crs or analysis_crs(layers.values())
     pairs = pairs_from(crs) if pairs_from is not None else None
+    # a finder elsewhere (a database server) can answer several joins at once
+    workers = getattr(pairs, "workers", 1)
+    pool = ThreadPoolExecutor(workers, "townmap-join") if workers > 1 else None
     prepared: dict[str, Prepared] = {}
     skipped: list[str] = []
-    parts = []
+    parts, pending = [], []
 
     def get(layer_id: str) -> Prepared:
         if layer_id not in prepared:
             prepared[layer_id] = prepare(layers[layer_id], crs, keys.get(layer_id))
         return prepared[layer_id]
 
-    for rule in rules:
-        if rule.subject.status not in ("any", status):
-            continue
-        missing = [lid for lid in (rule.subject.layer, rule.constraint.layer) if lid not in layers]
-        if missing:
-            skipped.append(f"{rule.id}: no layer {', '.join(missing)}")
-            continue
-        sub, con = get(rule.subject.layer), get(rule.constraint.layer)
-        absent = [
-            f"{lid}.{name}"
-            for lid, frame, where in (
-                (rule.subject.layer, sub.frame, rule.subject.where),
-                (rule.constraint.layer, con.frame, rule.constraint.where),
-            )
-            for name in where
-            if name not in frame.columns
-        ]
-        if rule.subject.sectors and "sector" not in sub.frame.columns:
-            absent.append(f"{rule.subject.layer}.sector")
-        if absent:
-            skipped.append(f"{rule.id}: missing attribute {', '.join(absent)}")
-            continue
-        smask, _ = condition_mask(sub.frame, rule.subject.where, context, missing_ok=False)
-        if rule.subject.sectors:
-            smask &= sub.frame["sector"].astype(str).isin(rule.subject.sectors).to_numpy()
-        cmask, _ = condition_mask(con.frame, rule.constraint.where, context, missing_ok=False)
-        found = _evaluate(rule, sub, smask, con, cmask, context, pairs)
+    try:
+        for rule in rules:
+            if rule.subject.status not in ("any", status):
+                continue
+            job = _job(rule, layers, get, context, skipped)
+            if job is not None:
+                args = (*job, context, pairs)
+                pending.append((rule, pool.submit(_evaluate, *args) if pool else _evaluate(*args)))
+        done = [(rule, f.result() if isinstance(f, Future) else f) for rule, f in pending]
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        if pairs is not None and hasattr(pairs, "close"):
+            pairs.close()
+    for rule, found in done:
         if found.empty:
             continue
         basis = rule.legal_basis
@@ -337,8 +358,6 @@ def find_conflicts(
             source=basis.source,
         )
         parts.append(found)
-    if pairs is not None and hasattr(pairs, "close"):
-        pairs.close()
     findings = pd.concat(parts, ignore_index=True)[COLUMNS] if parts else _empty()
     findings["assumed"] = findings["assumed"].astype(bool)
     for col in ("distance_m", "limit_m", "overlap_m2", "overlap_pct"):
