@@ -142,6 +142,18 @@ def test_tooltip_text_is_fetched_when_the_cursor_first_enters_the_map(browser_pa
     assert frame.locator(f"{tip} img").count() == 0
     fetched = frame.evaluate(DETAILS_FETCHED)
     assert len(fetched) == len(set(fetched)) >= 1  # each fetched once, when needed
+    # only the point's tooltip shows: the village under it keeps its own hidden
+    shape_tip = """(on) => { let shown = null;
+        window.map.eachLayer((l) => { if (shown === null && l.feature && l.getTooltip()
+                && l.getBounds && l.getBounds().contains(on)) {
+            l.openTooltip(on); shown = getComputedStyle(l.getTooltip().getElement()).display; } });
+        return shown; }"""
+    here = frame.evaluate("() => { const c = window.map.getCenter(); return [c.lat, c.lng]; }")
+    assert frame.evaluate(shape_tip, here) == "none"
+    frame.evaluate("""() => window.map.fire("mousemove", {containerPoint: L.point(2, 2),
+        latlng: window.map.containerPointToLatLng(L.point(2, 2))})""")
+    assert frame.locator(tip).count() == 0
+    assert frame.evaluate(shape_tip, here) not in (None, "none")  # off the point: shown again
     assert guard.dialogs == [] and guard.errors == []
 
 

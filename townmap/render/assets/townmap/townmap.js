@@ -94,6 +94,15 @@
     return el;
   }
 
+  /* While any point layer shows a tooltip: a pointer cursor, and the tooltips of the areas
+     under it hidden (CSS), so only the point's shows. */
+  function markOnPoint(map) {
+    const on = (window.townmapPointLayers || []).some((l) => l._tip);
+    const box = map.getContainer();
+    L.DomUtil[on ? "addClass" : "removeClass"](box, "townmap-on-point");
+    box.style.cursor = on ? "pointer" : "";
+  }
+
   L.TownmapPoints = L.Layer.extend({
     options: {pane: "markerPane", hitPadding: 4},
 
@@ -184,6 +193,7 @@
       window.townmapPointLayers = (window.townmapPointLayers || []).filter((l) => l !== this);
       L.DomUtil.remove(this._canvas);
       if (this._tip) { map.removeLayer(this._tip); this._tip = null; }
+      markOnPoint(map);
       if (window.townmapLegend) { window.townmapLegend.refresh(); }
     },
 
@@ -279,14 +289,17 @@
     },
 
     _onMove: function (e) {
+      this._hover(e);
+      markOnPoint(this._map);
+    },
+
+    _hover: function (e) {
       const i = this._nearest(e.containerPoint);
       const map = this._map;
       if (i < 0) {
         if (this._tip) { map.removeLayer(this._tip); this._tip = null; }
-        map.getContainer().style.cursor = "";
         return;
       }
-      map.getContainer().style.cursor = "pointer";
       if (this._tipIndex === i && this._tip) return;
       this._tipIndex = i;
       if (this._tip) map.removeLayer(this._tip);
@@ -385,7 +398,7 @@
           onEachFeature: (f, layer) => {
             const p = f.properties;
             layer.bindTooltip(() => table(data.tooltip.map((d) => [d.label, p[d.name]])),
-                              {sticky: true, className: "townmap-tooltip"});
+                              {sticky: true, className: "townmap-tooltip townmap-shape-tooltip"});
             layer.on("click", (e) => {
               L.DomEvent.stopPropagation(e);
               const shape = {
