@@ -160,6 +160,10 @@ class PostgisWorkspace:
         return self.schema
 
     # ------------------------------------------------------------------ connections
+    def connect(self, autocommit: bool = True) -> psycopg.Connection:
+        """A new connection of its own to this workspace's server (the caller closes it)."""
+        return _connect(self.conninfo, self.location, autocommit=autocommit)
+
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[psycopg.Cursor]:
         """A read cursor on this thread's autocommit connection to the server, shared by
@@ -167,12 +171,12 @@ class PostgisWorkspace:
         readers = _READERS.__dict__.setdefault("by_server", {})
         con = readers.get(self.conninfo)
         if con is None or con.closed or con.broken:
-            con = readers[self.conninfo] = _connect(self.conninfo, self.location, autocommit=True)
+            con = readers[self.conninfo] = self.connect()
         with con.cursor() as cur:
             yield cur
 
     def _migrate(self) -> None:
-        con = _connect(self.conninfo, self.location, autocommit=False)
+        con = self.connect(autocommit=False)
         try:
             with con.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema),))
@@ -371,7 +375,7 @@ class PostgisWorkspace:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the workspace's write lock (no writer can commit meanwhile)."""
-        con = _connect(self.conninfo, self.location, autocommit=True)
+        con = self.connect()
         try:
             con.execute("SELECT pg_advisory_lock(%s)", (_lock_key(self.schema),))
             yield
@@ -381,7 +385,7 @@ class PostgisWorkspace:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[PostgisTransaction]:
         """All writes inside the block land together at its end, or none do."""
-        con = _connect(self.conninfo, self.location, autocommit=False)
+        con = self.connect(autocommit=False)
         tx = None
         try:
             con.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema),))

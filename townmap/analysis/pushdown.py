@@ -46,11 +46,8 @@ class PostgisPairs:
     workers = WORKERS
 
     def __init__(self, ws, crs: CRS) -> None:
-        from townmap.workspace_pg import _connect
-
         self.ws = ws
         self.usable = CRS.from_user_input(crs) == ws.crs
-        self._connect = lambda: _connect(ws.conninfo, ws.location, autocommit=True)
         self._idle: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
         self._opened: list[psycopg.Connection] = []
         self._lock = threading.Lock()
@@ -66,7 +63,7 @@ class PostgisPairs:
         try:
             con = self._idle.get_nowait()
         except queue.Empty:
-            con = self._connect()
+            con = self.ws.connect()
             with self._lock:
                 self._opened.append(con)
         try:

@@ -103,14 +103,14 @@ def _legend_items(spec: LayerSpec, lang: str) -> list[dict[str, str]]:
 def _layer_group(layer: MapLayer, lang: str, point_url) -> folium.FeatureGroup:
     spec = layer.spec
     group = folium.FeatureGroup(name=layer_title(spec, lang), show=spec.visible)
-    url = point_url(layer.payload) if point_url is not None else None
+    source = served_source(layer.payload, point_url)
     if spec.geometry == "Point":
         options: dict = {"legend": True}
         if layer.details is not None:
             options["details"] = served_source(layer.details, point_url)
-        ServedLayer("townmapPoints", layer.payload, url, options).add_to(group)
+        ServedLayer("townmapPoints", source, options).add_to(group)
     else:
-        ServedLayer("townmapShapes", layer.payload, url, shape_style(spec)).add_to(group)
+        ServedLayer("townmapShapes", source, shape_style(spec)).add_to(group)
     return group
 
 

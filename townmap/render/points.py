@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -194,17 +195,17 @@ class ServedLayer(MacroElement):
         """
     )
 
-    def __init__(self, factory: str, payload: bytes, url: str | None, options: dict) -> None:
+    def __init__(self, factory: str, source: dict[str, str], options: dict) -> None:
         super().__init__()
         if factory not in ("townmapPoints", "townmapShapes"):
             raise ValueError(f"unknown layer factory {factory!r}")
         self._name = "TownmapLayer"
         self.factory = factory
         self.options = options
-        self.source = {"url": url} if url else served_source(payload, None)
+        self.source = source  # from ``served_source``
 
 
-def served_source(payload: bytes, publish=None) -> dict[str, str]:
+def served_source(payload: bytes, publish: Callable[[bytes], str] | None = None) -> dict[str, str]:
     """Where the browser finds compressed data: a published URL, or inline base64."""
     if publish is not None:
         return {"url": publish(payload)}
