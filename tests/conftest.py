@@ -10,7 +10,7 @@ import pytest
 from townmap import PROJECT_ROOT
 from townmap.catalog import Catalog, load_catalog
 from townmap.demo.build import build_demo
-from townmap.workspace import Workspace
+from townmap.store import Workspace, open_workspace
 
 LAYERS = PROJECT_ROOT / "layers"
 
@@ -83,8 +83,7 @@ def new_location(request, backend, tmp_path):
 @pytest.fixture(scope="session")
 def demo_pg(pg_server, demo_ws):
     """The demo town copied into PostGIS once (read-only for tests)."""
-    from townmap.io.copy import copy_workspace
-    from townmap.workspace import open_workspace
+    from townmap.store.copy import copy_workspace
 
     copy_workspace(demo_ws.location, pg_server.url("demo"))
     return open_workspace(pg_server.url("demo"), catalog=demo_ws.catalog)
@@ -95,8 +94,7 @@ def demo_copy(demo_ws, backend, new_location, tmp_path):
     """A writable copy of the demo on the test's back end (no catalog attached)."""
     import shutil
 
-    from townmap.io.copy import copy_workspace
-    from townmap.workspace import open_workspace
+    from townmap.store.copy import copy_workspace
 
     if backend == "gpkg":
         shutil.copytree(demo_ws.folder, tmp_path / "ws")

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from townmap import PROJECT_ROOT
+from townmap.store import open_workspace
 
 PAGE = str(PROJECT_ROOT / "townmap" / "ui" / "map_page.py")
 
@@ -143,7 +144,6 @@ def test_import_page_opens_and_undo_is_reported(tmp_path, demo_ws, monkeypatch, 
     import shutil
 
     from townmap.io.importer import ImportOptions, commit_import, plan_import
-    from townmap.workspace import Workspace
 
     folder = tmp_path / "ws"
     shutil.copytree(demo_ws.folder, folder)
@@ -152,7 +152,7 @@ def test_import_page_opens_and_undo_is_reported(tmp_path, demo_ws, monkeypatch, 
         "编号,名称,英文名,类型,人数,经度,纬度\nSRX,新小学,New School,school,300,119.95,31.40\n",
         encoding="utf-8",
     )
-    ws = Workspace(folder, catalog=catalog)
+    ws = open_workspace(folder, catalog=catalog)
     commit_import(ws, plan_import(csv, ImportOptions("sensitive_receptors"), catalog))
     monkeypatch.setenv("TOWNMAP_WORKSPACE", str(folder))
     at = AppTest.from_file(IMPORT_PAGE, default_timeout=60)
@@ -164,7 +164,7 @@ def test_import_page_opens_and_undo_is_reported(tmp_path, demo_ws, monkeypatch, 
     at.button(key="imp_undo").click().run()
     assert not at.exception
     assert any("r.csv" in s.value for s in at.success)
-    assert len(Workspace(folder).read_layer("sensitive_receptors")) == len(
+    assert len(open_workspace(folder).read_layer("sensitive_receptors")) == len(
         demo_ws.read_layer("sensitive_receptors")
     )
 

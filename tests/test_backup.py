@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import fingerprint
 from townmap.cli import main
-from townmap.workspace import Workspace, open_workspace
+from townmap.store import is_postgis, open_workspace
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def ws(demo_copy):
 
 
 def _state(ws):
-    return ws.gpkg.read_bytes() if isinstance(ws, Workspace) else fingerprint(ws)
+    return ws.gpkg.read_bytes() if not is_postgis(ws.location) else fingerprint(ws)
 
 
 def test_backup_and_restore_round_trip(ws, tmp_path):
@@ -58,7 +58,7 @@ def test_a_bad_backup_leaves_the_workspace_alone(ws, tmp_path):
         code = main(["workspace", "restore", str(bad), "--workspace", str(ws.location), "--force"])
         assert code == 2, bad.name
         assert _state(ws) == before
-    if isinstance(ws, Workspace):
+    if not is_postgis(ws.location):
         assert not [p for p in ws.folder.parent.iterdir() if ".restore-" in p.name]
     assert main(["workspace", "backup", "--workspace", str(ws.location), "--out",
                  str(tmp_path / "b.tar")]) == 2  # fmt: skip

@@ -12,13 +12,13 @@ import shapely
 from townmap.errors import UploadError
 from townmap.io.export import export_frame
 from townmap.participation.comments import add_comment, moderate, public_view, read_comments
-from townmap.workspace import Workspace
+from townmap.store import Actor, open_workspace
 
 
 @pytest.fixture
 def ws(demo_ws, tmp_path):
     shutil.copytree(demo_ws.folder, tmp_path / "ws")
-    return Workspace(tmp_path / "ws")
+    return open_workspace(tmp_path / "ws")
 
 
 HOSTILE = "<script>alert(1)</script>\u202e gnp.exe \u0007 河水很臭"
@@ -26,25 +26,30 @@ HOSTILE = "<script>alert(1)</script>\u202e gnp.exe \u0007 河水很臭"
 
 def test_a_comment_is_pending_until_approved_and_every_step_is_logged(ws):
     before = len(read_comments(ws))
-    cid = add_comment(ws, shapely.Point(119.93, 31.38), category="water", text=HOSTILE,
-                      name="李 Li", user="facilitator")  # fmt: skip
+    cid = add_comment(
+        ws.as_actor(Actor("facilitator")),
+        shapely.Point(119.93, 31.38),
+        category="water",
+        text=HOSTILE,
+        name="李 Li",
+    )
     stored = read_comments(ws).set_index("comment_id").loc[cid]
     assert len(read_comments(ws)) == before + 1 and stored["status"] == "pending"
     assert "\u202e" not in stored["text"] and "\u0007" not in stored["text"]
     assert stored["text"].startswith("<script>")  # kept as typed: escaped when shown
     assert cid not in set(public_view(ws)["comment_id"])
-    assert moderate(ws, {cid: "approved"}, user="chair") == 1
+    assert moderate(ws.as_actor(Actor("chair")), {cid: "approved"}) == 1
     public = public_view(ws)
     assert cid in set(public["comment_id"]) and "name" not in public.columns
     log = ws.read_table("change_log")
     mine = log[log["record"] == cid]
     assert list(mine["action"]) == ["insert", "update"] and mine.iloc[-1]["user"] == "chair"
-    assert moderate(ws, {cid: "approved"}, user="chair") == 0  # nothing changed
+    assert moderate(ws.as_actor(Actor("chair")), {cid: "approved"}) == 0  # nothing changed
 
 
 def test_an_area_comment_keeps_its_area(ws):
     area = shapely.box(119.92, 31.37, 119.94, 31.39)
-    cid = add_comment(ws, area, category="land_use", text="公园 / park", user="f")
+    cid = add_comment(ws.as_actor(Actor("f")), area, category="land_use", text="公园 / park")
     row = read_comments(ws).set_index("comment_id").loc[cid]
     assert shapely.from_wkt(row["area_wkt"]).equals(area)
 
@@ -62,13 +67,13 @@ def test_bad_comments_are_refused_and_nothing_is_written(ws, kwargs, message):
     gpkg = ws.folder / "workspace.gpkg"
     before = gpkg.read_bytes()
     with pytest.raises(UploadError, match=message):
-        add_comment(ws, shapely.Point(119.93, 31.38), user="f", **kwargs)
+        add_comment(ws.as_actor(Actor("f")), shapely.Point(119.93, 31.38), **kwargs)
     with pytest.raises(UploadError, match="map"):
-        add_comment(ws, shapely.Point(), category="water", text="x", user="f")
+        add_comment(ws.as_actor(Actor("f")), shapely.Point(), category="water", text="x")
     with pytest.raises(UploadError, match="no comment"):
-        moderate(ws, {"C-9999": "approved"}, user="chair")
+        moderate(ws.as_actor(Actor("chair")), {"C-9999": "approved"})
     with pytest.raises(UploadError, match="pending, approved or rejected"):
-        moderate(ws, {"C-0001": "deleted"}, user="chair")
+        moderate(ws.as_actor(Actor("chair")), {"C-0001": "deleted"})
     assert gpkg.read_bytes() == before
 
 
@@ -76,8 +81,10 @@ def test_approved_comments_reach_the_report_and_the_exports(ws, tmp_path):
     from townmap.report.build import build_report
     from townmap.report.model import Table
 
-    cid = add_comment(ws, shapely.Point(119.93, 31.38), category="noise", text=HOSTILE, user="f")
-    moderate(ws, {cid: "approved"}, user="chair")
+    cid = add_comment(
+        ws.as_actor(Actor("f")), shapely.Point(119.93, 31.38), category="noise", text=HOSTILE
+    )
+    moderate(ws.as_actor(Actor("chair")), {cid: "approved"})
     report = build_report(ws, lang="en")
     table = next(t for t in report.tables if t.caption == "Public comments")
     assert any(HOSTILE[:25] in str(v) for v in table.frame.iloc[:, 1])
@@ -102,8 +109,10 @@ def test_comments_page_records_a_clicked_comment_and_moderates_it(ws, monkeypatc
     page = str(PROJECT_ROOT / "townmap/ui/comments_page.py")
     at = AppTest.from_file(page, default_timeout=120)
     at.query_params["lang"] = "en"
-    at.session_state["cm_map_en"] = {"last_clicked": {"lat": 31.38, "lng": 119.93},
-                                     "all_drawings": None}  # fmt: skip
+    at.session_state["cm_map_en"] = {
+        "last_clicked": {"lat": 31.38, "lng": 119.93},
+        "all_drawings": None,
+    }
     at.run()
     at.text_area[0].set_value("河边堆了垃圾 / rubbish by the river")
     next(b for b in at.button if b.label == "Save the comment").click().run()

@@ -17,7 +17,7 @@ from townmap.participation.display import (
     public_frame,
     public_spec,
 )
-from townmap.workspace import Workspace
+from townmap.store import open_workspace
 
 
 def test_enterprises_show_names_only_where_public_and_nothing_else():
@@ -54,7 +54,7 @@ def test_comments_and_outfalls_in_public():
 
 def test_slides_keep_their_order_and_name_unknown_layers(demo_ws, tmp_path):
     shutil.copytree(demo_ws.folder, tmp_path / "ws")
-    ws = Workspace(tmp_path / "ws")
+    ws = open_workspace(tmp_path / "ws")
     slides = ws.read_table("public_slides")
     slides.loc[0, "layers"] = "rivers,nonsense"
     slides.loc[0, "position"] = 9

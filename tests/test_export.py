@@ -9,6 +9,7 @@ from townmap.errors import UploadError
 from townmap.io.encoding import shapefile_encoding
 from townmap.io.export import export_layer
 from townmap.io.readers import read_file
+from townmap.store import open_workspace
 
 
 @pytest.mark.parametrize("name", ["st.gpkg", "st.geojson", "st.shp", "st.zip", "st.kml", "st.csv"])
@@ -102,11 +103,9 @@ def test_formula_like_text_stays_text(tmp_path, demo_ws, catalog, suffix):
 
     from openpyxl import load_workbook
 
-    from townmap.workspace import Workspace
-
     folder = tmp_path / "ws"
     shutil.copytree(demo_ws.folder, folder)
-    ws = Workspace(folder, catalog=catalog)
+    ws = open_workspace(folder, catalog=catalog)
     villages = ws.read_layer("villages")
     evil = ['=HYPERLINK("http://x.invalid","click")', "+1+1", "@SUM(A1)", "-2+3"]
     villages.loc[villages.index[:4], "name_en"] = evil

@@ -15,7 +15,7 @@ from townmap.catalog import validate_frame
 from townmap.crs import DEMO_CRS
 from townmap.errors import UploadError
 from townmap.io.importer import ImportOptions, commit_import, plan_import
-from townmap.workspace import Workspace
+from townmap.store import create_workspace
 
 pytestmark = pytest.mark.filterwarnings("ignore:Could not parse column:UserWarning")
 
@@ -37,7 +37,7 @@ cell = st.one_of(
 
 
 def _check(tmp_path, catalog, path, layer: str) -> None:
-    ws = Workspace.create(tmp_path / f"ws-{uuid.uuid4().hex}", DEMO_CRS, catalog=catalog)
+    ws = create_workspace(tmp_path / f"ws-{uuid.uuid4().hex}", DEMO_CRS, catalog=catalog)
     before = ws.gpkg.read_bytes()
     try:
         plan = plan_import(path, ImportOptions(layer), catalog, hint_lon=120.0)

@@ -14,7 +14,7 @@ from townmap.crs import DEMO_CRS
 from townmap.datums import wgs84_to_gcj02
 from townmap.errors import UploadError
 from townmap.io.importer import IMPORT_LOG, ImportOptions, commit_import, plan_import
-from townmap.workspace import Workspace, create_workspace
+from townmap.store import Actor, Workspace, create_workspace
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_gbk_csv_with_chinese_headers_becomes_a_layer(tmp_path, catalog, ws):
     assert len(plan.frame) == 2 and plan.dropped == 1
     assert any("row 4" in p for p in plan.problems)
     assert any("WGS 84" in n for n in plan.notes)
-    record = commit_import(ws, plan, user="tester")
+    record = commit_import(ws.as_actor(Actor("tester")), plan)
     stored = ws.read_layer("monitoring_stations")
     assert list(stored["name_zh"]) == ["甲河上游", "甲河入湖口"]
     assert stored.crs.to_epsg() == 4549

@@ -14,21 +14,22 @@ import time
 
 import pytest
 
-from townmap.io.copy import copy_workspace
 from townmap.io.importer import IMPORT_LOG
-from townmap.workspace import open_workspace
+from townmap.store import open_workspace
+from townmap.store.copy import copy_workspace
 
 EDIT = r"""
 import sys
 from townmap.management.editing import save_edits
-from townmap.workspace import open_workspace
+from townmap.store import Actor
+from townmap.store import open_workspace
 
 ws = open_workspace(sys.argv[1])
 n = int(sys.argv[2])
 edited = ws.read_table("ems_aspects")
 edited["control"] = f"edit {n}"  # every row: the edit is all-or-none visible
 print("ready", flush=True)
-save_edits(ws, "ems_aspects", edited, user=f"writer {n}")
+save_edits(ws.as_actor(Actor(f"writer {n}")), "ems_aspects", edited)
 print("done", flush=True)
 """
 
@@ -36,7 +37,7 @@ IMPORT = r"""
 import sys
 from townmap.catalog import load_catalog
 from townmap.io.importer import ImportOptions, commit_import, plan_import
-from townmap.workspace import open_workspace
+from townmap.store import open_workspace
 
 catalog = load_catalog()
 ws = open_workspace(sys.argv[1], catalog=catalog)

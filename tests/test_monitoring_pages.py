@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from townmap import PROJECT_ROOT
-from townmap.workspace import Workspace
+from townmap.store import Workspace, open_workspace
 
 UI = PROJECT_ROOT / "townmap" / "ui"
 PAGES = {
@@ -36,7 +36,7 @@ def _page(name: str, section: str, lang: str = "zh") -> AppTest:
 def private_ws(demo_ws, tmp_path, monkeypatch) -> Workspace:
     shutil.copytree(demo_ws.folder, tmp_path / "ws")
     monkeypatch.setenv("TOWNMAP_WORKSPACE", str(tmp_path / "ws"))
-    return Workspace(tmp_path / "ws")
+    return open_workspace(tmp_path / "ws")
 
 
 @pytest.mark.parametrize(("name", "section"), CASES)

@@ -15,9 +15,9 @@ import pytest
 from townmap.analysis.checks import check_workspace
 from townmap.analysis.rules import load_rules
 from townmap.errors import WorkspaceError
-from townmap.io.copy import copy_workspace
-from townmap.workspace import open_workspace
-from townmap.workspace_pg import PostgisWorkspace, parse_location, redact
+from townmap.store import create_workspace, open_workspace
+from townmap.store.copy import copy_workspace
+from townmap.store.postgis import PostgisWorkspace, parse_location, redact
 
 TOWNMAP = str(Path(sys.executable).with_name("townmap"))
 
@@ -66,7 +66,7 @@ def test_conflicts_pushed_down_to_postgis_equal_the_in_memory_engine(demo_ws, de
     rules = load_rules(catalog=catalog)
     memory, geoms_m = check_workspace(demo_ws, catalog, rules)
     pushed_calls = []
-    import townmap.analysis.pushdown as pushdown
+    import townmap.store.pushdown as pushdown
 
     real = pushdown.PostgisPairs._run
 
@@ -130,8 +130,7 @@ def test_pushed_down_joins_equal_memory_on_hand_built_edge_cases(pg_server, cata
     from shapely.geometry import LineString, Point, Polygon, box
 
     from townmap.analysis.conflicts import find_conflicts
-    from townmap.analysis.pushdown import PostgisPairs
-    from townmap.workspace import create_workspace
+    from townmap.store.pushdown import PostgisPairs
 
     x, y = 490_000.0, 3_470_000.0
     bowtie = Polygon([(x + 300, y), (x + 400, y + 100), (x + 400, y), (x + 300, y + 100)])

@@ -21,7 +21,7 @@ from townmap.management.register import (
     obligations,
     significance,
 )
-from townmap.workspace import open_workspace
+from townmap.store import Actor, open_workspace
 
 
 @pytest.fixture
@@ -47,24 +47,39 @@ def test_obligations_are_generated_from_every_rule_and_standard():
 
     ob = obligations()
     assert {f"rule:{r.id}" for r in load_rules()} <= set(ob["obligation"])
-    assert {"standard:gb18918_2002", "standard:gb8978_1996", "standard:db32_1072_2018",
-            "standard:gb3838_2002"} <= set(ob["obligation"])  # fmt: skip
+    assert {
+        "standard:gb18918_2002",
+        "standard:gb8978_1996",
+        "standard:db32_1072_2018",
+        "standard:gb3838_2002",
+    } <= set(ob["obligation"])
     assert ob["version"].notna().all() and ob["verification"].notna().all()
 
 
 def test_significance_by_score_and_obligation():
-    aspects = pd.DataFrame({"severity": [3, 4, 1, 2], "likelihood": [4, 2, 1, 2],
-                            "obligation": [False, False, True, "false"]})  # fmt: skip
+    aspects = pd.DataFrame(
+        {
+            "severity": [3, 4, 1, 2],
+            "likelihood": [4, 2, 1, 2],
+            "obligation": [False, False, True, "false"],
+        }
+    )
     got = significance(aspects)
     assert got["score"].tolist() == [12, 8, 1, 4]
     assert got["significant"].tolist() == [True, False, True, False]  # 12 = threshold
 
 
 def test_objective_progress_against_computed_indicators():
-    current = pd.DataFrame({"indicator": ["a", "b", "c"], "value": [60.0, 900.0, None],
-                            "better": ["higher", "lower", "higher"]})  # fmt: skip
-    obj = pd.DataFrame({"indicator": ["a", "b", "c"], "baseline": [40, 1000, 1],
-                        "target": [80, 800, 2]})  # fmt: skip
+    current = pd.DataFrame(
+        {
+            "indicator": ["a", "b", "c"],
+            "value": [60.0, 900.0, None],
+            "better": ["higher", "lower", "higher"],
+        }
+    )
+    obj = pd.DataFrame(
+        {"indicator": ["a", "b", "c"], "baseline": [40, 1000, 1], "target": [80, 800, 2]}
+    )
     got = objective_progress(obj, current)
     assert got["progress_pct"].round(6).tolist()[:2] == [50.0, 50.0]
     assert got["achieved"].tolist() == [False, False, False]
@@ -94,11 +109,30 @@ def test_an_edit_is_validated_written_and_logged(ws):
     edited.loc[0, "severity"] = 2
     edited.loc[1, "control"] = "<script>alert(1)</script> 每日巡查"
     edited = edited[edited["aspect_id"] != "A07"]
-    edited = pd.concat([edited, pd.DataFrame([{
-        "aspect_id": "A99", "activity": "new", "aspect": "noise", "impact": "residents",
-        "condition": "normal", "severity": 2, "likelihood": 2, "obligation": False}]),
-        pd.DataFrame([{c: None for c in edited.columns}])], ignore_index=True)  # fmt: skip
-    result = save_edits(ws, "ems_aspects", edited, user="planner Li", reason="annual review")
+    edited = pd.concat(
+        [
+            edited,
+            pd.DataFrame(
+                [
+                    {
+                        "aspect_id": "A99",
+                        "activity": "new",
+                        "aspect": "noise",
+                        "impact": "residents",
+                        "condition": "normal",
+                        "severity": 2,
+                        "likelihood": 2,
+                        "obligation": False,
+                    }
+                ]
+            ),
+            pd.DataFrame([{c: None for c in edited.columns}]),
+        ],
+        ignore_index=True,
+    )
+    result = save_edits(
+        ws.as_actor(Actor("planner Li")), "ems_aspects", edited, reason="annual review"
+    )
     assert (result.inserted, result.updated, result.deleted) == (1, 2, 1)
     stored = ws.read_table("ems_aspects").set_index("aspect_id")
     assert stored.loc["A01", "severity"] == 2 and "A07" not in stored.index
@@ -113,7 +147,10 @@ def test_an_edit_is_validated_written_and_logged(ws):
         set(log["action"]) == {"insert", "update", "delete"}
         and (log["reason"] == "annual review").all()
     )
-    assert save_edits(ws, "ems_aspects", ws.read_table("ems_aspects"), user="x").changed is False
+    assert (
+        save_edits(ws.as_actor(Actor("x")), "ems_aspects", ws.read_table("ems_aspects")).changed
+        is False
+    )
     assert len(ws.read_table(LOG)) == len(log) + 1  # nothing changed, nothing logged
 
 
@@ -130,35 +167,40 @@ def test_an_edit_is_validated_written_and_logged(ws):
 def test_a_bad_edit_changes_nothing(ws, change, message):
     before, revision = fingerprint(ws), ws.revision()
     with pytest.raises(UploadError, match=message):
-        save_edits(ws, "ems_aspects", change(ws.read_table("ems_aspects")), user="planner")
+        save_edits(
+            ws.as_actor(Actor("planner")), "ems_aspects", change(ws.read_table("ems_aspects"))
+        )
     assert fingerprint(ws) == before and ws.revision() == revision  # nothing written
 
 
 def test_edits_need_a_user_and_an_editable_table(ws):
     table = ws.read_table("ems_aspects")
     with pytest.raises(UploadError, match="who"):
-        save_edits(ws, "ems_aspects", table, user="  ")
+        save_edits(ws.as_actor(Actor("  ")), "ems_aspects", table)
     with pytest.raises(UploadError, match="not an editable"):
-        save_edits(ws, LOG, table, user="x")
+        save_edits(ws.as_actor(Actor("x")), LOG, table)
     with pytest.raises(UploadError, match="not an editable"):
-        save_edits(ws, "enterprises", table, user="x")
+        save_edits(ws.as_actor(Actor("x")), "enterprises", table)
 
 
 def test_a_date_is_checked_and_stored_as_iso(ws):
     table = ws.read_table("ems_nonconformities")
     bad = table.assign(due=["next week", *list(table["due"][1:])])
     with pytest.raises(UploadError, match="date"):
-        save_edits(ws, "ems_nonconformities", bad, user="x")
+        save_edits(ws.as_actor(Actor("x")), "ems_nonconformities", bad)
     good = table.assign(due=[pd.Timestamp("2027-01-05"), *list(table["due"][1:])])
-    save_edits(ws, "ems_nonconformities", good, user="x")
+    save_edits(ws.as_actor(Actor("x")), "ems_nonconformities", good)
     assert ws.read_table("ems_nonconformities")["due"].iloc[0] == "2027-01-05"
 
 
 def test_nonconformity_raised_from_an_exceedance(ws):
     nc_id = raise_nonconformity(
-        ws, source_kind="exceedance", source_ref="D00001 2025-02-03", clause="9.1.2",
-        description="COD 5.8× the limit", user="inspector Wang",
-    )  # fmt: skip
+        ws.as_actor(Actor("inspector Wang")),
+        source_kind="exceedance",
+        source_ref="D00001 2025-02-03",
+        clause="9.1.2",
+        description="COD 5.8× the limit",
+    )
     assert nc_id == "NC-0004"
     nc = ws.read_table("ems_nonconformities").set_index("nc_id").loc[nc_id]
     assert nc["status"] == "open" and nc["source_kind"] == "exceedance"
@@ -172,17 +214,19 @@ def test_caps_are_edited_by_catchment_parameter_and_year(ws):
     first = caps.iloc[0]
     edited = caps.copy()
     edited.loc[0, "cap_tpa"] = 123.0
-    result = save_edits(ws, "load_caps", edited, user="county", keys=keys)
+    result = save_edits(ws.as_actor(Actor("county")), "load_caps", edited, keys=keys)
     assert result.updated == 1
     row = ws.read_table(LOG).iloc[-1]
     assert row["record"] == f"{first['catchment_id']}|{first['parameter']}|2025"
     assert row["field"] == "cap_tpa" and row["new"] == "123"
     with pytest.raises(UploadError, match="unique"):
-        save_edits(ws, "load_caps", pd.concat([edited, edited.iloc[[0]]]), user="c", keys=keys)
+        save_edits(
+            ws.as_actor(Actor("c")), "load_caps", pd.concat([edited, edited.iloc[[0]]]), keys=keys
+        )
     with pytest.raises(UploadError, match="no key"):
-        save_edits(ws, "load_caps", edited, user="county")
+        save_edits(ws.as_actor(Actor("county")), "load_caps", edited)
     with pytest.raises(UploadError, match="number"):
-        save_edits(ws, "load_caps", edited.assign(cap_tpa="lots"), user="c", keys=keys)
+        save_edits(ws.as_actor(Actor("c")), "load_caps", edited.assign(cap_tpa="lots"), keys=keys)
 
 
 def test_the_change_log_cannot_be_imported_over(ws, tmp_path):
@@ -201,19 +245,21 @@ def test_a_stale_edit_is_refused_and_different_records_merge(ws):
     base = ws.read_table("ems_aspects")  # two planners open the table at the same time
     mine = base.copy()
     mine.loc[mine["aspect_id"] == "A01", "severity"] = 2
-    save_edits(ws, "ems_aspects", mine, user="Li", base=base)
+    save_edits(ws.as_actor(Actor("Li")), "ems_aspects", mine, base=base)
     theirs = base.copy()
     theirs.loc[theirs["aspect_id"] == "A01", "likelihood"] = 1
     with pytest.raises(StaleEditError, match=r"A01: severity '5' → '2'"):
-        save_edits(ws, "ems_aspects", theirs, user="Wang", base=base)
+        save_edits(ws.as_actor(Actor("Wang")), "ems_aspects", theirs, base=base)
     other = base.copy()
     other.loc[other["aspect_id"] == "A02", "control"] = "daily checks"
-    save_edits(ws, "ems_aspects", other, user="Wang", base=base)  # another record: merged
+    save_edits(
+        ws.as_actor(Actor("Wang")), "ems_aspects", other, base=base
+    )  # another record: merged
     now = ws.read_table("ems_aspects").set_index("aspect_id")
     assert now.loc["A01", "severity"] == 2 and now.loc["A02", "control"] == "daily checks"
     gone = base[base["aspect_id"] != "A02"]  # deleting what someone just edited: refused
     with pytest.raises(StaleEditError, match="A02"):
-        save_edits(ws, "ems_aspects", gone, user="Zhao", base=base)
+        save_edits(ws.as_actor(Actor("Zhao")), "ems_aspects", gone, base=base)
 
 
 def test_concurrent_saves_lose_no_update(ws):
@@ -228,13 +274,19 @@ def test_concurrent_saves_lose_no_update(ws):
         frame = base.copy()
         frame.loc[frame["aspect_id"] == aspect, field] = value
         try:
-            save_edits(open_workspace(ws.location), "ems_aspects", frame, user=user, base=base)
+            save_edits(
+                open_workspace(ws.location).as_actor(Actor(user)), "ems_aspects", frame, base=base
+            )
             outcomes.append((user, "saved"))
         except StaleEditError:
             outcomes.append((user, "stale"))
 
-    jobs = [("A03", "severity", 1, "a"), ("A04", "severity", 1, "b"),
-            ("A05", "likelihood", 1, "c"), ("A05", "likelihood", 2, "d")]  # fmt: skip
+    jobs = [
+        ("A03", "severity", 1, "a"),
+        ("A04", "severity", 1, "b"),
+        ("A05", "likelihood", 1, "c"),
+        ("A05", "likelihood", 2, "d"),
+    ]
     threads = [threading.Thread(target=edit, args=job) for job in jobs]
     for th in threads:
         th.start()

@@ -14,6 +14,7 @@ from townmap.analysis.checks import workspace_layers
 from townmap.analysis.siting import load_effluent, plan
 from townmap.analysis.suitability import load_settings, suitability
 from townmap.cli import main
+from townmap.store import open_workspace
 
 
 @pytest.fixture(scope="module")
@@ -114,11 +115,10 @@ def test_scenarios_are_saved_replaced_and_deleted_in_the_workspace(town, demo_ws
         save_scenario,
     )
     from townmap.errors import UploadError
-    from townmap.workspace import Workspace
 
     layers, dem, result = town
     shutil.copytree(demo_ws.folder, tmp_path / "ws")
-    ws = Workspace(tmp_path / "ws", catalog=catalog)
+    ws = open_workspace(tmp_path / "ws", catalog=catalog)
     two = plan(layers, result.candidates, 2, dem=dem)
     three = plan(layers, result.candidates, 3, dem=dem)
     save_scenario(ws, "两厂", two, {"k": 2})

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from tests.helpers import fingerprint
+from townmap.auth.access import authorize
 from townmap.auth.users import (
     add_user,
-    authorize,
     list_users,
     remove_user,
     reset_password,
@@ -21,20 +21,21 @@ from townmap.auth.users import (
 )
 from townmap.cli import main
 from townmap.errors import UploadError
-from townmap.workspace import Workspace
+from townmap.store import Actor, is_postgis
 
 SECRET = "correct horse battery staple"
 
 
 @pytest.fixture
 def ws(demo_copy):
-    """The demo on each back end: every users test runs on GeoPackage and PostGIS."""
-    return demo_copy
+    """The demo on each back end: every users test runs on GeoPackage and PostGIS, as
+    the administrator who manages its users (the role checks bind other actors)."""
+    return demo_copy.as_actor(Actor("admin", "administrator"))
 
 
 def _everything_stored(ws) -> bytes:
     """All a workspace holds, as bytes (the file, or every table's rows)."""
-    if isinstance(ws, Workspace):
+    if not is_postgis(ws.location):
         return ws.gpkg.read_bytes()
     tables = [pd.DataFrame(ws.read_layer(n)).to_csv(index=False) for n in ws.stored_names()]
     return "\n".join(tables).encode()
@@ -105,13 +106,22 @@ def test_users_cli_reads_the_password_from_stdin_and_never_prints_it(ws, monkeyp
     import io
 
     monkeypatch.setattr("sys.stdin", io.StringIO(SECRET + "\n"))
-    args = ["users", "add", "wang", "--role", "planner", "--password-stdin",
-            "--workspace", str(ws.location)]  # fmt: skip
+    args = [
+        "users",
+        "add",
+        "wang",
+        "--role",
+        "planner",
+        "--password-stdin",
+        "--workspace",
+        str(ws.location),
+    ]
     assert main(args) == 0
     assert main(["users", "list", "--workspace", str(ws.location)]) == 0
     monkeypatch.setattr("sys.stdin", io.StringIO("tiny\n"))
-    assert main(["users", "reset", "wang", "--password-stdin", "--workspace",
-                 str(ws.location)]) == 2  # fmt: skip
+    assert (
+        main(["users", "reset", "wang", "--password-stdin", "--workspace", str(ws.location)]) == 2
+    )
     out = capsys.readouterr()
     assert SECRET not in out.out + out.err and "wang" in out.out
     assert sign_in(ws, "wang", SECRET) == "planner"
@@ -124,23 +134,36 @@ def test_every_write_checks_the_role_on_the_server_side(ws):
     from townmap.participation.comments import add_comment, moderate
 
     table = ws.read_table("ems_aspects").assign(control="checked")
-    save_edits(ws, "ems_aspects", table, user="solo")  # no users yet: single-user default
+    save_edits(
+        ws.as_actor(Actor("solo")), "ems_aspects", table
+    )  # no users yet: single-user default
     add_user(ws, "admin", "administrator", SECRET)
     before = fingerprint(ws)
     with pytest.raises(PermissionError):
-        save_edits(ws, "ems_aspects", table.assign(control="x"), user="x", role="consultant")
+        save_edits(ws.as_actor(Actor("x", "consultant")), "ems_aspects", table.assign(control="x"))
     with pytest.raises(PermissionError):
-        save_edits(ws, "ems_aspects", table.assign(control="x"), user="x")  # not signed in
+        save_edits(
+            ws.as_actor(Actor("x")), "ems_aspects", table.assign(control="x")
+        )  # not signed in
     with pytest.raises(PermissionError):
-        raise_nonconformity(ws, source_kind="other", source_ref="", description="d",
-                            clause="10.2", user="x", role="public")  # fmt: skip
+        raise_nonconformity(
+            ws.as_actor(Actor("x", "public")),
+            source_kind="other",
+            source_ref="",
+            description="d",
+            clause="10.2",
+        )
     with pytest.raises(PermissionError):
-        add_comment(ws, shapely.Point(119.93, 31.38), category="water", text="t", user="x",
-                    role="public")  # fmt: skip
+        add_comment(
+            ws.as_actor(Actor("x", "public")),
+            shapely.Point(119.93, 31.38),
+            category="water",
+            text="t",
+        )
     with pytest.raises(PermissionError):
-        moderate(ws, {"C-0001": "approved"}, user="x", role="consultant")
+        moderate(ws.as_actor(Actor("x", "consultant")), {"C-0001": "approved"})
     assert fingerprint(ws) == before
-    save_edits(ws, "ems_aspects", table.assign(control="y"), user="li", role="planner")
+    save_edits(ws.as_actor(Actor("li", "planner")), "ems_aspects", table.assign(control="y"))
     assert (ws.read_table("ems_aspects")["control"] == "y").all()
 
 
@@ -172,23 +195,28 @@ def test_imports_scenarios_and_exports_check_the_role_too(ws, tmp_path):
     from townmap.io.importer import ImportOptions, commit_import, plan_import, undo_last_import
 
     csv = tmp_path / "r.csv"
-    csv.write_text("编号,名称,英文名,类型,人数,经度,纬度\nSRX,新小学,New School,school,300,"
-                   "119.95,31.40\n", encoding="utf-8")  # fmt: skip
-    plan = plan_import(csv, ImportOptions(layer_id="sensitive_receptors"), ws.catalog
-                       or __import__("townmap.catalog").catalog.load_catalog())  # fmt: skip
+    csv.write_text(
+        "编号,名称,英文名,类型,人数,经度,纬度\nSRX,新小学,New School,school,300,119.95,31.40\n",
+        encoding="utf-8",
+    )
+    plan = plan_import(
+        csv,
+        ImportOptions(layer_id="sensitive_receptors"),
+        ws.catalog or __import__("townmap.catalog").catalog.load_catalog(),
+    )
     add_user(ws, "admin", "administrator", SECRET)
     before = fingerprint(ws)
     with pytest.raises(AccessDenied, match="public"):
-        commit_import(ws, plan, role="public")
+        commit_import(ws.as_actor(Actor("", "public")), plan)
     with pytest.raises(AccessDenied):
-        undo_last_import(ws, role="public")
+        undo_last_import(ws.as_actor(Actor("", "public")))
     with pytest.raises(AccessDenied):
-        delete_scenario(ws, "any", role="consultant")
+        delete_scenario(ws.as_actor(Actor("", "consultant")), "any")
     with pytest.raises(AccessDenied):
-        export_layer(ws, "enterprises", tmp_path / "e.csv", role="public")
+        export_layer(ws.as_actor(Actor("", "public")), "enterprises", tmp_path / "e.csv")
     assert fingerprint(ws) == before and not (tmp_path / "e.csv").exists()
-    commit_import(ws, plan, user="zhao", role="consultant")  # a consultant may import
-    export_layer(ws, "enterprises", tmp_path / "e.csv", role="consultant")
+    commit_import(ws.as_actor(Actor("zhao", "consultant")), plan)  # a consultant may import
+    export_layer(ws.as_actor(Actor("", "consultant")), "enterprises", tmp_path / "e.csv")
     cli = ["export", "--layer", "enterprises", "--workspace", str(ws.location), "--out"]
     assert main([*cli, str(tmp_path / "cli.csv")]) == 0  # the shell acts as administrator
 
@@ -218,31 +246,53 @@ def test_a_consultant_edits_and_undoes_only_their_own_imports(ws, tmp_path):
     add_user(ws, "qian", "consultant", SECRET)
     table = ws.read_table("ems_aspects")
     with pytest.raises(AccessDenied, match="imported"):  # not imported by anyone yet
-        save_edits(ws, "ems_aspects", table.assign(control="z"), user="zhao", role="consultant",
-                   catalog=catalog)  # fmt: skip
-    csv = export_layer(ws, "ems_aspects", tmp_path / "aspects.csv", role="consultant")
+        save_edits(
+            ws.as_actor(Actor("zhao", "consultant")),
+            "ems_aspects",
+            table.assign(control="z"),
+            catalog=catalog,
+        )
+    csv = export_layer(
+        ws.as_actor(Actor("", "consultant")), "ems_aspects", tmp_path / "aspects.csv"
+    )
     plan = plan_import(csv, ImportOptions(layer_id="ems_aspects"), catalog)
     assert plan.ok, plan.blocking
-    commit_import(ws, plan, user="zhao", role="consultant")
+    commit_import(ws.as_actor(Actor("zhao", "consultant")), plan)
     table = ws.read_table("ems_aspects")
     before = fingerprint(ws)
     with pytest.raises(AccessDenied, match="qian"):  # another consultant's import
-        save_edits(ws, "ems_aspects", table.assign(control="q"), user="qian", role="consultant",
-                   catalog=catalog)  # fmt: skip
+        save_edits(
+            ws.as_actor(Actor("qian", "consultant")),
+            "ems_aspects",
+            table.assign(control="q"),
+            catalog=catalog,
+        )
     with pytest.raises(AccessDenied):  # a table zhao did not import
-        save_edits(ws, "ems_objectives", ws.read_table("ems_objectives"), user="zhao",
-                   role="consultant", catalog=catalog)  # fmt: skip
+        save_edits(
+            ws.as_actor(Actor("zhao", "consultant")),
+            "ems_objectives",
+            ws.read_table("ems_objectives"),
+            catalog=catalog,
+        )
     with pytest.raises(AccessDenied):
-        undo_last_import(ws, role="consultant", user="qian")
+        undo_last_import(ws.as_actor(Actor("qian", "consultant")))
     assert fingerprint(ws) == before
-    save_edits(ws, "ems_aspects", table.assign(control="z"), user="zhao", role="consultant",
-               catalog=catalog)  # fmt: skip
+    save_edits(
+        ws.as_actor(Actor("zhao", "consultant")),
+        "ems_aspects",
+        table.assign(control="z"),
+        catalog=catalog,
+    )
     assert (ws.read_table("ems_aspects")["control"] == "z").all()
     log = ws.read_table("change_log")
     assert (log["user"] == "zhao").any()
-    save_edits(ws, "ems_objectives", ws.read_table("ems_objectives"), user="li",
-               role="planner", catalog=catalog)  # a planner edits everything  # fmt: skip
-    undo_last_import(ws, role="consultant", user="zhao")  # their own import
+    save_edits(
+        ws.as_actor(Actor("li", "planner")),
+        "ems_objectives",
+        ws.read_table("ems_objectives"),
+        catalog=catalog,
+    )  # a planner edits everything
+    undo_last_import(ws.as_actor(Actor("zhao", "consultant")))  # their own import
 
 
 def test_single_sign_on_lets_in_only_registered_addresses(ws, monkeypatch):

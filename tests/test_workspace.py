@@ -19,7 +19,7 @@ from shapely.geometry import LineString, Point
 from tests.helpers import fingerprint
 from townmap.crs import DEMO_CRS
 from townmap.errors import CRSError, DataValidationError, WorkspaceError
-from townmap.workspace import GPKG_NAME, Workspace, create_workspace, open_workspace
+from townmap.store import GPKG_NAME, Workspace, create_workspace, is_postgis, open_workspace
 
 
 def _sha(path) -> str:
@@ -61,7 +61,7 @@ def ws(new_location, catalog) -> Workspace:
 
 @pytest.fixture
 def gpkg_ws(tmp_path, catalog) -> Workspace:
-    return Workspace.create(tmp_path / "ws", DEMO_CRS, {"name": "test"}, catalog=catalog)
+    return create_workspace(tmp_path / "ws", DEMO_CRS, {"name": "test"}, catalog=catalog)
 
 
 def test_create_and_reopen(ws, catalog):
@@ -133,7 +133,7 @@ def test_layer_table_and_raster_round_trip(ws):
     assert "FICTIONAL" in reg.loc["rivers", "description"]
     info = ws.layer_info("rivers")
     assert (info.features, info.crs, info.geometry_type) == (2, "EPSG:4549", "LineString")
-    if isinstance(ws, Workspace):
+    if not is_postgis(ws.location):
         with sqlite3.connect(ws.gpkg) as con:
             desc = dict(con.execute("select table_name, description from gpkg_contents"))
         assert "FICTIONAL" in desc["rivers"]
@@ -169,7 +169,7 @@ def test_invalid_layer_aborts_whole_transaction_byte_for_byte(ws):
     assert info.value.problems
     assert fingerprint(ws) == before and ws.revision() == revision
     assert "roads" not in ws.layer_names()
-    if isinstance(ws, Workspace):
+    if not is_postgis(ws.location):
         assert not list(ws.folder.glob(".*.tx-*"))
 
 
@@ -187,12 +187,12 @@ def test_gpkg_invalid_layer_leaves_the_file_byte_for_byte(gpkg_ws):
 
 
 def test_crash_in_the_middle_of_a_write_leaves_the_workspace_as_it_was(ws, monkeypatch):
-    from townmap import pg_frames
+    from townmap.store import pg_frames
 
     with ws.transaction() as tx:
         tx.write_layer("rivers", _rivers())
     before = fingerprint(ws)
-    owner, attr = (pyogrio, "write_dataframe") if isinstance(ws, Workspace) else (
+    owner, attr = (pyogrio, "write_dataframe") if not is_postgis(ws.location) else (
         pg_frames, "create_table")  # fmt: skip
     real = getattr(owner, attr)
     calls = {"n": 0}
@@ -222,7 +222,7 @@ def test_failed_raster_write_leaves_no_file(ws):
     with pytest.raises(WorkspaceError):
         ws.raster_path("dem")
     assert ws.raster_names() == [] and not ws.has_raster("dem")
-    if isinstance(ws, Workspace):
+    if not is_postgis(ws.location):
         assert not any(ws.raster_folder.iterdir())
 
 
@@ -246,13 +246,13 @@ def test_uncatalogued_layers_are_stored_without_schema_checks(ws):
 def test_a_corrupt_file_is_refused_with_one_clear_error(tmp_path, content):
     (tmp_path / GPKG_NAME).write_bytes(content)
     with pytest.raises(WorkspaceError, match="not a Townmap workspace"):
-        Workspace(tmp_path)
+        open_workspace(tmp_path)
 
 
 def test_a_plain_geopackage_without_townmap_metadata_is_refused(tmp_path):
     gpd.GeoDataFrame({"a": [1]}, geometry=[Point(0, 0)], crs=4326).to_file(tmp_path / GPKG_NAME)
     with pytest.raises(WorkspaceError, match="not a Townmap workspace"):
-        Workspace(tmp_path)
+        open_workspace(tmp_path)
 
 
 def test_workspace_is_a_standard_geopackage_qgis_can_open(gpkg_ws):
@@ -324,7 +324,7 @@ def test_deleting_a_layer_keeps_a_valid_geopackage(ws):
         tx.delete_layer("rivers")
     assert "rivers" not in ws.layer_names() and "roads" in ws.layer_names()
     assert len(ws.read_layer("roads")) == 1
-    if isinstance(ws, Workspace):
+    if not is_postgis(ws.location):
         with sqlite3.connect(ws.gpkg) as con:
             assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
             names = {r[0] for r in con.execute("select name from sqlite_master")}

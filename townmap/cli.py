@@ -15,9 +15,6 @@ from townmap import __version__
 from townmap.errors import TownmapError
 from townmap.settings import DEMO_ENTERPRISES, DEMO_SEED, WORKSPACE_HELP, workspace_location
 
-#: whoever runs the command line has the workspace files in hand: they act as administrator
-SHELL_ROLE = "administrator"
-
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from townmap.demo.build import build_demo
@@ -40,11 +37,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from townmap.catalog import load_catalog
     from townmap.io.importer import ImportOptions, commit_import, plan_import
-    from townmap.settings import default_workspace
-    from townmap.workspace import open_workspace
+    from townmap.settings import default_workspace, shell_actor
+    from townmap.store import open_workspace
 
     catalog = load_catalog(args.layers_dir)
-    ws = open_workspace(args.workspace or default_workspace(), catalog=catalog)
+    ws = open_workspace(args.workspace or default_workspace(), catalog=catalog, actor=shell_actor())
     town = ws.read_layer("town") if ws.has_layer("town") else None
     hint = float(town.to_crs(4326).total_bounds[[0, 2]].mean()) if town is not None else None
     options = ImportOptions(
@@ -68,7 +65,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"dry run: {plan.count} {unit} would be imported into {plan.spec.id}")
         return 0
-    record = commit_import(ws, plan, role=SHELL_ROLE)
+    record = commit_import(ws, plan)
     print(
         f"imported {record['features']} {unit} into {plan.spec.id} "
         f"({record['repaired']} repaired, {record['dropped']} skipped)"
@@ -79,11 +76,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_undo_import(args: argparse.Namespace) -> int:
     from townmap.catalog import load_catalog
     from townmap.io.importer import undo_last_import
-    from townmap.settings import default_workspace
-    from townmap.workspace import open_workspace
+    from townmap.settings import default_workspace, shell_actor
+    from townmap.store import open_workspace
 
-    ws = open_workspace(args.workspace or default_workspace(), catalog=load_catalog())
-    record = undo_last_import(ws, role=SHELL_ROLE)
+    ws = open_workspace(
+        args.workspace or default_workspace(), catalog=load_catalog(), actor=shell_actor()
+    )
+    record = undo_last_import(ws)
     print(
         f"undid the import of {record['file_name']} into {record['layer_id']} "
         f"({record['imported_at']})"
@@ -93,21 +92,21 @@ def _cmd_undo_import(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from townmap.io.export import export_layer
-    from townmap.settings import default_workspace
-    from townmap.workspace import open_workspace
+    from townmap.settings import default_workspace, shell_actor
+    from townmap.store import open_workspace
 
-    ws = open_workspace(args.workspace or default_workspace())
+    ws = open_workspace(args.workspace or default_workspace(), actor=shell_actor())
     if args.all:
         from townmap.catalog import load_catalog
         from townmap.io.package import export_workspace
 
-        out = export_workspace(ws, args.out, load_catalog(args.layers_dir), role=SHELL_ROLE)
+        out = export_workspace(ws, args.out, load_catalog(args.layers_dir))
         print(f"exported the whole workspace, with QGIS styles, to {out}")
         return 0
     if not args.layer:
         print("townmap: say which layer to export (--layer ID) or --all", file=sys.stderr)
         return 2
-    out = export_layer(ws, args.layer, args.out, encoding=args.encoding, role=SHELL_ROLE)
+    out = export_layer(ws, args.layer, args.out, encoding=args.encoding)
     print(f"exported {args.layer} to {out}")
     return 0
 
@@ -115,7 +114,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_layers(args: argparse.Namespace) -> int:
     from townmap.catalog import load_catalog
     from townmap.settings import default_workspace
-    from townmap.workspace import open_workspace, workspace_exists
+    from townmap.store import open_workspace, workspace_exists
 
     catalog = load_catalog(args.layers_dir)
     folder = args.workspace or default_workspace()

@@ -56,3 +56,21 @@ def default_language() -> str:
 DEMO_SEED = 20260
 #: Enterprises in the demo town (400–800 is a realistic town; ``--enterprises`` scales it).
 DEMO_ENTERPRISES = 600
+
+
+def login_name() -> str:
+    """The operating-system user running Townmap ('unknown' in containers without one)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def shell_actor():
+    """Who writes from the command line: whoever runs it has the workspace files in hand,
+    so they act as administrator, under their login name (it goes into the change log)."""
+    from townmap.store.interface import Actor
+
+    return Actor(login_name(), "administrator")

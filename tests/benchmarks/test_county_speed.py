@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 
 from tests.pg_server import PgServer, pg_bin
-from townmap.workspace import open_workspace, workspace_exists
+from townmap.store import open_workspace, workspace_exists
 
 TOWNS = int(os.environ.get("TOWNMAP_BENCH_TOWNS", "50"))
 PER_TOWN = int(os.environ.get("TOWNMAP_BENCH_PER_TOWN", "2000"))
@@ -54,7 +54,7 @@ def county():
 @pytest.fixture(scope="module")
 def both(county):
     """{"gpkg": ws, "postgis": ws} — the same county in both back ends."""
-    from townmap.io.copy import copy_workspace
+    from townmap.store.copy import copy_workspace
 
     if pg_bin() is None:
         pytest.skip("PostgreSQL with PostGIS is not installed (make bench installs it)")

@@ -32,10 +32,10 @@ warnings.filterwarnings("ignore")
 from townmap.catalog import load_catalog
 from townmap.crs import DEMO_CRS
 from townmap.io.importer import ImportOptions, commit_import, plan_import
-from townmap.workspace import Workspace
+from townmap.store import Workspace, create_workspace
 catalog = load_catalog()
 t = time.perf_counter()
-ws = Workspace.create(sys.argv[2], DEMO_CRS, catalog=catalog)
+ws = create_workspace(sys.argv[2], DEMO_CRS, catalog=catalog)
 plan = plan_import(sys.argv[1], ImportOptions("sensitive_receptors"), catalog)
 assert plan.ok, plan.blocking
 commit_import(ws, plan, user="bench")

@@ -20,7 +20,7 @@ import pytest
 
 from tests.serving import Guard, launch, serve
 from townmap.demo.build import build_demo
-from townmap.workspace import Workspace
+from townmap.store import Workspace, open_workspace
 
 N = int(os.environ.get("TOWNMAP_BENCH_TVES", "50000"))
 IFRAME = "iframe[title='streamlit_folium.st_folium']"
@@ -44,7 +44,7 @@ def county(tmp_path_factory) -> Workspace:
         / f"scale{N}"
     )
     if (folder / "workspace.gpkg").is_file():
-        ws = Workspace(folder)
+        ws = open_workspace(folder)
         if ws.layer_info("enterprises").features == N:
             return ws
     return build_demo(folder, n_enterprises=N, force=True, stress=True)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.serving import Guard, launch, serve
+from townmap.store import open_workspace
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
 
@@ -16,11 +17,10 @@ HOSTILE_NAME = "<img src=x onerror=alert(1)>"
 @pytest.fixture(scope="session")
 def hostile_ws(demo_ws, tmp_path_factory):
     """A copy of the demo with an enterprise named like an XSS payload."""
-    from townmap.workspace import Workspace
 
     folder = tmp_path_factory.mktemp("browser") / "ws"
     shutil.copytree(demo_ws.folder, folder)
-    ws = Workspace(folder, catalog=demo_ws.catalog)
+    ws = open_workspace(folder, catalog=demo_ws.catalog)
     tve = ws.read_layer("enterprises")
     tve.loc[0, "name_zh"] = HOSTILE_NAME
     tve.loc[0, "name_en"] = "`${alert(2)}`"

@@ -17,7 +17,7 @@ import shapely
 from townmap.analysis.conflicts import ConflictResult, find_conflicts, prepare
 from townmap.analysis.rules import RuleSet
 from townmap.catalog import Catalog
-from townmap.workspace import Workspace
+from townmap.store import Workspace
 
 #: workspace metadata keys a rule's distance table may use
 CONTEXT_KEYS = ("wind_speed_ms",)
@@ -81,15 +81,9 @@ def add_villages(
 
 
 def pair_finder(ws: Workspace, push_down: bool = True):
-    """Where the conflicts engine's spatial joins run: in PostGIS for a PostGIS workspace
-    (GiST indexes, only matched pairs come back), else in memory (None)."""
-    from townmap.workspace_pg import PostgisWorkspace
-
-    if not push_down or not isinstance(ws, PostgisWorkspace):
-        return None
-    from townmap.analysis.pushdown import PostgisPairs
-
-    return lambda crs: PostgisPairs(ws, crs)
+    """Where the conflicts engine's spatial joins run: pushed down where the workspace
+    offers it (PostGIS: GiST indexes, only matched pairs come back), else in memory."""
+    return ws.pair_finder() if push_down else None
 
 
 def check_workspace(

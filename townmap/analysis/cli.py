@@ -15,14 +15,14 @@ FINDING_FORMATS = (".csv", ".gpkg", ".xlsx", ".geojson")
 def _load(args):
     from townmap.analysis.rules import load_rules
     from townmap.catalog import load_catalog
-    from townmap.settings import default_workspace
-    from townmap.workspace import open_workspace
+    from townmap.settings import default_workspace, shell_actor
+    from townmap.store import open_workspace
 
     catalog = load_catalog(args.layers_dir)
     rules = load_rules(args.rules_dir, catalog)
     for err in rules.errors:
         print(f"townmap: rule skipped: {err}", file=sys.stderr)
-    ws = open_workspace(args.workspace or default_workspace(), catalog=catalog)
+    ws = open_workspace(args.workspace or default_workspace(), catalog=catalog, actor=shell_actor())
     return catalog, rules, ws
 
 

@@ -306,7 +306,8 @@ def find_conflicts(
     is on record, "new" for a proposed project); one row per feature and rule.
 
     ``pairs_from(crs)`` may give a pair finder that runs the spatial joins elsewhere
-    (PostGIS: ``townmap.analysis.pushdown``); it answers None where it cannot."""
+    (PostGIS: ``ws.pair_finder()``, in ``townmap.store.pushdown``); it answers None
+    where it cannot."""
     context, keys = dict(context or {}), dict(keys or {})
     crs = crs or analysis_crs(layers.values())
     pairs = pairs_from(crs) if pairs_from is not None else None

@@ -9,23 +9,23 @@ import rasterio.transform
 
 from townmap.analysis.hydrology import Drainage, drainage, summarise_catchments
 from townmap.errors import WorkspaceError
-from townmap.workspace import Workspace
+from townmap.store import Workspace
 
 LOADS = ("cod_tpa", "nh3n_tpa", "tp_tpa", "tn_tpa")
 DEM = "dem"
 OUTLETS = "enterprise_outlets"
 
 
-def workspace_drainage(ws: Workspace) -> Drainage:
+def workspace_drainage(reader) -> Drainage:
     """Flow over the workspace DEM, with its rivers burnt in and its lake masked."""
-    if DEM not in ws.layer_names():
+    if DEM not in reader.layer_names():
         raise WorkspaceError(
             "the workspace has no DEM: import one (townmap import FILE --layer dem)"
         )
-    with rasterio.open(ws.raster_path(DEM)) as src:
+    with rasterio.open(reader.raster_path(DEM)) as src:
         dem, transform, crs, nodata = src.read(1), src.transform, src.crs, src.nodata
-    rivers = ws.read_layer("rivers") if ws.has_layer("rivers") else None
-    lake = ws.read_layer("lake") if ws.has_layer("lake") else None
+    rivers = reader.read_layer("rivers") if reader.has_layer("rivers") else None
+    lake = reader.read_layer("lake") if reader.has_layer("lake") else None
     return drainage(dem, transform, crs, nodata=nodata, rivers=rivers, lake=lake)
 
 
@@ -51,20 +51,23 @@ def factory_outlets(flow: Drainage, tve) -> pd.DataFrame | None:
 
 def derive_catchments(ws: Workspace, min_area_km2: float = 0.5, *, fictional: bool | None = None):
     """Compute catchments with their TVE counts and loads and store them as ``catchments``."""
-    flow = workspace_drainage(ws)
-    tve = ws.read_layer("enterprises") if ws.has_layer("enterprises") else None
-    frame = summarise_catchments(flow.catchments(min_area_km2), tve, LOADS)
-    outlets = factory_outlets(flow, tve)
-    with ws.transaction() as tx:
+    fictional = ws.is_fictional if fictional is None else fictional
+    with ws.transaction("analyse") as tx:  # derived from what is there under the lock
+        flow = workspace_drainage(tx)
+        tve = tx.read_layer("enterprises") if tx.has_layer("enterprises") else None
+        frame = summarise_catchments(flow.catchments(min_area_km2), tve, LOADS)
+        outlets = factory_outlets(flow, tve)
         if outlets is not None:
             tx.write_table(
-                OUTLETS, outlets, fictional=ws.is_fictional if fictional is None else fictional,
+                OUTLETS,
+                outlets,
+                fictional=fictional,
                 source="derived from the DEM by townmap: where each enterprise's runoff leaves it",
-            )  # fmt: skip
+            )
         tx.write_layer(
             "catchments",
             frame,
-            fictional=ws.is_fictional if fictional is None else fictional,
+            fictional=fictional,
             source=f"derived from the DEM by townmap (min area {min_area_km2:g} km²)",
         )
     return frame

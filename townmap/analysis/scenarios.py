@@ -16,7 +16,7 @@ import pandas as pd
 
 from townmap.analysis.siting import SitingResult
 from townmap.errors import UploadError
-from townmap.workspace import Workspace
+from townmap.store import Workspace
 
 TABLE = "siting_scenarios"
 LAYERS = {"plants": "scenario_plants", "sewers": "scenario_sewers", "areas": "scenario_areas"}
@@ -32,22 +32,20 @@ def _clean(name: str) -> str:
     return name
 
 
-def list_scenarios(ws: Workspace) -> pd.DataFrame:
-    return ws.read_table(TABLE) if ws.has_table(TABLE) else pd.DataFrame()
+def list_scenarios(reader) -> pd.DataFrame:
+    return reader.read_table(TABLE) if reader.has_table(TABLE) else pd.DataFrame()
 
 
-def _without(ws: Workspace, layer: str, name: str) -> gpd.GeoDataFrame | None:
-    if not ws.has_layer(layer):
+def _without(reader, layer: str, name: str) -> gpd.GeoDataFrame | None:
+    if not reader.has_layer(layer):
         return None
-    frame = ws.read_layer(layer)
+    frame = reader.read_layer(layer)
     return frame[frame["scenario"] != name]
 
 
-def save_scenario(ws: Workspace, name: str, result: SitingResult, params: dict,
-                  role: str | None = None) -> dict:  # fmt: skip
-    from townmap.auth.users import require
-
-    require(ws, role, "analyse")  # a consultant saves the scenarios they ran
+def save_scenario(ws: Workspace, name: str, result: SitingResult, params: dict) -> dict:
+    """Store a siting result under ``name`` (replacing a scenario of that name), by
+    ``ws.actor``: a consultant saves the scenarios they ran ('analyse')."""
     name = _clean(name)
     s = result.summary
     row = {
@@ -64,22 +62,25 @@ def save_scenario(ws: Workspace, name: str, result: SitingResult, params: dict,
         "params": json.dumps(params, ensure_ascii=False),
         "summary": json.dumps(s, ensure_ascii=False, default=str),
     }
-    table = list_scenarios(ws)
-    if len(table):
-        table = table[table["scenario"] != name]
-    table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
     frames = {
         "plants": result.plants,
         "sewers": result.sewers,
         "areas": result.service_areas,
     }
-    with ws.transaction() as tx:
+    with ws.transaction("analyse") as tx:  # other scenarios are read under the lock
+        table = list_scenarios(tx)
+        if len(table):
+            table = table[table["scenario"] != name]
+        table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         for key, layer in LAYERS.items():
             new = frames[key].assign(scenario=name)
-            old = _without(ws, layer, name)
+            old = _without(tx, layer, name)
             merged = new if old is None or old.empty else pd.concat([old, new], ignore_index=True)
-            tx.write_layer(layer, gpd.GeoDataFrame(merged, geometry="geometry", crs=new.crs),
-                           source=f"scenario {name}")  # fmt: skip
+            tx.write_layer(
+                layer,
+                gpd.GeoDataFrame(merged, geometry="geometry", crs=new.crs),
+                source=f"scenario {name}",
+            )
         tx.write_table(TABLE, table, description="shared-treatment scenarios")
     return row
 
@@ -95,16 +96,13 @@ def load_scenario(ws: Workspace, name: str) -> dict:
     return out
 
 
-def delete_scenario(ws: Workspace, name: str, role: str | None = None) -> None:
-    from townmap.auth.users import require
-
-    require(ws, role, "edit")
-    table = list_scenarios(ws)
-    if table.empty or name not in set(table["scenario"]):
-        raise UploadError(f"there is no scenario named {name!r}")
-    with ws.transaction() as tx:
+def delete_scenario(ws: Workspace, name: str) -> None:
+    with ws.transaction("edit") as tx:
+        table = list_scenarios(tx)
+        if table.empty or name not in set(table["scenario"]):
+            raise UploadError(f"there is no scenario named {name!r}")
         for layer in LAYERS.values():
-            rest = _without(ws, layer, name)
+            rest = _without(tx, layer, name)
             if rest is not None:
                 tx.write_layer(layer, rest, source="scenarios")
         tx.write_table(

@@ -22,10 +22,10 @@ def _password(args) -> str:
 
 
 def _ws(args):
-    from townmap.settings import default_workspace
-    from townmap.workspace import open_workspace
+    from townmap.settings import default_workspace, shell_actor
+    from townmap.store import open_workspace
 
-    return open_workspace(args.workspace or default_workspace())
+    return open_workspace(args.workspace or default_workspace(), actor=shell_actor())
 
 
 def _cmd(args: argparse.Namespace) -> int:

@@ -7,8 +7,6 @@ builds hold identical features, attributes and raster values, and changing one p
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -25,7 +23,7 @@ from townmap.demo import constraints, management, monitoring, names, sources, te
 from townmap.demo.geography import FRAME, build_geography, polygonal
 from townmap.errors import WorkspaceError
 from townmap.settings import DEMO_ENTERPRISES, DEMO_SEED
-from townmap.workspace import Workspace, swap_in
+from townmap.store import Workspace, open_workspace, staged
 
 FICTION_NOTE = (
     "虚构示例数据：太滨镇及其中所有企业、数据均为虚构，仅供演示。 / "
@@ -207,26 +205,19 @@ def build_demo(
         raise ValueError("the demo needs at least one enterprise")
     catalog = catalog or load_catalog()
     data = data or build_layers(seed, n_enterprises)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
-    try:
-        label = label or f"{names.TOWN[0]} / {names.TOWN[1]}"
-        if stress:
-            label += f" (压力测试 {n_enterprises:,} 家企业 / stress test, {n_enterprises:,} TVEs)"
-        ws = Workspace.create(
-            staging,
-            DEMO_CRS,
-            {
-                "name": label,
-                "stress_test": str(stress).lower(),
-                "fictional": "true",
-                "note": FICTION_NOTE,
-                "seed": str(seed),
-                "generator": f"townmap {__version__}",
-            },
-            catalog=catalog,
-        )
-        with ws.transaction() as tx:
+    label = label or f"{names.TOWN[0]} / {names.TOWN[1]}"
+    if stress:
+        label += f" (压力测试 {n_enterprises:,} 家企业 / stress test, {n_enterprises:,} TVEs)"
+    meta = {
+        "name": label,
+        "stress_test": str(stress).lower(),
+        "fictional": "true",
+        "note": FICTION_NOTE,
+        "seed": str(seed),
+        "generator": f"townmap {__version__}",
+    }
+    with staged(out, DEMO_CRS, meta, catalog=catalog) as ws:
+        with ws.transaction("import") as tx:
             for name, gdf in data["layers"].items():
                 gdf = _keep_kind(gdf, catalog[name].geometry if name in catalog else None)
                 tx.write_layer(name, gdf, fictional=True, source="townmap.demo")
@@ -245,11 +236,11 @@ def build_demo(
 
             frame = derive_catchments(ws, fictional=True)
             if "load_caps" in catalog:
-                with ws.transaction() as tx:
-                    tx.write_table("load_caps", monitoring.load_caps(frame, seed), fictional=True,
-                                   source="townmap.demo")  # fmt: skip
-        staging.chmod(0o755)
-        swap_in(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return Workspace(out, catalog=catalog)
+                with ws.transaction("import") as tx:
+                    tx.write_table(
+                        "load_caps",
+                        monitoring.load_caps(frame, seed),
+                        fictional=True,
+                        source="townmap.demo",
+                    )
+    return open_workspace(out, catalog=catalog)

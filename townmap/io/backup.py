@@ -8,59 +8,56 @@ from __future__ import annotations
 import shutil
 import tempfile
 import zipfile
-from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
 from townmap.errors import UploadError, WorkspaceError
 from townmap.io.archive import check_zip, safe_extract
-from townmap.workspace import GPKG_NAME, Workspace, swap_in
+from townmap.store import GPKG_NAME, Workspace, folders, is_postgis, open_workspace
+from townmap.store.copy import copy_workspace
 
 MANIFEST = "townmap-backup.txt"
 
 
 def backup(ws: Workspace, out: str | Path) -> Path:
-    """Write ``out`` (.zip): workspace.gpkg, rasters/*.tif and a manifest. A PostGIS
-    workspace is first copied (under its lock) into a GeoPackage folder, so every backup
-    restores into either back end."""
+    """Write ``out`` (.zip): workspace.gpkg, rasters/*.tif and a manifest, from a
+    consistent snapshot (a PostGIS workspace is snapshotted as a GeoPackage folder, so
+    every backup restores into either back end). What a killed backup left beside ``out``
+    is removed first; a full disk ends in one line and no partial file."""
     out = Path(out)
     if out.suffix.lower() != ".zip":
         raise UploadError("a backup is written as a .zip file")
-    if not isinstance(ws, Workspace):
-        from townmap.io.copy import copy_workspace
-
-        with tempfile.TemporaryDirectory(prefix="townmap-backup-") as tmpdir:
-            return backup(copy_workspace(ws.location, Path(tmpdir) / ws.name), out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.part")
-    with ws.locked(), zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.write(ws.gpkg, GPKG_NAME)
-        for raster in sorted(ws.raster_folder.glob("*.tif")):
-            zf.write(raster, f"rasters/{raster.name}")
-        taken = datetime.now(UTC).isoformat(timespec="seconds")
-        zf.writestr(
-            MANIFEST, f"townmap workspace backup\nfolder: {ws.folder.name}\ntaken: {taken}\n"
-        )
-    tmp.replace(out)
+    for stale in out.parent.glob(f".{out.name}.*.part"):
+        if folders.writer_dead(stale.name):
+            stale.unlink(missing_ok=True)
+    tmp = out.with_name(f".{out.name}.{folders.tag()}.part")
+    try:
+        with tempfile.TemporaryDirectory(prefix="townmap-backup-") as tmpdir:
+            snap = ws.snapshot(Path(tmpdir))
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.write(snap.gpkg, GPKG_NAME)
+                for raster in snap.rasters:
+                    zf.write(raster, f"rasters/{raster.name}")
+                taken = datetime.now(UTC).isoformat(timespec="seconds")
+                zf.writestr(
+                    MANIFEST, f"townmap workspace backup\nfolder: {ws.name}\ntaken: {taken}\n"
+                )
+        tmp.replace(out)
+    except Exception as exc:
+        if folders.is_disk_full(exc):
+            raise folders.disk_full_error(out.parent, folders.size_of(tmp)) from None
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 
-def restore(archive: str | Path, folder: str | Path, *, force: bool = False) -> Workspace:
-    """Put the backup ``archive`` in ``folder`` or a PostGIS location (replacing a
+def restore(archive: str | Path, location: str | Path, *, force: bool = False) -> Workspace:
+    """Put the backup ``archive`` in a folder or a PostGIS location (replacing a
     workspace there only with ``force``). Nothing changes unless the backup is complete
     and opens as a workspace."""
-    from townmap.workspace_pg import is_postgis
-
-    if is_postgis(folder):
-        with tempfile.TemporaryDirectory(prefix="townmap-restore-") as tmpdir:
-            restore(archive, Path(tmpdir) / "ws")
-            from townmap.io.copy import copy_workspace
-
-            try:
-                return copy_workspace(Path(tmpdir) / "ws", str(folder), force=force)
-            except WorkspaceError as exc:
-                raise UploadError(f"{Path(archive).name} could not be restored: {exc}") from None
-    archive, folder = Path(archive), Path(folder)
+    archive = Path(archive)
     if not archive.is_file():
         raise UploadError(f"{archive} does not exist")
     try:
@@ -69,19 +66,32 @@ def restore(archive: str | Path, folder: str | Path, *, force: bool = False) -> 
         raise UploadError(f"{archive.name} is not a zip archive") from None
     if GPKG_NAME not in names or MANIFEST not in names:
         raise UploadError(f"{archive.name} is not a Townmap backup (no {GPKG_NAME} or manifest)")
+    if is_postgis(location):
+        return _restore_via_copy(archive, str(location), force)
+    folder = Path(location)
     if folder.exists() and any(folder.iterdir()) and not force:
         raise WorkspaceError(f"{folder} is not empty; use --force to replace it with the backup")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.restore-", dir=folder.parent))
+    staging = folders.staging_folder(folder, "restore")
     try:
         safe_extract(archive, staging)
         (staging / MANIFEST).unlink(missing_ok=True)
-        Workspace(staging).metadata()  # must open and read as a workspace
-        guard = Workspace(folder).locked() if (folder / GPKG_NAME).is_file() else nullcontext()
-        with guard:  # no writer commits into the folder being replaced
-            swap_in(staging, folder)
+        open_workspace(staging).metadata()  # must open and read as a workspace
+        from townmap.store import install_folder
+
+        install_folder(staging, folder)
     except (WorkspaceError, OSError, ValueError) as exc:
+        if folders.is_disk_full(exc):
+            raise folders.disk_full_error(folder.parent, archive.stat().st_size * 4) from None
         raise UploadError(f"{archive.name} could not be restored: {exc}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return Workspace(folder)
+    return open_workspace(folder)
+
+
+def _restore_via_copy(archive: Path, location: str, force: bool) -> Workspace:
+    with tempfile.TemporaryDirectory(prefix="townmap-restore-") as tmpdir:
+        restore(archive, Path(tmpdir) / "ws")
+        try:
+            return copy_workspace(Path(tmpdir) / "ws", location, force=force)
+        except WorkspaceError as exc:
+            raise UploadError(f"{archive.name} could not be restored: {exc}") from None

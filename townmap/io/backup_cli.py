@@ -10,10 +10,12 @@ from townmap.settings import WORKSPACE_HELP, workspace_location
 
 def _cmd_backup(args: argparse.Namespace) -> int:
     from townmap.io.backup import backup
-    from townmap.settings import default_workspace
-    from townmap.workspace import open_workspace
+    from townmap.settings import default_workspace, shell_actor
+    from townmap.store import open_workspace
 
-    out = backup(open_workspace(args.workspace or default_workspace()), args.out)
+    out = backup(
+        open_workspace(args.workspace or default_workspace(), actor=shell_actor()), args.out
+    )
     print(f"backup written to {out} ({out.stat().st_size / 2**20:.1f} MB)")
     return 0
 
@@ -28,13 +30,13 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 
 
 def _shown(ws) -> str:
-    from townmap.workspace_pg import redact
+    from townmap.store import redact
 
     return redact(ws.location)
 
 
 def _cmd_copy(args: argparse.Namespace) -> int:
-    from townmap.io.copy import copy_workspace
+    from townmap.store.copy import copy_workspace
 
     ws = copy_workspace(args.source, args.destination, force=args.force)
     print(f"copied the workspace into {_shown(ws)} ({len(ws.layer_names())} layers)")

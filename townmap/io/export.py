@@ -23,7 +23,7 @@ from openpyxl.cell import WriteOnlyCell
 
 from townmap.crs import DISPLAY_CRS
 from townmap.errors import UploadError
-from townmap.workspace import Workspace
+from townmap.store import Workspace
 
 FORMATS = {
     ".gpkg": "GPKG",
@@ -148,14 +148,11 @@ def _shapefile(frame: gpd.GeoDataFrame, path: Path, encoding: str) -> list[Path]
     return sorted(path.parent.glob(path.stem + ".*"))
 
 
-def export_layer(
-    ws: Workspace, layer_id: str, out: str | Path, *, encoding: str = "utf-8",
-    role: str | None = None,
-) -> Path:  # fmt: skip
+def export_layer(ws: Workspace, layer_id: str, out: str | Path, *, encoding: str = "utf-8") -> Path:
     """Write one workspace layer or table to ``out``; the suffix chooses the format."""
-    from townmap.auth.users import require
+    from townmap.auth.access import require
 
-    require(ws, role, "export")
+    require(ws, "export")
     if not ws.has_layer(layer_id):
         raise UploadError(f"the workspace has no layer {layer_id!r}")
     info = ws.layer_info(layer_id)

@@ -7,7 +7,6 @@ first; committing writes the layer and its log row together or not at all.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import shutil
@@ -29,9 +28,9 @@ from townmap.io.columns import find_coordinates, guess_mapping
 from townmap.io.crs_choice import single_candidate, user_crs
 from townmap.io.raster_import import RasterPlan, plan_raster_import, warp_into
 from townmap.io.readers import read_file
-from townmap.workspace import Workspace
+from townmap.settings import login_name
+from townmap.store import IMPORT_LOG, Workspace
 
-IMPORT_LOG = "townmap_imports"
 #: beyond these a file is refused with a message (a town layer is far smaller)
 MAX_FEATURES = 1_000_000
 MAX_VERTICES_PER_FEATURE = 500_000
@@ -287,46 +286,43 @@ def _previous_name(layer_id: str) -> str:
     return f"townmap_prev_{layer_id}"
 
 
-def commit_import(ws: Workspace, plan: ImportPlan | RasterPlan, user: str | None = None,
-                  role: str | None = None) -> dict:  # fmt: skip
-    """Write the planned layer and its import-log row in one transaction. The layer it
-    replaces is kept (as ``townmap_prev_<layer>``) so the last import can be undone."""
-    from townmap.auth.users import require
-
-    require(ws, role, "import")
+def commit_import(ws: Workspace, plan: ImportPlan | RasterPlan) -> dict:
+    """Write the planned layer and its import-log row in one transaction, by ``ws.actor``.
+    The layer it replaces is kept (as ``townmap_prev_<layer>``) so the import can be
+    undone. What it replaces and the log it appends to are read under the lock."""
     if not plan.ok:
         raise UploadError("the import cannot be committed: " + "; ".join(plan.blocking))
     layer_id = plan.spec.id
-    had_previous = ws.has_layer(layer_id)
-    record = {
-        "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "user": user or getpass.getuser(),
-        "file_name": plan.source.name,
-        "sha256": plan.sha256,
-        "layer_id": layer_id,
-        "features": plan.count,
-        "repaired": plan.repaired,
-        "dropped": plan.dropped,
-        "problems": len(plan.problems),
-        "choices": json.dumps(
-            {**asdict(plan.options), "mapping": plan.mapping}, ensure_ascii=False
-        ),
-        "had_previous": str(had_previous).lower(),
-        "undone": "false",
-    }
-    log = ws.read_table(IMPORT_LOG) if ws.has_table(IMPORT_LOG) else pd.DataFrame()
-    log = pd.concat([log, pd.DataFrame([record])], ignore_index=True).astype(str)
-    with ws.transaction() as tx:
+    with ws.transaction("import") as tx:
+        had_previous = tx.has_layer(layer_id)
+        record = {
+            "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "user": tx.actor.user or login_name(),
+            "file_name": plan.source.name,
+            "sha256": plan.sha256,
+            "layer_id": layer_id,
+            "features": plan.count,
+            "repaired": plan.repaired,
+            "dropped": plan.dropped,
+            "problems": len(plan.problems),
+            "choices": json.dumps(
+                {**asdict(plan.options), "mapping": plan.mapping}, ensure_ascii=False
+            ),
+            "had_previous": str(had_previous).lower(),
+            "undone": "false",
+        }
+        log = tx.read_table(IMPORT_LOG) if tx.has_table(IMPORT_LOG) else pd.DataFrame()
+        log = pd.concat([log, pd.DataFrame([record])], ignore_index=True).astype(str)
         if isinstance(plan, RasterPlan):
             if had_previous:
-                _copy_raster(tx, ws.raster_path(layer_id), _previous_name(layer_id))
+                _copy_raster(tx, tx.raster_path(layer_id), _previous_name(layer_id))
             tx.write_raster(
-                layer_id, lambda out: warp_into(plan, ws.crs, out), source=plan.source.name
+                layer_id, lambda out: warp_into(plan, tx.crs, out), source=plan.source.name
             )
         else:
             if had_previous:
                 kind = plan.spec.kind
-                old = ws.read_layer(layer_id) if kind == "vector" else ws.read_table(layer_id)
+                old = tx.read_layer(layer_id) if kind == "vector" else tx.read_table(layer_id)
                 _write(tx, kind, _previous_name(layer_id), old, "kept for undo")
             _write(tx, plan.spec.kind, layer_id, plan.frame, plan.source.name)
         tx.write_table(IMPORT_LOG, log, description="Townmap import log")
@@ -344,33 +340,31 @@ def _write(tx, kind: str, name: str, frame, source: str) -> None:
         tx.write_table(name, pd.DataFrame(frame), source=source)
 
 
-def undo_last_import(ws: Workspace, role: str | None = None, user: str | None = None) -> dict:
-    """Put the workspace back as it was before the last import that is not yet undone."""
-    from townmap.auth.users import require
+def undo_last_import(ws: Workspace) -> dict:
+    """Put the workspace back as it was before the last import that is not yet undone
+    (found under the lock: two undos never undo the same import)."""
+    from townmap.auth.access import admit
 
-    require(ws, role, "import")
-    log = ws.read_table(IMPORT_LOG) if ws.has_table(IMPORT_LOG) else pd.DataFrame()
-    open_rows = log.index[log.get("undone", pd.Series(dtype=str)) == "false"] if len(log) else []
-    if len(open_rows) == 0:
-        raise UploadError("there is no import to undo")
-    row = open_rows[-1]
-    record = log.loc[row].to_dict()
-    layer_id = record["layer_id"]
-    from townmap.auth.users import require_edit
-
-    require_edit(ws, role, user, layer_id)  # a consultant undoes only their own imports
-    kind = ws.catalog[layer_id].kind if ws.catalog and layer_id in ws.catalog else "vector"
-    with ws.transaction() as tx:
+    with ws.transaction("import") as tx:
+        log = tx.read_table(IMPORT_LOG) if tx.has_table(IMPORT_LOG) else pd.DataFrame()
+        undone = log.get("undone", pd.Series(dtype=str))
+        open_rows = log.index[undone == "false"] if len(log) else []
+        if len(open_rows) == 0:
+            raise UploadError("there is no import to undo")
+        row = open_rows[-1]
+        record = log.loc[row].to_dict()
+        layer_id = record["layer_id"]
+        admit(tx, tx.actor, "edit", layer_id)  # a consultant undoes only their own imports
+        kind = ws.catalog[layer_id].kind if ws.catalog and layer_id in ws.catalog else "vector"
+        prev = _previous_name(layer_id)
         if kind == "raster":
             if record["had_previous"] == "true":
-                prev = _previous_name(layer_id)
-                _copy_raster(tx, ws.raster_path(prev), layer_id)
+                _copy_raster(tx, tx.raster_path(prev), layer_id)
                 tx.delete_raster(prev)
             else:
                 tx.delete_raster(layer_id)
         elif record["had_previous"] == "true":
-            prev = _previous_name(layer_id)
-            old = ws.read_layer(prev) if kind == "vector" else ws.read_table(prev)
+            old = tx.read_layer(prev) if kind == "vector" else tx.read_table(prev)
             _write(tx, kind, layer_id, old, "restored by undo")
             tx.delete_layer(prev)
         else:

@@ -19,7 +19,8 @@ import rasterio
 from townmap.catalog import Catalog
 from townmap.errors import UploadError
 from townmap.io.qgis_style import layer_qml
-from townmap.workspace import INTERNAL_PREFIX, OWN_TABLES, Workspace, drop_gpkg_table
+from townmap.store import GPKG_NAME, INTERNAL_PREFIX, OWN_TABLES, Workspace, is_postgis
+from townmap.store.gpkg import drop_gpkg_table
 
 STYLES_TABLE = "layer_styles"
 _CREATE_STYLES = f"""
@@ -96,30 +97,25 @@ def _add_styles(gpkg: Path, catalog: Catalog) -> int:
         con.close()
 
 
-def export_workspace(ws: Workspace, out: str | Path, catalog: Catalog,
-                     role: str | None = None) -> Path:  # fmt: skip
-    """Write the whole workspace to ``out`` (a ``.gpkg``) with QGIS styles."""
-    from townmap.auth.users import require
+def export_workspace(ws: Workspace, out: str | Path, catalog: Catalog) -> Path:
+    """Write the whole workspace to ``out`` (a ``.gpkg``) with QGIS styles, from a
+    consistent snapshot of either back end."""
+    from townmap.auth.access import require
 
-    require(ws, role, "export")
-    if not isinstance(ws, Workspace):  # PostGIS: packaged from a snapshot copy
-        from townmap.io.copy import copy_workspace
-
-        with tempfile.TemporaryDirectory(prefix="townmap-export-") as tmpdir:
-            snapshot = copy_workspace(ws.location, Path(tmpdir) / "ws")
-            return export_workspace(snapshot, out, catalog, role=role)
+    require(ws, "export")
     out = Path(out)
     if out.suffix.lower() != ".gpkg":
         raise UploadError(
             f"the whole workspace is exported as a GeoPackage (.gpkg), not {out.name}"
         )
-    if out.resolve() == ws.gpkg.resolve():
+    if not is_postgis(ws.location) and out.resolve() == (Path(ws.location) / GPKG_NAME).resolve():
         raise UploadError("choose another file: that is the workspace itself")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
     try:
+        snap = ws.snapshot(staging / "snapshot")
         target = staging / out.name
-        shutil.copyfile(ws.gpkg, target)
+        shutil.move(snap.gpkg, target)
         con = sqlite3.connect(target)
         try:
             names = [r[0] for r in con.execute("select table_name from gpkg_contents")]
@@ -128,7 +124,7 @@ def export_workspace(ws: Workspace, out: str | Path, catalog: Catalog,
         for name in names:
             if name.startswith(_LEFT_OUT) or name in OWN_TABLES:  # undo copies, secrets
                 drop_gpkg_table(target, name)
-        for tif in sorted(ws.raster_folder.glob("*.tif")):
+        for tif in snap.rasters:
             if not tif.stem.startswith(INTERNAL_PREFIX):
                 _add_raster(target, tif.stem, tif)
         _add_styles(target, catalog)

@@ -8,7 +8,6 @@ It is the register's document control (ISO 14001 7.5): it is only ever appended 
 
 from __future__ import annotations
 
-import getpass
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ import pandas as pd
 
 from townmap.catalog import READ_ONLY_TABLES, Catalog, load_catalog, validate_frame
 from townmap.errors import UploadError
-from townmap.workspace import Workspace
+from townmap.store import Workspace
 
 LOG = "change_log"
 MAX_TEXT = 4000  # characters in one cell: a register entry, not a document
@@ -39,13 +38,6 @@ class EditResult:
     @property
     def changed(self) -> bool:
         return bool(self.inserted or self.updated or self.deleted)
-
-
-def default_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name (containers)
-        return "unknown"
 
 
 def _text(value) -> str:
@@ -177,24 +169,29 @@ def save_edits(
     table_id: str,
     edited: pd.DataFrame,
     *,
-    user: str,
     reason: str = "",
     catalog: Catalog | None = None,
     keys: list[str] | None = None,
     base: pd.DataFrame | None = None,
-    role: str | None = None,
 ) -> EditResult:
     """Validate ``edited`` (the whole table as the user left it) and store it with its
-    change-log rows in one transaction. Nothing is written when anything is wrong.
-    ``keys`` names the columns identifying a record when the catalog has no single key
-    (e.g. a cap is one catchment, parameter and year)."""
+    change-log rows in one transaction, by ``ws.actor``. Nothing is written when anything
+    is wrong. ``keys`` names the columns identifying a record when the catalog has no
+    single key (e.g. a cap is one catchment, parameter and year). With ``base`` (what the
+    user started from), only their changes are applied onto the table as it is now, and a
+    record someone else changed meanwhile is refused."""
+    spec, keys = _editable(ws, table_id, catalog, keys)
+    after = _clean(pd.DataFrame(edited), spec)
+    _check(after, spec, keys)
+    with ws.transaction("edit", layer=table_id) as tx:  # read, check and write under the lock
+        return _save(tx, spec, keys, after, reason, base)
+
+
+def _editable(ws, table_id: str, catalog: Catalog | None, keys: list[str] | None):
     catalog = catalog or ws.catalog or load_catalog()
     if table_id not in catalog or catalog[table_id].kind != "table" or table_id in READ_ONLY_TABLES:
         raise UploadError(f"{table_id!r} is not an editable register table")
-    from townmap.auth.users import require_edit
-
-    user = (user or "").strip()
-    require_edit(ws, role, user, table_id)  # server side: hidden buttons are no check
+    user = ws.actor.user
     if not user:
         raise UploadError("say who is making the change (it goes into the change log)")
     if len(user) > MAX_USER:
@@ -203,17 +200,16 @@ def save_edits(
     keys = keys or ([spec.key] if spec.key else [])
     if not keys:
         raise UploadError(f"{table_id!r} has no key column and cannot be edited row by row")
-    after = _clean(pd.DataFrame(edited), spec)
-    _check(after, spec, keys)
+    return spec, keys
+
+
+def _save(tx, spec, keys, after, reason, base) -> EditResult:
     columns = [a.name for a in spec.attributes]
-    with ws.transaction() as tx:  # read, check and write under the workspace lock
-        current = tx.read_table(table_id) if tx.has_table(table_id) else pd.DataFrame(
-            columns=columns)  # fmt: skip
-        if base is not None:  # optimistic: what did others change since the user began?
-            after = _merge(_clean(pd.DataFrame(base), spec), after, current, keys, columns)
-            _check(after, spec, keys)
-        result = _store(tx, ws, table_id, current, after, keys, columns, user, reason)
-    return result
+    current = tx.read_table(spec.id) if tx.has_table(spec.id) else pd.DataFrame(columns=columns)
+    if base is not None:  # optimistic: what did others change since the user began?
+        after = _merge(_clean(pd.DataFrame(base), spec), after, current, keys, columns)
+        _check(after, spec, keys)
+    return _store(tx, spec.id, current, after, keys, columns, tx.actor.user, reason)
 
 
 def _merge(base, mine, current, keys, columns) -> pd.DataFrame:
@@ -252,7 +248,7 @@ def _merge(base, mine, current, keys, columns) -> pd.DataFrame:
     return merged.reset_index(drop=True)
 
 
-def _store(tx, ws, table_id, before, after, keys, columns, user, reason) -> EditResult:
+def _store(tx, table_id, before, after, keys, columns, user, reason) -> EditResult:
     changes = _changes(before, after, keys, columns)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     log = pd.DataFrame(
@@ -275,11 +271,12 @@ def _store(tx, ws, table_id, before, after, keys, columns, user, reason) -> Edit
     return result
 
 
-def next_id(ws: Workspace, table_id: str, key: str, prefix: str) -> str:
-    """The next free id like ``NC-0007`` (one more than the largest number in use)."""
-    if not ws.has_table(table_id):
+def next_id(reader, table_id: str, key: str, prefix: str) -> str:
+    """The next free id like ``NC-0007`` (one more than the largest number in use); read
+    inside the transaction that will write it, so two writers never take the same one."""
+    if not reader.has_table(table_id):
         return f"{prefix}-0001"
-    ids = ws.read_table(table_id)[key].astype(str)
+    ids = reader.read_table(table_id)[key].astype(str)
     numbers = pd.to_numeric(ids.str.extract(r"(\d+)$")[0], errors="coerce").dropna()
     return f"{prefix}-{int(numbers.max() if len(numbers) else 0) + 1:04d}"
 
@@ -291,20 +288,24 @@ def raise_nonconformity(
     source_ref: str,
     description: str,
     clause: str,
-    user: str,
     raised_on: str | None = None,
-    role: str | None = None,
 ) -> str:
     """Open a nonconformity straight from a conflict or an exceedance; returns its id."""
     table = "ems_nonconformities"
-    current = ws.read_table(table) if ws.has_table(table) else pd.DataFrame()
-    nc_id = next_id(ws, table, "nc_id", "NC")
-    row = {
-        "nc_id": nc_id, "raised_on": raised_on or datetime.now(UTC).date().isoformat(),
-        "source_kind": source_kind, "source_ref": source_ref, "clause": clause,
-        "description": description, "status": "open",
-    }  # fmt: skip
-    save_edits(ws, table, pd.concat([current, pd.DataFrame([row])], ignore_index=True),
-               user=user, reason=f"raised from {source_kind} {source_ref}",
-               role=role)  # fmt: skip
+    spec, keys = _editable(ws, table, None, None)
+    with ws.transaction("edit", layer=table) as tx:
+        current = tx.read_table(table) if tx.has_table(table) else pd.DataFrame()
+        nc_id = next_id(tx, table, "nc_id", "NC")
+        row = {
+            "nc_id": nc_id,
+            "raised_on": raised_on or datetime.now(UTC).date().isoformat(),
+            "source_kind": source_kind,
+            "source_ref": source_ref,
+            "clause": clause,
+            "description": description,
+            "status": "open",
+        }
+        after = _clean(pd.concat([current, pd.DataFrame([row])], ignore_index=True), spec)
+        _check(after, spec, keys)
+        _save(tx, spec, keys, after, f"raised from {source_kind} {source_ref}", None)
     return nc_id

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from townmap.workspace import Workspace
+from townmap.store import Workspace
 
 
 def _ems(name: str) -> dict:

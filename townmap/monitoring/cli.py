@@ -48,10 +48,12 @@ def _cmd_classify(args: argparse.Namespace) -> int:
     from townmap.monitoring.quality import load_standard, normalise, parse_values
 
     if args.samples is None:
-        from townmap.settings import default_workspace
-        from townmap.workspace import open_workspace
+        from townmap.settings import default_workspace, shell_actor
+        from townmap.store import open_workspace
 
-        frame = _from_workspace(open_workspace(args.workspace or default_workspace()))
+        frame = _from_workspace(
+            open_workspace(args.workspace or default_workspace(), actor=shell_actor())
+        )
     else:
         if not args.samples.is_file():
             raise UploadError(f"{args.samples} does not exist")
@@ -81,14 +83,16 @@ def _cmd_compliance(args: argparse.Namespace) -> int:
     from townmap.errors import UploadError
     from townmap.io.export import export_frame, export_sheets
     from townmap.monitoring.compliance import workspace_compliance
-    from townmap.settings import default_workspace
-    from townmap.workspace import open_workspace
+    from townmap.settings import default_workspace, shell_actor
+    from townmap.store import open_workspace
 
     suffix = args.out.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise UploadError("--out must end in .csv or .xlsx")
     try:
-        result = workspace_compliance(open_workspace(args.workspace or default_workspace()))
+        result = workspace_compliance(
+            open_workspace(args.workspace or default_workspace(), actor=shell_actor())
+        )
     except ValueError as exc:
         raise UploadError(str(exc)) from None
     tables = {

@@ -13,8 +13,8 @@ import pandas as pd
 import shapely
 
 from townmap.errors import UploadError
-from townmap.management.editing import LOG, next_id
-from townmap.workspace import Workspace
+from townmap.management.editing import LOG, StaleEditError, next_id
+from townmap.store import Workspace
 
 LAYER = "public_comments"
 CATEGORIES = ("water", "air", "noise", "waste", "land_use", "enterprise", "other")
@@ -40,20 +40,25 @@ def _log(rows: list[dict], user: str, reason: str) -> pd.DataFrame:
                           **r} for r in rows])  # fmt: skip
 
 
-def _write(ws: Workspace, frame: gpd.GeoDataFrame, log: pd.DataFrame) -> None:
-    history = ws.read_table(LOG) if ws.has_table(LOG) else log.iloc[:0]
-    with ws.transaction() as tx:
-        tx.write_layer(LAYER, frame, source="public meeting")
-        tx.write_table(LOG, pd.concat([history, log], ignore_index=True),
-                       source="townmap change log")  # fmt: skip
+def _write(tx, frame: gpd.GeoDataFrame, log: pd.DataFrame) -> None:
+    history = tx.read_table(LOG) if tx.has_table(LOG) else log.iloc[:0]
+    tx.write_layer(LAYER, frame, source="public meeting")
+    tx.write_table(LOG, pd.concat([history, log], ignore_index=True), source="townmap change log")
 
 
-def read_comments(ws: Workspace) -> gpd.GeoDataFrame:
-    if ws.has_layer(LAYER):
-        return ws.read_layer(LAYER)
+def read_comments(reader) -> gpd.GeoDataFrame:
+    """Every comment, from a workspace or from inside a transaction (its locked view)."""
+    if reader.has_layer(LAYER):
+        return reader.read_layer(LAYER)
     cols = ["comment_id", "category", "text", "name", "status", "created_at", "area_wkt"]
-    return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in cols}, geometry=[],
-                            crs=ws.crs)  # fmt: skip
+    return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in cols}, geometry=[], crs=reader.crs)
+
+
+def _who(ws: Workspace, what: str) -> str:
+    user = ws.actor.user.strip()
+    if not user:
+        raise UploadError(f"say who is {what} (it goes into the change log)")
+    return user
 
 
 def add_comment(
@@ -63,13 +68,9 @@ def add_comment(
     category: str,
     text: str,
     name: str = "",
-    user: str,
-    role: str | None = None,
 ) -> str:
-    """Store one comment (WGS 84 point or polygon), pending moderation; returns its id."""
-    from townmap.auth.users import require
-
-    require(ws, role, "edit")
+    """Store one comment (WGS 84 point or polygon), pending moderation, by ``ws.actor``;
+    returns its id (taken under the lock, so concurrent comments never share one)."""
     if category not in CATEGORIES:
         raise UploadError(f"category must be one of {', '.join(CATEGORIES)}")
     text = _clean_text(text, MAX_TEXT, "comment")
@@ -82,49 +83,68 @@ def add_comment(
     lon, lat = geometry.representative_point().coords[0]
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise UploadError("the place is not a longitude/latitude (WGS 84)")
+    user = _who(ws, "writing the comment")
     area = geometry.wkt if geometry.geom_type in ("Polygon", "MultiPolygon") else None
-    point = gpd.GeoSeries([shapely.Point(lon, lat)], crs=4326).to_crs(ws.crs)
-    current = read_comments(ws)
-    comment_id = next_id(ws, LAYER, "comment_id", "C") if len(current) else "C-0001"
-    row = gpd.GeoDataFrame(
-        [{"comment_id": comment_id, "category": category, "text": text, "name": name or None,
-          "status": "pending", "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-          "area_wkt": area}], geometry=list(point), crs=ws.crs,
-    )  # fmt: skip
-    frame = gpd.GeoDataFrame(pd.concat([current, row], ignore_index=True), crs=ws.crs)
-    record = row.drop(columns="geometry").iloc[0].to_dict()
-    entry = {"record": comment_id, "action": "insert", "field": None, "old": None,
-             "new": json.dumps(record, ensure_ascii=False)}  # fmt: skip
-    log = _log([entry], user, "public meeting")
-    _write(ws, frame, log)
+    with ws.transaction("edit") as tx:
+        point = gpd.GeoSeries([shapely.Point(lon, lat)], crs=4326).to_crs(tx.crs)
+        current = read_comments(tx)
+        comment_id = next_id(tx, LAYER, "comment_id", "C") if len(current) else "C-0001"
+        row = gpd.GeoDataFrame(
+            [
+                {
+                    "comment_id": comment_id,
+                    "category": category,
+                    "text": text,
+                    "name": name or None,
+                    "status": "pending",
+                    "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "area_wkt": area,
+                }
+            ],
+            geometry=list(point),
+            crs=tx.crs,
+        )
+        frame = gpd.GeoDataFrame(pd.concat([current, row], ignore_index=True), crs=tx.crs)
+        record = row.drop(columns="geometry").iloc[0].to_dict()
+        entry = {"record": comment_id, "action": "insert", "field": None, "old": None,
+                 "new": json.dumps(record, ensure_ascii=False)}  # fmt: skip
+        _write(tx, frame, _log([entry], user, "public meeting"))
     return comment_id
 
 
 def moderate(
-    ws: Workspace, decisions: dict[str, str], *, user: str, role: str | None = None
+    ws: Workspace, decisions: dict[str, str], *, seen: dict[str, str] | None = None
 ) -> int:
-    """Set the status of comments (``{id: approved|rejected|pending}``); returns how many
-    changed. Unknown ids or statuses are refused before anything is written."""
-    from townmap.auth.users import require
-
-    require(ws, role, "moderate")
-    if not (user or "").strip():
-        raise UploadError("say who is moderating (it goes into the change log)")
-    frame = read_comments(ws)
-    ids = set(frame["comment_id"].astype(str))
-    rows = []
-    for cid, status in decisions.items():
-        if cid not in ids:
-            raise UploadError(f"there is no comment {cid!r}")
+    """Set the status of comments (``{id: approved|rejected|pending}``) by ``ws.actor``;
+    returns how many changed. Unknown ids or statuses are refused before anything is
+    written. ``seen``: the statuses the moderator was shown; a comment another moderator
+    changed meanwhile is refused, naming what they did."""
+    user = _who(ws, "moderating")
+    for status in decisions.values():
         if status not in ("pending", "approved", "rejected"):
             raise UploadError(f"a comment is pending, approved or rejected, not {status!r}")
-        old = str(frame.loc[frame["comment_id"] == cid, "status"].iloc[0])
-        if old != status:
-            frame.loc[frame["comment_id"] == cid, "status"] = status
-            rows.append({"record": cid, "action": "update", "field": "status", "old": old,
-                         "new": status})  # fmt: skip
-    if rows:
-        _write(ws, frame, _log(rows, user.strip(), "moderation"))
+    with ws.transaction("moderate") as tx:
+        frame = read_comments(tx)
+        ids = set(frame["comment_id"].astype(str))
+        rows, clashes = [], []
+        for cid, status in decisions.items():
+            if cid not in ids:
+                raise UploadError(f"there is no comment {cid!r}")
+            old = str(frame.loc[frame["comment_id"] == cid, "status"].iloc[0])
+            was = (seen or {}).get(cid, old)
+            if old != was and old != status:
+                clashes.append(f"{cid}: status {was!r} → {old!r}")
+            elif old != status:
+                frame.loc[frame["comment_id"] == cid, "status"] = status
+                rows.append({"record": cid, "action": "update", "field": "status", "old": old,
+                             "new": status})  # fmt: skip
+        if clashes:
+            raise StaleEditError(
+                "someone else moderated the same comment(s) after you opened the list; "
+                "nothing was saved. Their changes: " + "; ".join(clashes[:8])
+            )
+        if rows:
+            _write(tx, frame, _log(rows, user, "moderation"))
     return len(rows)
 
 

@@ -10,7 +10,7 @@ import geopandas as gpd
 import pandas as pd
 
 from townmap.catalog import Catalog, LayerSpec
-from townmap.workspace import Workspace
+from townmap.store import Workspace
 
 SLIDES = "public_slides"
 #: Okabe & Ito (2008), distinguishable with every common colour-vision deficiency

@@ -23,7 +23,7 @@ from townmap.errors import UploadError
 from townmap.i18n import value_label
 from townmap.report import figures, sections
 from townmap.report.model import Heading, Paragraph, Report
-from townmap.workspace import Workspace
+from townmap.store import Workspace
 
 Progress = Callable[[float, str], None]
 

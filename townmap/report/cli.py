@@ -12,14 +12,14 @@ from townmap.settings import WORKSPACE_HELP, workspace_location
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from townmap.report.build import build_report, write_report
-    from townmap.settings import default_workspace
-    from townmap.workspace import open_workspace
+    from townmap.settings import default_workspace, shell_actor
+    from townmap.store import open_workspace
 
     if args.out.suffix.lower() not in (".pdf", ".docx", ".html"):
         from townmap.errors import UploadError
 
         raise UploadError("--out must end in .pdf, .docx or .html")
-    ws = open_workspace(args.workspace or default_workspace())
+    ws = open_workspace(args.workspace or default_workspace(), actor=shell_actor())
     start = time.perf_counter()
 
     def progress(fraction: float, label: str) -> None:

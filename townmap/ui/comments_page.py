@@ -9,7 +9,6 @@ import streamlit as st
 
 from townmap.errors import TownmapError
 from townmap.i18n import t, value_label
-from townmap.management.editing import default_user
 from townmap.participation.comments import CATEGORIES, add_comment, moderate, read_comments
 from townmap.ui import common, editor, map_data, widgets
 
@@ -42,10 +41,10 @@ def _add(ws, stamp, lang: str) -> None:
                                 format_func=lambda c: value_label(c, lang))  # fmt: skip
         text = st.text_area(t("comment_text", lang), max_chars=1000)
         name = st.text_input(t("comment_name", lang), max_chars=40)
-        user = st.text_input(t("your_name", lang), value=default_user(), max_chars=80)
+        writer = common.name_box(ws, lang, "cm_add_user")
         if st.form_submit_button(t("comment_add", lang), type="primary"):
             try:
-                cid = add_comment(ws, place, category=category, text=text, name=name, user=user)
+                cid = add_comment(writer, place, category=category, text=text, name=name)
                 st.success(t("comment_added", lang).format(id=cid))
             except TownmapError as exc:
                 st.error(str(exc))
@@ -64,11 +63,12 @@ def _moderate(ws, lang: str) -> None:
         column_config={"decision": st.column_config.SelectboxColumn(
             t("moderation", lang), options=["pending", "approved", "rejected"], required=True)},
     )  # fmt: skip
-    user = st.text_input(t("your_name", lang), value=default_user(), max_chars=80, key="cm_user")
+    writer = common.name_box(ws, lang, "cm_user")
     if st.button(t("save", lang), type="primary", key="cm_save"):
         decisions = dict(zip(edited["comment_id"], edited["decision"], strict=True))
+        seen = dict(zip(table["comment_id"], table["status"], strict=True))
         try:
-            n = moderate(ws, decisions, user=user)
+            n = moderate(writer, decisions, seen=seen)
             st.success(t("moderated", lang).format(n=n))
         except TownmapError as exc:
             st.error(str(exc))

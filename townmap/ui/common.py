@@ -11,9 +11,8 @@ from townmap.catalog import Catalog, load_catalog
 from townmap.errors import TownmapError
 from townmap.i18n import LANGUAGES, check_lang, t
 from townmap.render.assets import ASSET_DIR
-from townmap.settings import default_workspace, layers_dir
-from townmap.workspace import Workspace, open_workspace, workspace_exists
-from townmap.workspace_pg import is_postgis
+from townmap.settings import default_workspace, layers_dir, login_name
+from townmap.store import Actor, Workspace, is_postgis, open_workspace, workspace_exists
 
 _LANG_NAMES = {"zh": "中文", "en": "English"}
 
@@ -96,6 +95,7 @@ def page_start(title_key: str) -> tuple[str, Workspace | None]:
     if ws is not None:
         if not signed_in(ws, lang):
             st.stop()
+        ws = ws.as_actor(session_actor())
         fiction_banner(ws, lang)
     return lang, ws
 
@@ -105,10 +105,30 @@ def current_user() -> dict | None:
     return st.session_state.get("townmap_user")
 
 
+def session_actor() -> Actor:
+    """Who writes from this browser session: the signed-in user and role; on a
+    workspace without users, nobody signed in (allowed everything), under the server's
+    login name until the page's name box says otherwise. The one place pages get it."""
+    who = current_user()
+    if who:
+        return Actor(str(who["user"]), str(who["role"]))
+    return Actor(login_name(), None)
+
+
+def name_box(ws: Workspace, lang: str, key: str, container=st) -> Workspace:
+    """On a workspace without users, a 'your name' box for the change log, and the
+    workspace bound to that name; a signed-in user's name is known and not asked."""
+    if current_user():
+        return ws
+    typed = container.text_input(t("your_name", lang), value=ws.actor.user, max_chars=80, key=key)
+    return ws.as_actor(ws.actor.named(typed))
+
+
 def signed_in(ws: Workspace, lang: str) -> bool:
     """A workspace without users is the single-user default; with users, a sign-in
     form (offline: checked against the workspace's scrypt hashes)."""
-    from townmap.auth.users import has_users, sign_in
+    from townmap.auth.access import has_users
+    from townmap.auth.users import sign_in
 
     if not has_users(ws):
         return True

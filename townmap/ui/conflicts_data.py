@@ -14,8 +14,8 @@ from townmap.catalog import LayerSpec, load_layer_file
 from townmap.crs import DISPLAY_CRS
 from townmap.i18n import t, value_label
 from townmap.settings import layers_dir
+from townmap.store import open_workspace
 from townmap.ui import common, map_data
-from townmap.workspace import open_workspace
 
 
 @st.cache_resource(show_spinner=False)

@@ -11,7 +11,7 @@ import streamlit as st
 
 from townmap.errors import TownmapError
 from townmap.i18n import t, value_label
-from townmap.management.editing import default_user, raise_nonconformity
+from townmap.management.editing import raise_nonconformity
 from townmap.monitoring.compliance import summarise
 from townmap.render.mapview import prepare_layer
 from townmap.ui import common, conflicts_data, map_data, widgets
@@ -93,16 +93,16 @@ def _detail(ws, stamp, lang: str, findings: pd.DataFrame, names: pd.Series) -> N
                   + failed["ratio"].round(2).astype(str) + "×")  # fmt: skip
         pick = st.selectbox(t("exceedance", lang), list(labels.index),
                             format_func=lambda i: labels[i])  # fmt: skip
-        user = st.text_input(t("your_name", lang), value=default_user(), max_chars=80)
+        writer = common.name_box(ws, lang, "dc_nc_user")
         if st.form_submit_button(t("raise_nc", lang)):
             row = failed.loc[pick]
             try:
                 nc = raise_nonconformity(
-                    ws, source_kind="exceedance",
+                    writer, source_kind="exceedance",
                     source_ref=f"{row['dp_id']} {row['sampled_at']} {row['parameter']}",
                     description=(f"{row['parameter']} {row['value']:g} mg/L > {row['limit']:g} "
                                  f"({row['standard_id']} {row['class']})"),
-                    clause="9.1.2", user=user,
+                    clause="9.1.2",
                 )  # fmt: skip
                 st.success(t("nc_raised", lang).format(id=nc))
             except TownmapError as exc:

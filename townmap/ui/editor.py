@@ -9,9 +9,9 @@ import streamlit as st
 
 from townmap.errors import TownmapError
 from townmap.i18n import t
-from townmap.management.editing import default_user, save_edits
+from townmap.management.editing import save_edits
+from townmap.store import Workspace
 from townmap.ui import common
-from townmap.workspace import Workspace
 
 
 def _config(spec, lang: str) -> dict:
@@ -69,16 +69,12 @@ def edit_table(ws: Workspace, table_id: str, lang: str, *, keys: list[str] | Non
             column_config=_config(spec, lang), height=height, key=f"editor_{table_id}",
         )  # fmt: skip
         c1, c2, c3 = st.columns([2, 3, 1])
-        user = c1.text_input(t("your_name", lang), value=default_user(), max_chars=80,
-                             key=f"user_{table_id}")  # fmt: skip
+        writer = common.name_box(ws, lang, f"user_{table_id}", container=c1)
         reason = c2.text_input(t("change_reason", lang), max_chars=200, key=f"why_{table_id}")
         saved = c3.form_submit_button(t("save", lang), type="primary")
     if saved:
         try:
-            who = common.current_user()
-            result = save_edits(ws, table_id, edited, user=who["user"] if who else user,
-                                reason=reason, keys=keys, base=base,
-                                role=who["role"] if who else None)  # fmt: skip
+            result = save_edits(writer, table_id, edited, reason=reason, keys=keys, base=base)
         except TownmapError as exc:
             st.error(str(exc))
             if st.button(t("reload_table", lang), key=f"reload_{table_id}"):
@@ -92,6 +88,5 @@ def edit_table(ws: Workspace, table_id: str, lang: str, *, keys: list[str] | Non
                     ins=result.inserted, upd=result.updated, dele=result.deleted
                 )
             )
-            st.cache_data.clear()
         else:
             st.info(t("nothing_changed", lang))

@@ -11,7 +11,7 @@ import streamlit as st
 
 from townmap.errors import TownmapError
 from townmap.i18n import t, value_label
-from townmap.management.editing import LOG, default_user, raise_nonconformity
+from townmap.management.editing import LOG, raise_nonconformity
 from townmap.management.register import (
     clause_status,
     editions,
@@ -94,14 +94,17 @@ def _raise_from_conflict(ws, stamp, lang: str) -> None:
                   + serious[f"title_{lang}"])  # fmt: skip
         pick = st.selectbox(t("finding", lang), list(labels.index),
                             format_func=lambda i: labels[i])  # fmt: skip
-        user = st.text_input(t("your_name", lang), value=default_user(), max_chars=80)
+        writer = common.name_box(ws, lang, "ems_nc_user")
         if st.form_submit_button(t("raise_nc", lang)):
             row = serious.loc[pick]
             try:
                 nc = raise_nonconformity(
-                    ws, source_kind="conflict", source_ref=f"{row['rule_id']} {row['feature_id']}",
-                    description=f"{row['title_zh']} / {row['title_en']}", clause="8.1", user=user,
-                )  # fmt: skip
+                    writer,
+                    source_kind="conflict",
+                    source_ref=f"{row['rule_id']} {row['feature_id']}",
+                    description=f"{row['title_zh']} / {row['title_en']}",
+                    clause="8.1",
+                )
                 st.success(t("nc_raised", lang).format(id=nc))
             except TownmapError as exc:
                 st.error(str(exc))

@@ -33,10 +33,6 @@ def _offer(lang: str, path: Path, key: str) -> None:
     )
 
 
-def _role() -> str | None:
-    return (common.current_user() or {}).get("role")
-
-
 def render() -> None:
     lang, ws = common.page_start("export_title")
     if ws is None:
@@ -69,7 +65,7 @@ def render() -> None:
             try:
                 _offer(
                     lang,
-                    export_layer(ws, layer, out, encoding=encoding, role=_role()),
+                    export_layer(ws, layer, out, encoding=encoding),
                     "exp_download",
                 )
             except TownmapError as exc:
@@ -81,7 +77,7 @@ def render() -> None:
         name = f"townmap-workspace-{date.today():%Y%m%d}.gpkg"
         out = Path(tempfile.mkdtemp(prefix="townmap-export-")) / name
         try:
-            _offer(lang, export_workspace(ws, out, cat, role=_role()), "exp_all_download")
+            _offer(lang, export_workspace(ws, out, cat), "exp_all_download")
         except TownmapError as exc:
             st.error(str(exc))
 

@@ -7,7 +7,7 @@ logged), and the last import can be undone from here too.
 from __future__ import annotations
 
 import hashlib
-import tempfile
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +30,7 @@ from townmap.io.raster_import import RasterPlan, warp_into
 from townmap.io.readers import list_sources
 from townmap.render.mapview import build_map, prepare_layer
 from townmap.render.terrain import render_terrain
+from townmap.store.folders import upload_folder
 from townmap.ui import common
 
 SUFFIXES = [
@@ -49,10 +50,17 @@ SUFFIXES = [
 _NONE = "—"
 
 
+@st.cache_resource(show_spinner=False)
+def _upload_root() -> Path:
+    """This server process's upload folder (named by its process id: a later server
+    removes the folders of servers that have gone — nothing is left in the temp folder)."""
+    return upload_folder()
+
+
 def _saved(upload) -> Path:
     """The upload as a file on disk, named by its content (kept for this session)."""
     data = upload.getvalue()
-    folder = Path(tempfile.gettempdir()) / "townmap-uploads" / hashlib.sha256(data).hexdigest()
+    folder = _upload_root() / hashlib.sha256(data).hexdigest()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / Path(upload.name).name
     if not path.exists():
@@ -129,7 +137,7 @@ def _vector_preview(lang: str, plan) -> None:
 @st.cache_data(show_spinner=False, max_entries=4)
 def _raster_preview(source: str, sha256: str, crs_wkt: str, _plan) -> tuple[str, str]:
     """Hillshade and elevation colours of the planned DEM as it will be stored (PNGs)."""
-    folder = Path(tempfile.gettempdir()) / "townmap-uploads" / sha256
+    folder = _upload_root() / sha256
     folder.mkdir(parents=True, exist_ok=True)
     warped = folder / "preview.tif"
     warp_into(_plan, CRS.from_wkt(crs_wkt), warped)
@@ -197,8 +205,8 @@ def render() -> None:
                     _vector_preview(lang, plan)
             if st.button(t("import_commit", lang), type="primary", disabled=not plan.ok):
                 try:
-                    who = common.current_user() or {}
-                    record = commit_import(ws, plan, user=who.get("user"), role=who.get("role"))
+                    record = commit_import(ws, plan)
+                    shutil.rmtree(path.parent, ignore_errors=True)  # in the workspace now
                     st.success(
                         t("import_done", lang).format(
                             n=record["features"], layer=plan.spec.label.get(lang)
@@ -217,8 +225,7 @@ def render() -> None:
         )
         if st.button(t("import_undo", lang), key="imp_undo"):
             try:
-                who = common.current_user() or {}
-                record = undo_last_import(ws, role=who.get("role"), user=who.get("user"))
+                record = undo_last_import(ws)
                 st.success(t("import_undone", lang).format(file=record["file_name"]))
             except TownmapError as exc:
                 st.error(str(exc))

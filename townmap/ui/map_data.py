@@ -22,8 +22,8 @@ from townmap.render.mapview import MapLayer, prepare_layer
 from townmap.render.points import PointStyle
 from townmap.render.terrain import TerrainImages, render_terrain
 from townmap.settings import cache_dir
+from townmap.store import Workspace, open_workspace
 from townmap.ui import common
-from townmap.workspace import Workspace, open_workspace
 
 DYNAMIC = "enterprises"
 

@@ -14,8 +14,8 @@ from townmap.monitoring.quality import (
     load_standard,
     workspace_samples,
 )
+from townmap.store import Workspace, open_workspace
 from townmap.ui import common, map_data
-from townmap.workspace import Workspace, open_workspace
 
 
 def _ws(stamp: map_data.Stamp) -> Workspace:

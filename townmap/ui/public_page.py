@@ -16,9 +16,9 @@ from townmap.errors import TownmapError
 from townmap.i18n import t, value_label
 from townmap.participation.display import load_slides, public_frame, public_spec
 from townmap.render.mapview import build_map, prepare_layer
+from townmap.store import Workspace, open_workspace, workspace_exists
 from townmap.ui import common, map_data
 from townmap.ui.keys import presenter_keys
-from townmap.workspace import Workspace, open_workspace, workspace_exists
 
 CSS = """
 <style>

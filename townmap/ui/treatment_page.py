@@ -23,9 +23,9 @@ from townmap.crs import DISPLAY_CRS
 from townmap.errors import TownmapError
 from townmap.i18n import t, value_label
 from townmap.render.mapview import build_map, prepare_layer
+from townmap.store import Workspace, open_workspace
 from townmap.ui import common, map_data
 from townmap.ui.conflicts_data import analysis_specs
-from townmap.workspace import Workspace, open_workspace
 
 STANDARDS = ["gb18918_1a", "db32_1072_table1", "db32_1072_table2"]
 CONTEXT = ("town", "villages", "rivers", "lake", "treatment_plants", "sewer_trunk", "catchments")
@@ -185,9 +185,7 @@ def render() -> None:
         if n2.button(t("save_scenario", lang), key="tr_save"):
             try:
                 params = {"k": run[0], "capacity_m3d": run[1] or None, "standard": standard}
-                save_scenario(
-                    ws, name, chosen, params, role=(common.current_user() or {}).get("role")
-                )
+                save_scenario(ws, name, chosen, params)
                 st.success(t("scenario_saved", lang).format(name=name.strip()))
             except TownmapError as exc:
                 st.error(str(exc))

@@ -8,12 +8,12 @@ from streamlit_folium import st_folium
 from townmap.crs import to_display
 from townmap.render.assets import offline_links
 from townmap.settings import default_workspace
+from townmap.store import open_workspace
 from townmap.ui import common
-from townmap.workspace import Workspace
 
 st.set_page_config(layout="wide")
 st.title("Townmap — naive map (benchmark baseline)")
-tve = to_display(Workspace(default_workspace()).read_layer("enterprises"))
+tve = to_display(open_workspace(default_workspace()).read_layer("enterprises"))
 m = folium.Map(tiles=None, location=(31.4, 119.95), zoom_start=12)
 m.default_js, m.default_css = offline_links(common.asset_base())
 folium.GeoJson(

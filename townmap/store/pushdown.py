@@ -27,7 +27,7 @@ import psycopg
 from psycopg import sql
 from pyproj import CRS
 
-from townmap.pg_frames import FID, GEOMETRY
+from townmap.store.pg_frames import FID, GEOMETRY
 
 #: joins run at once, each on its own connection
 WORKERS = 2
@@ -161,9 +161,14 @@ class PostgisPairs:
         return self._run(query, {**params, **flags}, s_idx, c_idx)
 
     def inside(
-        self, sub: str, s_idx: np.ndarray, con: str, c_idx: np.ndarray, kind: str,
+        self,
+        sub: str,
+        s_idx: np.ndarray,
+        con: str,
+        c_idx: np.ndarray,
+        kind: str,
         min_shared: float,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:  # fmt: skip
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Per subject intersecting a constraint (by at least ``min_shared`` m² or m for
         areas and lines): (position, position of the largest overlap, summed overlap)."""
         if not self._ok(sub, con) or len(s_idx) == 0:

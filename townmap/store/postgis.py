@@ -1,6 +1,6 @@
 """The workspace on PostgreSQL + PostGIS, for a bureau serving many users at once.
 
-Same interface as the GeoPackage ``Workspace``; chosen by a location such as
+Same interface as the GeoPackage folder (``townmap.store.interface``); chosen by a location such as
 ``postgresql://user@host/db?schema=town1`` (one schema per workspace). Why it is safe:
 every transaction is one database transaction that first takes the workspace's advisory
 lock, so writers are serialised as with the lock file, readers never see half a change,
@@ -28,26 +28,29 @@ import psycopg
 from psycopg import sql
 from pyproj import CRS
 
-from townmap import pg_frames
 from townmap.catalog import Catalog
 from townmap.errors import WorkspaceError
-from townmap.workspace import (
-    _INTERNAL,
-    _REGISTER_COLUMNS,
+from townmap.store import folders, pg_frames
+from townmap.store.base import (
     INTERNAL_PREFIX,
     LAYERS_TABLE,
     META_TABLE,
-    OWN_TABLES,
-    LayerInfo,
+    RASTERS_TABLE,
+    REGISTER_COLUMNS,
+    STATE_TABLE,
+    SYSTEM_TABLES,
     TransactionBase,
-    _now,
+    WorkspaceBase,
+    full_register,
+    now,
+    require_metric,
 )
+from townmap.store.interface import NOBODY, Actor, FolderSnapshot, LayerInfo
 
-RASTERS_TABLE = "townmap_rasters"
-STATE_TABLE = "townmap_state"
-_SYSTEM = _INTERNAL | {RASTERS_TABLE, STATE_TABLE}
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 DEFAULT_SCHEMA = "townmap"
+#: a transaction's local files (rasters before they go in) live in a temp folder so named
+TX_TEMP = "townmap-pg-tx-"
 
 #: Schema migrations, in order; ``townmap_state.schema_version`` says how many ran.
 MIGRATIONS: list[list[str]] = [
@@ -63,6 +66,8 @@ MIGRATIONS: list[list[str]] = [
     ],
     # 2: the register keeps the order layers were written in (as the GeoPackage does)
     ["ALTER TABLE {s}.townmap_layers ADD COLUMN position bigserial"],
+    # 3: a token per write of a layer (per-table cache keys)
+    ["ALTER TABLE {s}.townmap_layers ADD COLUMN revision text NOT NULL DEFAULT ''"],
 ]
 
 
@@ -98,11 +103,11 @@ def redact(location: str | os.PathLike) -> str:
 _READERS = threading.local()
 
 
-def _lock_key(schema: str) -> int:
+def lock_key(schema: str) -> int:
     return zlib.crc32(f"townmap:{schema}".encode()) - 2**31
 
 
-def _connect(conninfo: str, location: str, autocommit: bool) -> psycopg.Connection:
+def connect(conninfo: str, location: str, autocommit: bool) -> psycopg.Connection:
     try:
         con = psycopg.connect(conninfo, autocommit=autocommit, connect_timeout=10)
     except psycopg.OperationalError as exc:
@@ -128,13 +133,16 @@ def _apply_migrations(cur, schema: str) -> None:
     )
 
 
-class PostgisWorkspace:
+class PostgisWorkspace(WorkspaceBase):
     """An opened PostGIS workspace. Reads are direct; writes go through ``transaction()``."""
 
-    def __init__(self, location: str, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self, location: str, catalog: Catalog | None = None, actor: Actor = NOBODY
+    ) -> None:
         self.location = str(location)
         self.conninfo, self.schema = parse_location(self.location)
         self.catalog = catalog
+        self.actor = actor
         with self._cursor() as cur:
             cur.execute(
                 "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s",
@@ -149,11 +157,12 @@ class PostgisWorkspace:
             behind = int(cur.fetchone()[0]) < len(MIGRATIONS)
         if behind:  # pages open the workspace on every rerun: lock only when there is work
             self._migrate()
+        folders.clean_temp(TX_TEMP)
         if "crs" not in self.metadata():
             raise WorkspaceError(f"{redact(self.location)} has no CRS in its metadata")
 
     def __repr__(self) -> str:
-        return f"PostgisWorkspace({redact(self.location)!r})"
+        return f"PostgisWorkspace({redact(self.location)!r}, actor={self.actor.user!r})"
 
     @property
     def name(self) -> str:
@@ -162,7 +171,7 @@ class PostgisWorkspace:
     # ------------------------------------------------------------------ connections
     def connect(self, autocommit: bool = True) -> psycopg.Connection:
         """A new connection of its own to this workspace's server (the caller closes it)."""
-        return _connect(self.conninfo, self.location, autocommit=autocommit)
+        return connect(self.conninfo, self.location, autocommit)
 
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[psycopg.Cursor]:
@@ -179,7 +188,7 @@ class PostgisWorkspace:
         con = self.connect(autocommit=False)
         try:
             with con.cursor() as cur:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema),))
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(self.schema),))
                 _apply_migrations(cur, self.schema)
             con.commit()
         finally:
@@ -196,12 +205,14 @@ class PostgisWorkspace:
     ) -> PostgisWorkspace:
         """Create an empty workspace (its schema); refuses to overwrite an existing one."""
         conninfo, schema = parse_location(location)
-        crs = CRS.from_user_input(crs)
-        meta = {"crs": crs.to_wkt(), "created": _now(), **(metadata or {})}
-        con = _connect(conninfo, location, autocommit=False)
+        crs = require_metric(crs)
+        if crs.to_epsg() is None:
+            raise WorkspaceError("a PostGIS workspace needs a CRS with an EPSG code")
+        meta = {"crs": crs.to_wkt(), "created": now(), **(metadata or {})}
+        con = connect(conninfo, location, False)
         try:
             with con.cursor() as cur:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(schema),))
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema),))
                 cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
                 if cur.fetchone() is not None:
                     raise WorkspaceError(
@@ -231,14 +242,6 @@ class PostgisWorkspace:
     def _id(self, name: str) -> sql.Identifier:
         return sql.Identifier(self.schema, name)
 
-    @property
-    def crs(self) -> CRS:
-        return CRS.from_wkt(self.metadata()["crs"])
-
-    @property
-    def is_fictional(self) -> bool:
-        return self.metadata().get("fictional", "").lower() == "true"
-
     def revision(self) -> int:
         """Grows with every committed change (a cache key for pages)."""
         with self._cursor() as cur:
@@ -249,31 +252,29 @@ class PostgisWorkspace:
         with self._cursor() as cur:
             cur.execute(
                 sql.SQL("SELECT {} FROM {} ORDER BY position").format(
-                    sql.SQL(", ").join(map(sql.Identifier, _REGISTER_COLUMNS)),
+                    sql.SQL(", ").join(map(sql.Identifier, REGISTER_COLUMNS)),
                     self._id(LAYERS_TABLE),
                 )
             )
             rows = cur.fetchall()
-        return pd.DataFrame(rows, columns=_REGISTER_COLUMNS).astype("str")
+        return pd.DataFrame(rows, columns=REGISTER_COLUMNS).astype("str")
 
-    def _stored(self) -> set[str]:
+    def _tables(self) -> set[str]:
         with self._cursor() as cur:
             return _tables(cur, self.schema)
 
     def layer_names(self) -> list[str]:
-        names = [n for n in self._stored() if not n.startswith(INTERNAL_PREFIX)]
+        names = [n for n in self._tables() if not n.startswith(INTERNAL_PREFIX)]
         rasters = [r for r in self.raster_names() if not r.startswith(INTERNAL_PREFIX)]
         return sorted(names + rasters)
 
     def stored_names(self) -> list[str]:
         """Every stored table, Townmap's own included (for copies and backups)."""
-        return sorted(self._stored() - _SYSTEM)
-
-    def has_layer(self, name: str) -> bool:
-        return name in self.layer_names()
+        return sorted(self._tables())
 
     def has_table(self, name: str) -> bool:
-        return name in self._stored() - _SYSTEM
+        """Whether a table is stored, Townmap's own included (not the store's bookkeeping)."""
+        return name in self._tables()
 
     def raster_names(self) -> list[str]:
         with self._cursor() as cur:
@@ -282,36 +283,13 @@ class PostgisWorkspace:
             )
             return [str(r[0]) for r in cur.fetchall()]
 
-    def has_raster(self, name: str) -> bool:
-        return name in self.raster_names()
-
     def raster_path(self, name: str) -> Path:
         """A local GeoTIFF of the stored raster (written once per content into the cache)."""
-        from townmap.settings import cache_dir
-
         with self._cursor() as cur:
-            cur.execute(
-                sql.SQL("SELECT sha256 FROM {} WHERE name = %s").format(self._id(RASTERS_TABLE)),
-                (name,),
-            )
-            row = cur.fetchone()
-            if row is None:
-                raise WorkspaceError(f"the workspace has no raster {name!r}")
-            folder = cache_dir() / "postgis-rasters"
-            path = folder / f"{row[0]}.tif"
-            if not path.is_file():
-                cur.execute(
-                    sql.SQL("SELECT data FROM {} WHERE name = %s").format(self._id(RASTERS_TABLE)),
-                    (name,),
-                )
-                folder.mkdir(parents=True, exist_ok=True)
-                tmp = folder / f".{uuid.uuid4().hex}.tif"
-                tmp.write_bytes(bytes(cur.fetchone()[0]))
-                os.replace(tmp, path)
-        return path
+            return _materialise(cur, self._id(RASTERS_TABLE), name)
 
     def _check_vector(self, name: str) -> None:
-        if name in _SYSTEM or name not in self._stored():
+        if name in SYSTEM_TABLES or name not in self._tables():
             raise WorkspaceError(f"the workspace has no layer {name!r}")
 
     def read_layer(
@@ -323,13 +301,7 @@ class PostgisWorkspace:
     ) -> gpd.GeoDataFrame:
         """A vector layer in the workspace CRS (``bbox`` in that CRS, via the GiST index)."""
         self._check_vector(name)
-        where = None
-        if bbox is not None:
-            where = sql.SQL("{} && ST_MakeEnvelope({}, ST_SRID({}))").format(
-                sql.Identifier(pg_frames.GEOMETRY),
-                sql.SQL(", ").join(sql.Literal(float(v)) for v in bbox),
-                sql.Identifier(pg_frames.GEOMETRY),
-            )
+        where = _bbox_filter(bbox)
         with self._cursor() as cur:
             return pg_frames.read_frame(
                 cur, self.schema, name, self.crs, columns=columns, where=where
@@ -342,7 +314,7 @@ class PostgisWorkspace:
 
     def read_internal_table(self, name: str) -> pd.DataFrame | None:
         """One of Townmap's own tables, or None when it was never written."""
-        if name not in self._stored():
+        if name in SYSTEM_TABLES or name not in self._tables():
             return None
         with self._cursor() as cur:
             return pd.DataFrame(pg_frames.read_frame(cur, self.schema, name, None))
@@ -377,19 +349,23 @@ class PostgisWorkspace:
         """Hold the workspace's write lock (no writer can commit meanwhile)."""
         con = self.connect()
         try:
-            con.execute("SELECT pg_advisory_lock(%s)", (_lock_key(self.schema),))
+            con.execute("SELECT pg_advisory_lock(%s)", (lock_key(self.schema),))
             yield
         finally:
             con.close()  # ends the session, which releases the lock
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[PostgisTransaction]:
-        """All writes inside the block land together at its end, or none do."""
+    def transaction(
+        self, action: str = "edit", *, layer: str | None = None
+    ) -> Iterator[PostgisTransaction]:
+        """All writes inside the block land together at its end, or none do. The actor's
+        right to ``action`` (on ``layer``) is checked once the lock is held."""
         con = self.connect(autocommit=False)
         tx = None
         try:
-            con.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema),))
+            con.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(self.schema),))
             tx = PostgisTransaction(self, con)
+            tx._admit(action, layer)
             yield tx
             tx._commit()
         finally:
@@ -397,10 +373,66 @@ class PostgisWorkspace:
                 tx._discard()
             con.close()  # without a commit the server rolls everything back
 
+    def snapshot(self, folder: Path) -> FolderSnapshot:
+        """A consistent copy (taken under the lock) as a GeoPackage folder in ``folder``."""
+        from townmap.store.copy import copy_workspace
+
+        target = Path(folder) / self.name
+        copied = copy_workspace(self.location, target)
+        return FolderSnapshot(
+            target, copied.gpkg, [copied.raster_path(n) for n in copied.raster_names()]
+        )
+
+    def pair_finder(self):
+        """The conflicts engine's joins pushed down into PostGIS (GiST, matched pairs only)."""
+        from townmap.store.pushdown import PostgisPairs
+
+        return lambda crs: PostgisPairs(self, crs)
+
+    def database_size(self) -> int:
+        """Bytes the schema's tables take on the server (what a copy out needs, roughly)."""
+        with self._cursor() as cur:
+            cur.execute(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind = 'r'",
+                (self.schema,),
+            )
+            return int(cur.fetchone()[0])
+
+
+def _bbox_filter(bbox) -> sql.Composable | None:
+    if bbox is None:
+        return None
+    return sql.SQL("{} && ST_MakeEnvelope({}, ST_SRID({}))").format(
+        sql.Identifier(pg_frames.GEOMETRY),
+        sql.SQL(", ").join(sql.Literal(float(v)) for v in bbox),
+        sql.Identifier(pg_frames.GEOMETRY),
+    )
+
+
+def _materialise(cur, table: sql.Identifier, name: str) -> Path:
+    """The stored raster as a file in the cache, named by its content (written once)."""
+    from townmap.settings import cache_dir
+
+    cur.execute(sql.SQL("SELECT sha256 FROM {} WHERE name = %s").format(table), (name,))
+    row = cur.fetchone()
+    if row is None:
+        raise WorkspaceError(f"the workspace has no raster {name!r}")
+    folder = cache_dir() / "postgis-rasters"
+    path = folder / f"{row[0]}.tif"
+    if not path.is_file():
+        cur.execute(sql.SQL("SELECT data FROM {} WHERE name = %s").format(table), (name,))
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{uuid.uuid4().hex}.tif"
+        tmp.write_bytes(bytes(cur.fetchone()[0]))
+        os.replace(tmp, path)
+    return path
+
 
 def _tables(cur, schema: str) -> set[str]:
     cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))
-    return {str(r[0]) for r in cur.fetchall()}
+    return {str(r[0]) for r in cur.fetchall()} - SYSTEM_TABLES
 
 
 def _write_meta(cur, schema: str, meta: dict[str, str]) -> None:
@@ -417,14 +449,15 @@ class PostgisTransaction(TransactionBase):
 
     def __init__(self, workspace: PostgisWorkspace, con: psycopg.Connection) -> None:
         self.ws = workspace
+        self.actor = workspace.actor
         self._con = con
         self._schema = workspace.schema
-        self._crs = CRS.from_wkt(self._meta_now()["crs"])
         self._meta = self._meta_now()
+        self._crs = CRS.from_wkt(self._meta["crs"])
         self._register = self._register_now()
         self._rasters: dict[str, Path] = {}
         self._deleted_rasters: set[str] = set()
-        self._tmpdir = Path(tempfile.mkdtemp(prefix="townmap-pg-tx-"))
+        self._tmpdir = Path(tempfile.mkdtemp(prefix=f"{TX_TEMP}{folders.tag()}-"))
         self._dirty = False
 
     def _meta_now(self) -> dict[str, str]:
@@ -436,39 +469,55 @@ class PostgisTransaction(TransactionBase):
         with self._con.cursor() as cur:
             cur.execute(
                 sql.SQL("SELECT {} FROM {} ORDER BY position").format(
-                    sql.SQL(", ").join(map(sql.Identifier, _REGISTER_COLUMNS)),
+                    sql.SQL(", ").join(map(sql.Identifier, REGISTER_COLUMNS)),
                     self._id(LAYERS_TABLE),
                 )
             )
-            return pd.DataFrame(cur.fetchall(), columns=_REGISTER_COLUMNS).astype("str")
+            return full_register(pd.DataFrame(cur.fetchall(), columns=REGISTER_COLUMNS))
 
     def _id(self, name: str) -> sql.Identifier:
         return sql.Identifier(self._schema, name)
 
-    def _stored(self) -> set[str]:
+    # ------------------------------------------------------------ reads of the locked state
+    def _tables(self) -> set[str]:
         with self._con.cursor() as cur:
-            return _tables(cur, self._schema) - _SYSTEM
+            return _tables(cur, self._schema)
 
-    def has_table(self, name: str) -> bool:
-        return name in self._stored()
+    def raster_names(self) -> list[str]:
+        with self._con.cursor() as cur:
+            cur.execute(sql.SQL("SELECT name FROM {}").format(self._id(RASTERS_TABLE)))
+            stored = {str(r[0]) for r in cur.fetchall()}
+        return sorted((stored - self._deleted_rasters) | set(self._rasters))
+
+    def raster_path(self, name: str) -> Path:
+        if name in self._rasters:
+            return self._rasters[name]
+        if name in self._deleted_rasters:
+            raise WorkspaceError(f"the workspace has no raster {name!r}")
+        with self._con.cursor() as cur:
+            return _materialise(cur, self._id(RASTERS_TABLE), name)
+
+    def read_layer(self, name: str, *, bbox=None, columns=None) -> gpd.GeoDataFrame:
+        self._check_table(name)
+        where = _bbox_filter(bbox)
+        with self._con.cursor() as cur:
+            return pg_frames.read_frame(
+                cur, self._schema, name, self._crs, columns=columns, where=where
+            )
 
     def read_table(self, name: str) -> pd.DataFrame:
-        if not self.has_table(name):
-            raise WorkspaceError(f"the workspace has no layer {name!r}")
+        self._check_table(name)
         with self._con.cursor() as cur:
             return pd.DataFrame(pg_frames.read_frame(cur, self._schema, name, self._crs))
 
-    def _store(self, name, frame, kind, fictional, source, description) -> None:
-        self._dirty = True
-        if name in _SYSTEM:
-            raise WorkspaceError(f"{name!r} is reserved for Townmap's own records")
-        self._validate(name, frame)
-        desc = description or ("FICTIONAL demo data / 虚构示例数据" if fictional else "")
-        self._create(name, frame)
-        if not name.startswith(INTERNAL_PREFIX):
-            self._record(name, kind, fictional, source, desc)
+    def read_internal_table(self, name: str) -> pd.DataFrame | None:
+        if name in SYSTEM_TABLES or name not in self._tables():
+            return None
+        with self._con.cursor() as cur:
+            return pd.DataFrame(pg_frames.read_frame(cur, self._schema, name, None))
 
-    def _create(self, name: str, frame: pd.DataFrame) -> None:
+    # ------------------------------------------------------------ writes
+    def _store(self, name: str, frame: pd.DataFrame, description: str) -> None:
         srid = self._crs.to_epsg() if isinstance(frame, gpd.GeoDataFrame) else None
         if isinstance(frame, gpd.GeoDataFrame) and srid is None:
             raise WorkspaceError("a PostGIS workspace needs a CRS with an EPSG code")
@@ -478,24 +527,18 @@ class PostgisTransaction(TransactionBase):
         except psycopg.Error as exc:
             raise WorkspaceError(f"could not store {name!r}: {exc}".strip()) from None
 
-    def write_internal_table(self, name: str, table: pd.DataFrame) -> None:
-        if name not in OWN_TABLES:
-            raise WorkspaceError(f"{name!r} is not one of Townmap's own tables")
-        self._dirty = True
-        self._create(name, pd.DataFrame(table))
-
     def delete_layer(self, name: str) -> None:
         self._dirty = True
-        if name in _SYSTEM:
-            raise WorkspaceError(f"{name!r} is reserved for Townmap's own records")
-        if name not in self._stored():
+        self._check_name(name)
+        if name not in self._tables():
             raise WorkspaceError(f"the workspace has no layer {name!r}")
         with self._con.cursor() as cur:
             cur.execute(sql.SQL("DROP TABLE {}").format(self._id(name)))
-        self._register = self._register[self._register["layer_id"] != name]
+        self._forget(name)
 
-    def write_raster(self, name: str, writer, *, fictional: bool = False, source: str = "",
-                     description: str = "") -> Path:  # fmt: skip
+    def write_raster(
+        self, name: str, writer, *, fictional: bool = False, source: str = "", description: str = ""
+    ) -> Path:
         """Call ``writer(path)`` to write a GeoTIFF; stored in the database at commit."""
         self._dirty = True
         tmp = self._tmpdir / f"{name}.tif"
@@ -507,12 +550,13 @@ class PostgisTransaction(TransactionBase):
         return tmp
 
     def delete_raster(self, name: str) -> None:
+        """Remove the raster at commit (or one written earlier in this transaction)."""
         self._dirty = True
-        if name not in self.ws.raster_names() and name not in self._rasters:
+        if name not in self.raster_names():
             raise WorkspaceError(f"the workspace has no raster {name!r}")
         self._rasters.pop(name, None)
         self._deleted_rasters.add(name)
-        self._register = self._register[self._register["layer_id"] != name]
+        self._forget(name)
 
     def _commit(self) -> None:
         if not self._dirty:
@@ -522,11 +566,12 @@ class PostgisTransaction(TransactionBase):
             _write_meta(cur, self._schema, self._meta)
             cur.execute(sql.SQL("DELETE FROM {}").format(self._id(LAYERS_TABLE)))
             cur.executemany(
-                sql.SQL("INSERT INTO {} ({}) VALUES (%s, %s, %s, %s, %s, %s)").format(
+                sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
                     self._id(LAYERS_TABLE),
-                    sql.SQL(", ").join(map(sql.Identifier, _REGISTER_COLUMNS)),
+                    sql.SQL(", ").join(map(sql.Identifier, REGISTER_COLUMNS)),
+                    sql.SQL(", ").join(sql.Placeholder() for _ in REGISTER_COLUMNS),
                 ),
-                self._register[_REGISTER_COLUMNS].astype(str).itertuples(index=False),
+                full_register(self._register).itertuples(index=False),
             )
             rasters = self._id(RASTERS_TABLE)
             for name in self._deleted_rasters:
@@ -550,3 +595,67 @@ class PostgisTransaction(TransactionBase):
         import shutil
 
         shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+
+_STAGE_NOTE = "townmap staging of {schema} by server process {pid}"
+
+
+def _with_schema(location: str, schema: str) -> str:
+    parts = urlsplit(location)
+    query = dict(parse_qsl(parts.query))
+    query["schema"] = schema
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _drop_dead_staging(con: psycopg.Connection, schema: str) -> None:
+    """Staging schemas of ``schema`` whose builder's server process has gone (a killed
+    copy or restore): provably Townmap's own and stale, so they are dropped."""
+    rows = con.execute(
+        "SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace "
+        "WHERE nspname LIKE %s",
+        (f"{schema[:40]}\\_stage\\_%",),
+    ).fetchall()
+    live = {int(r[0]) for r in con.execute("SELECT pid FROM pg_stat_activity").fetchall()}
+    for name, note in rows:
+        match = re.fullmatch(r"townmap staging of (\S+) by server process (\d+)", note or "")
+        if match and match[1] == schema and int(match[2]) not in live:
+            con.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+    con.commit()
+
+
+@contextlib.contextmanager
+def staged_schema(location: str, crs, metadata, catalog) -> Iterator[PostgisWorkspace]:
+    """A workspace built in a staging schema and renamed into place at the end (the old
+    schema dropped in the same database transaction); dropped if the block fails."""
+    conninfo, schema = parse_location(location)
+    staging = f"{schema[:40]}_stage_{uuid.uuid4().hex[:8]}"
+    con = connect(conninfo, location, False)
+    try:
+        _drop_dead_staging(con, schema)
+        try:
+            ws = PostgisWorkspace.create(_with_schema(location, staging), crs, metadata, catalog)
+            pid = con.execute("SELECT pg_backend_pid()").fetchone()[0]
+            note = _STAGE_NOTE.format(schema=schema, pid=pid)
+            con.execute(
+                sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
+                    sql.Identifier(staging), sql.Literal(note)
+                )
+            )
+            con.commit()
+            yield ws
+        except BaseException:
+            con.rollback()
+            con.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging)))
+            con.commit()
+            raise
+        con.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema),))
+        con.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        con.execute(
+            sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                sql.Identifier(staging), sql.Identifier(schema)
+            )
+        )
+        con.execute(sql.SQL("COMMENT ON SCHEMA {} IS NULL").format(sql.Identifier(schema)))
+        con.commit()
+    finally:
+        con.close()

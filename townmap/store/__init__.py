@@ -1,0 +1,158 @@
+"""The workspace store: the one door every read and write of a town's data goes through.
+
+Design (the living version; ``README.md`` → Architecture points here):
+
+**Interface.** ``townmap.store.interface`` declares ``Workspace`` and ``Transaction`` as
+typing protocols. Two adapters implement exactly them: a GeoPackage folder
+(``store.gpkg``, the default; the file opens in QGIS) and a PostGIS schema
+(``store.postgis``, for a bureau serving many users). Code outside ``townmap.store``
+opens a workspace with ``open_workspace`` and never names an adapter, a driver or a
+private name; a capability one back end lacks is asked for (``ws.pair_finder()`` is
+``None`` on a GeoPackage).
+
+**Writes.** ``with ws.transaction(action, layer=…) as tx:`` — the only way to write.
+The door takes the workspace's write lock (a lock file / a PostgreSQL advisory lock),
+then checks that ``ws.actor`` (``Actor(user, role)``, bound with ``ws.as_actor``) may do
+``action`` against the users *as they are under the lock*. Inside, ``tx.read_table`` /
+``tx.read_layer`` see what was committed when the lock was taken plus the transaction's
+own writes, so a read-modify-write cannot lose another writer's update. The change log's
+``user`` is ``tx.actor.user``.
+
+**Guarantees.** GeoPackage: copy-on-write of the file, one ``os.replace`` at commit —
+readers see the old or the new file, never half; a killed writer leaves its copy, which
+carries its process id and is removed by the next open that can take the lock at once.
+Rasters are replaced file by file just before the GeoPackage (a crash between the two can
+leave a new raster beside the old register; the register is rewritten on the next write).
+PostGIS: one database transaction per write; the server rolls back a killed client.
+Both: writers are serialised per workspace; readers never wait.
+
+**Disk full.** A write or copy that runs out of space ends in one line ("the disk is
+full: N MB needed, M free"), with its partial output removed and the workspace as it was.
+
+**Not goals.** Concurrent writers do not run in parallel (one at a time per workspace);
+no row-level merging beyond what a writer does under the lock (register edits detect
+stale edits themselves); no cross-workspace transactions; no schema-less layers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from pyproj import CRS
+
+from townmap.catalog import Catalog
+from townmap.errors import WorkspaceError
+from townmap.store import folders
+from townmap.store.base import (
+    GPKG_NAME,
+    IMPORT_LOG,
+    INTERNAL_PREFIX,
+    OWN_TABLES,
+    RASTER_DIR,
+    require_metric,
+)
+from townmap.store.interface import NOBODY, Actor, FolderSnapshot, LayerInfo, Transaction, Workspace
+from townmap.store.postgis import is_postgis, redact
+
+__all__ = [
+    "GPKG_NAME",
+    "IMPORT_LOG",
+    "INTERNAL_PREFIX",
+    "NOBODY",
+    "OWN_TABLES",
+    "RASTER_DIR",
+    "Actor",
+    "FolderSnapshot",
+    "LayerInfo",
+    "Transaction",
+    "Workspace",
+    "create_workspace",
+    "is_postgis",
+    "open_workspace",
+    "redact",
+    "require_metric",
+    "staged",
+    "workspace_exists",
+]
+
+
+def open_workspace(
+    location: str | Path, catalog: Catalog | None = None, actor: Actor = NOBODY
+) -> Workspace:
+    """The workspace at ``location``: a folder (GeoPackage) or a ``postgresql://`` URL."""
+    if is_postgis(location):
+        from townmap.store.postgis import PostgisWorkspace
+
+        return PostgisWorkspace(str(location), catalog=catalog, actor=actor)
+    from townmap.store.gpkg import GeoPackageWorkspace
+
+    return GeoPackageWorkspace(location, catalog=catalog, actor=actor)
+
+
+def create_workspace(
+    location: str | Path,
+    crs: CRS | str | int,
+    metadata: dict[str, str] | None = None,
+    catalog: Catalog | None = None,
+) -> Workspace:
+    """Create an empty workspace of the kind ``location`` names (in a metric CRS)."""
+    if is_postgis(location):
+        from townmap.store.postgis import PostgisWorkspace
+
+        return PostgisWorkspace.create(str(location), crs, metadata, catalog=catalog)
+    from townmap.store.gpkg import GeoPackageWorkspace
+
+    return GeoPackageWorkspace.create(location, crs, metadata, catalog=catalog)
+
+
+def workspace_exists(location: str | Path) -> bool:
+    """Whether a workspace can be opened at ``location`` (no error shown)."""
+    if not is_postgis(location):
+        return (Path(location) / GPKG_NAME).is_file()
+    try:
+        open_workspace(location)
+    except WorkspaceError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def staged(
+    location: str | Path,
+    crs: CRS | str | int,
+    metadata: dict[str, str] | None = None,
+    catalog: Catalog | None = None,
+    *,
+    kind: str = "build",
+) -> Iterator[Workspace]:
+    """A new, empty workspace built aside and put at ``location`` (replacing what is
+    there) only when the block ends without an error; otherwise it is removed and
+    ``location`` is as it was. Used by the demo builder, copies and restores."""
+    if is_postgis(location):
+        from townmap.store.postgis import staged_schema
+
+        with staged_schema(str(location), crs, metadata, catalog) as ws:
+            yield ws
+        return
+    target = Path(location)
+    staging = folders.staging_folder(target, kind)
+    try:
+        ws = create_workspace(staging, crs, metadata, catalog=catalog)
+        yield ws
+        staging.chmod(0o755)
+        install_folder(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def install_folder(staging: Path, target: Path) -> None:
+    """Swap a finished workspace folder in at ``target``, under the lock of the one it
+    replaces (no writer commits into a folder being replaced)."""
+    if (target / GPKG_NAME).is_file():
+        with open_workspace(target).locked():
+            folders.swap_in(staging, target)
+    else:
+        folders.swap_in(staging, target)

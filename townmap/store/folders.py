@@ -1,0 +1,149 @@
+"""Files a writer makes beside its real output, named so that a later open can prove they
+are Townmap's own and that their writer is dead — and then remove them.
+
+Every such name carries the writer's process id: ``.NAME.KIND-PID-RANDOM`` beside a
+folder, ``.workspace.tx-PID-RANDOM.gpkg`` inside one. A file is stale when its writer's
+process no longer exists, or (inside a workspace) when the cleaner holds the workspace's
+write lock, since only a lock holder writes there.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from townmap.errors import WorkspaceError
+
+#: what a writer leaves beside a workspace folder while it builds a replacement
+SIBLING_KINDS = ("build", "copy", "restore", "replaced", "export")
+_SIBLING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>[a-z]+)-(?P<pid>\d+)-[0-9a-f]{8,}$")
+UPLOADS = "townmap-upload-"
+_TAGGED = re.compile(r"-(?P<pid>\d+)-[0-9a-f]{8,}")
+
+
+def tag() -> str:
+    """``PID-RANDOM``: unique, and says which process wrote it."""
+    return f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def writer_dead(name: str) -> bool:
+    """Whether the process named in a tagged file name has gone (False when untagged)."""
+    match = _TAGGED.search(name)
+    return bool(match) and not alive(int(match["pid"]))
+
+
+def staging_folder(target: Path, kind: str) -> Path:
+    """A new, empty folder beside ``target`` for a writer of ``kind`` to build in."""
+    if kind not in SIBLING_KINDS:
+        raise ValueError(kind)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    folder = target.parent / f".{target.name}.{kind}-{tag()}"
+    folder.mkdir()
+    return folder
+
+
+def swap_in(staging: Path, folder: Path) -> None:
+    """Put the finished ``staging`` folder at ``folder``, replacing what is there; the old
+    one is moved aside first and removed last, so ``folder`` is never half-written."""
+    if not folder.exists():
+        staging.rename(folder)
+        return
+    old = folder.parent / f".{folder.name}.replaced-{tag()}"
+    folder.rename(old)
+    staging.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_siblings(folder: Path) -> list[Path]:
+    """Remove what dead writers left beside ``folder``; returns what was removed."""
+    removed = []
+    try:
+        entries = list(folder.parent.iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        match = _SIBLING.match(path.name)
+        if not match or match["name"] != folder.name or match["kind"] not in SIBLING_KINDS:
+            continue
+        if alive(int(match["pid"])):
+            continue
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def clean_temp(prefix: str) -> list[Path]:
+    """Remove temporary folders named ``PREFIX<pid>-…`` whose process has gone (uploads
+    of the Import page, a PostGIS transaction's local rasters)."""
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        if path.is_dir() and writer_dead(path.name):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def upload_folder() -> Path:
+    """Where the Import page keeps an uploaded file while it is planned and committed."""
+    clean_temp(UPLOADS)
+    return Path(tempfile.mkdtemp(prefix=f"{UPLOADS}{tag()}-"))
+
+
+# ------------------------------------------------------------------ disk full
+_FULL_TEXT = ("no space left on device", "database or disk is full", "disk is full")
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether an error (or one it was raised from) is the disk running out of space."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(text in str(exc).lower() for text in _FULL_TEXT):  # GDAL, SQLite
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def disk_full_error(where: Path, needed: int) -> WorkspaceError:
+    free = shutil.disk_usage(where if where.exists() else where.parent).free
+    return WorkspaceError(
+        f"the disk is full: {_mb(needed)} MB needed, {_mb(free)} MB free (at {where})"
+    )
+
+
+def require_space(where: Path, needed: int) -> None:
+    """Refuse before starting when ``needed`` bytes cannot fit where they would go."""
+    probe = where if where.exists() else where.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if shutil.disk_usage(probe).free < needed:
+        raise disk_full_error(probe, needed)
+
+
+def _mb(n: int) -> str:
+    return f"{max(n, 0) / 2**20:,.1f}"
+
+
+def size_of(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
