@@ -18,9 +18,9 @@ import rasterio
 
 from townmap.catalog import Catalog
 from townmap.errors import UploadError
+from townmap.io.gpkg_file import drop_gpkg_table
 from townmap.io.qgis_style import layer_qml
 from townmap.store import GPKG_NAME, INTERNAL_PREFIX, OWN_TABLES, Workspace, is_postgis
-from townmap.store.gpkg import drop_gpkg_table
 
 STYLES_TABLE = "layer_styles"
 _CREATE_STYLES = f"""

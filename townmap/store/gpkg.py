@@ -14,7 +14,6 @@ import contextlib
 import fcntl
 import os
 import shutil
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from pyproj import CRS
 
 from townmap.catalog import Catalog
 from townmap.errors import WorkspaceError
+from townmap.io.gpkg_file import drop_gpkg_table
 from townmap.store import folders
 from townmap.store.base import (
     GPKG_NAME,
@@ -286,33 +286,6 @@ def _write_meta(gpkg: Path, meta: dict[str, str]) -> None:
 
 def _write_register(gpkg: Path, table: pd.DataFrame) -> None:
     pyogrio.write_dataframe(full_register(table), gpkg, layer=LAYERS_TABLE, driver="GPKG")
-
-
-def drop_gpkg_table(gpkg: Path, name: str) -> None:
-    """Drop a table the way the GeoPackage spec wants (pyogrio has no delete-layer call)."""
-    con = sqlite3.connect(gpkg)
-    try:
-        with con:
-            tables = {r[0] for r in con.execute("select name from sqlite_master")}
-            for rtree in [
-                t
-                for t in tables
-                if t.startswith(f"rtree_{name}_") and t.count("_") == name.count("_") + 2
-            ]:
-                con.execute(f'drop table if exists "{rtree}"')
-            con.execute(f'drop table "{name}"')
-            for meta in (
-                "gpkg_extensions",
-                "gpkg_geometry_columns",
-                "gpkg_ogr_contents",
-                "gpkg_data_columns",
-                "gpkg_metadata_reference",
-                "gpkg_contents",
-            ):
-                if meta in tables:
-                    con.execute(f"delete from {meta} where lower(table_name) = lower(?)", (name,))
-    finally:
-        con.close()
 
 
 class GeoPackageTransaction(TransactionBase):
