@@ -302,7 +302,7 @@ def test_nothing_outside_the_store_names_a_back_end():
                     "townmap.workspace_pg",
                 ):
                     offenders.append(f"{path.name}: from {node.module}")
-                private = [a.name for a in node.names if a.name.startswith("_") and a.name[1] != "_"]
+                private = [a.name for a in node.names if a.name[:1] == "_" != a.name[1:2]]
                 if node.module.startswith("townmap") and private:
                     offenders.append(f"{path.name}: {node.module} {private}")
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "isinstance":
