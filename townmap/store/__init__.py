@@ -111,7 +111,8 @@ def create_workspace(
 def workspace_exists(location: str | Path) -> bool:
     """Whether a workspace can be opened at ``location`` (no error shown)."""
     if not is_postgis(location):
-        return (Path(location) / GPKG_NAME).is_file()
+        folder = Path(location)
+        return (folder / GPKG_NAME).is_file() or folders.recover(folder, GPKG_NAME)
     try:
         open_workspace(location)
     except WorkspaceError:

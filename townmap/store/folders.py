@@ -23,7 +23,7 @@ from townmap.errors import WorkspaceError
 SIBLING_KINDS = ("build", "copy", "restore", "replaced", "export")
 _SIBLING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>[a-z]+)-(?P<pid>\d+)-[0-9a-f]{8,}$")
 UPLOADS = "townmap-upload-"
-_TAGGED = re.compile(r"-(?P<pid>\d+)-[0-9a-f]{8,}")
+_TAGGED = re.compile(r"[.-](?P<pid>\d+)-[0-9a-f]{8,}")
 
 
 def tag() -> str:
@@ -69,6 +69,20 @@ def swap_in(staging: Path, folder: Path) -> None:
     folder.rename(old)
     staging.rename(folder)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def recover(folder: Path, marker: str) -> bool:
+    """Put back a folder a dead writer had moved aside to swap in its replacement and
+    was killed before the new one took its place (``folder`` missing, the old one
+    complete beside it): the change is then none, as if it had never started."""
+    if folder.exists() or not folder.parent.is_dir():
+        return False
+    for path in sorted(folder.parent.glob(f".{folder.name}.replaced-*")):
+        match = _SIBLING.match(path.name)
+        if match and not alive(int(match["pid"])) and (path / marker).is_file():
+            path.rename(folder)
+            return True
+    return False
 
 
 def clean_siblings(folder: Path) -> list[Path]:

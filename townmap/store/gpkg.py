@@ -63,7 +63,7 @@ class GeoPackageWorkspace(WorkspaceBase):
         self.gpkg = self.folder / GPKG_NAME
         self.catalog = catalog
         self.actor = actor
-        if not self.gpkg.is_file():
+        if not self.gpkg.is_file() and not folders.recover(self.folder, GPKG_NAME):
             raise WorkspaceError(
                 f"no workspace at {self.folder} (expected {GPKG_NAME}); "
                 "build the demo with 'townmap demo --out DIR' or create one"

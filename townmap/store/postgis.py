@@ -202,8 +202,12 @@ class PostgisWorkspace(WorkspaceBase):
         crs: CRS | str | int,
         metadata: dict[str, str] | None = None,
         catalog: Catalog | None = None,
+        *,
+        note: str | None = None,
     ) -> PostgisWorkspace:
-        """Create an empty workspace (its schema); refuses to overwrite an existing one."""
+        """Create an empty workspace (its schema); refuses to overwrite an existing one.
+        ``note`` becomes the schema's comment in the same transaction (staging schemas
+        name their builder's server process with it)."""
         conninfo, schema = parse_location(location)
         crs = require_metric(crs)
         if crs.to_epsg() is None:
@@ -224,6 +228,12 @@ class PostgisWorkspace(WorkspaceBase):
                         f"{redact(location)} has no PostGIS; run CREATE EXTENSION postgis there"
                     )
                 cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+                if note is not None:
+                    cur.execute(
+                        sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
+                            sql.Identifier(schema), sql.Literal(note)
+                        )
+                    )
                 for statement in MIGRATIONS[0]:
                     cur.execute(statement.format(s=sql.Identifier(schema).as_string(cur)))
                 _apply_migrations(cur, schema)
@@ -633,15 +643,11 @@ def staged_schema(location: str, crs, metadata, catalog) -> Iterator[PostgisWork
     try:
         _drop_dead_staging(con, schema)
         try:
-            ws = PostgisWorkspace.create(_with_schema(location, staging), crs, metadata, catalog)
             pid = con.execute("SELECT pg_backend_pid()").fetchone()[0]
             note = _STAGE_NOTE.format(schema=schema, pid=pid)
-            con.execute(
-                sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
-                    sql.Identifier(staging), sql.Literal(note)
-                )
+            ws = PostgisWorkspace.create(
+                _with_schema(location, staging), crs, metadata, catalog, note=note
             )
-            con.commit()
             yield ws
         except BaseException:
             con.rollback()
