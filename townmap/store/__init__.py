@@ -57,6 +57,8 @@ from townmap.store.base import (
 from townmap.store.interface import NOBODY, Actor, FolderSnapshot, LayerInfo, Transaction, Workspace
 from townmap.store.postgis import is_postgis, redact
 
+FULL_DISK = "the disk is full"
+
 __all__ = [
     "GPKG_NAME",
     "IMPORT_LOG",
@@ -128,10 +130,12 @@ def staged(
     catalog: Catalog | None = None,
     *,
     kind: str = "build",
+    needed: int = 0,
 ) -> Iterator[Workspace]:
     """A new, empty workspace built aside and put at ``location`` (replacing what is
     there) only when the block ends without an error; otherwise it is removed and
-    ``location`` is as it was. Used by the demo builder, copies and restores."""
+    ``location`` is as it was. Used by the demo builder, copies and restores. A full disk
+    ends in one line naming ``needed`` bytes (or what was written when it filled)."""
     if is_postgis(location):
         from townmap.store.postgis import staged_schema
 
@@ -145,6 +149,11 @@ def staged(
         yield ws
         staging.chmod(0o755)
         install_folder(staging, target)
+    except Exception as exc:
+        if FULL_DISK in str(exc) or not folders.is_disk_full(exc, staging):
+            raise
+        needed = max(needed, folders.size_of(staging))
+        raise folders.disk_full_error(target.parent, needed) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -38,13 +38,8 @@ def copy_workspace(source, destination, *, force: bool = False):
     target = Path(destination)
     needed = _size(src)
     folders.require_space(target, needed)
-    try:
-        with staged(target, src.crs, meta, kind="copy") as dst:
-            _fill(src, dst)
-    except Exception as exc:
-        if folders.is_disk_full(exc):
-            raise folders.disk_full_error(target.parent, needed) from None
-        raise
+    with staged(target, src.crs, meta, kind="copy", needed=needed) as dst:
+        _fill(src, dst)
     return open_workspace(target)
 
 

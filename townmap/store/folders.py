@@ -124,9 +124,16 @@ def upload_folder() -> Path:
 _FULL_TEXT = ("no space left on device", "database or disk is full", "disk is full")
 
 
-def is_disk_full(exc: BaseException | None) -> bool:
-    """Whether an error (or one it was raised from) is the disk running out of space."""
-    seen = 0
+#: below this much space left, a failed write is taken to be the disk running full
+LOW_SPACE = 2**20
+
+
+def is_disk_full(exc: BaseException | None, where: Path | None = None) -> bool:
+    """Whether an error (or one it was raised from) is the disk running out of space:
+    ENOSPC, or a driver's words for it, or any write error while the file system at
+    ``where`` has (almost) nothing left — GDAL and SQLite often say only "failed to
+    commit"."""
+    seen, first = 0, exc
     while exc is not None and seen < 8:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
@@ -134,11 +141,20 @@ def is_disk_full(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
         seen += 1
-    return False
+    if first is None or where is None:
+        return False
+    return free_space(where) < LOW_SPACE
+
+
+def free_space(where: Path) -> int:
+    probe = Path(where)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
 
 
 def disk_full_error(where: Path, needed: int) -> WorkspaceError:
-    free = shutil.disk_usage(where if where.exists() else where.parent).free
+    free = free_space(where)
     return WorkspaceError(
         f"the disk is full: {_mb(needed)} MB needed, {_mb(free)} MB free (at {where})"
     )
@@ -146,11 +162,8 @@ def disk_full_error(where: Path, needed: int) -> WorkspaceError:
 
 def require_space(where: Path, needed: int) -> None:
     """Refuse before starting when ``needed`` bytes cannot fit where they would go."""
-    probe = where if where.exists() else where.parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if shutil.disk_usage(probe).free < needed:
-        raise disk_full_error(probe, needed)
+    if free_space(where) < needed:
+        raise disk_full_error(where, needed)
 
 
 def _mb(n: int) -> str:

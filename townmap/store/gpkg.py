@@ -235,7 +235,7 @@ class GeoPackageWorkspace(WorkspaceBase):
                 yield tx
                 tx._commit()
             except Exception as exc:
-                if folders.is_disk_full(exc):
+                if folders.is_disk_full(exc, self.folder):
                     needed = tx.needed() if tx else folders.size_of(self.gpkg)
                     raise folders.disk_full_error(self.folder, needed) from None
                 raise
