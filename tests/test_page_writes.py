@@ -169,3 +169,20 @@ def test_treatment_page_saves_a_scenario_as_the_signed_in_user(ws, who):
     if who is PUBLIC:
         return _refused(at, ws, before)
     assert list(list_scenarios(ws)["scenario"]) == ["一厂 / one plant"]
+
+
+def test_a_register_edit_keeps_the_map_caches_and_a_layer_write_renews_them(ws):
+    """Caches are keyed per workspace and table: the map's caches (the vector layers)
+    survive an edit of a register table and are rebuilt when a layer changes."""
+    from townmap.management.editing import save_edits
+    from townmap.ui.map_data import Stamp, _vectors
+
+    planner = ws.as_actor(Actor(PLANNER["user"], PLANNER["role"]))
+    before = Stamp.of(ws)
+    table = ws.read_table("ems_aspects").assign(control="checked monthly")
+    save_edits(planner, "ems_aspects", table)
+    edited = Stamp.of(ws)
+    assert edited != before and _vectors(edited) == _vectors(before)
+    with planner.transaction() as tx:
+        tx.write_layer("rivers", tx.read_layer("rivers"))
+    assert _vectors(Stamp.of(ws)) != _vectors(edited)

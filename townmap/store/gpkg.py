@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,6 +140,24 @@ class GeoPackageWorkspace(WorkspaceBase):
 
     def metadata(self) -> dict[str, str]:
         return _read_meta(self.gpkg)
+
+    def table_revisions(self) -> dict[str, str]:
+        """Per layer, table and raster, a token that changes with every write of it —
+        Townmap's own (the register's revision) and anyone else's (the GeoPackage's
+        ``last_change``, which QGIS and GDAL keep; a raster file's modification time)."""
+        tokens = super().table_revisions()
+        con = sqlite3.connect(f"file:{self.gpkg}?mode=ro", uri=True)
+        try:
+            rows = con.execute("select table_name, last_change from gpkg_contents").fetchall()
+        finally:
+            con.close()
+        for name, changed in rows:
+            if name not in SYSTEM_TABLES:
+                tokens[name] = f"{tokens.get(name, '')}@{changed}"
+        for name in self.raster_names():
+            stat = (self.raster_folder / f"{name}.tif").stat()
+            tokens[name] = f"{tokens.get(name, '')}@{stat.st_mtime_ns}"
+        return tokens
 
     def layer_register(self) -> pd.DataFrame:
         """One row per stored layer: kind, fictional flag, source, when written."""

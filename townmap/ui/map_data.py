@@ -30,19 +30,34 @@ DYNAMIC = "enterprises"
 
 @dataclass(frozen=True)
 class Stamp:
-    """Identifies one version of a workspace (cache key)."""
+    """Identifies one version of a workspace's tables (cache key): a cache built from
+    some tables is keyed by ``stamp.only(those)``, so a write elsewhere in the workspace
+    (a register edit) does not rebuild it, and nothing clears other caches. Narrow to
+    the same set on every path into one cache (the map's caches: the vector layers)."""
 
     location: str
-    revision: int
+    tables: tuple[tuple[str, str], ...]
 
     @classmethod
     def of(cls, ws: Workspace) -> Stamp:
-        return cls(ws.location, ws.revision())
+        return cls(ws.location, tuple(sorted(ws.table_revisions().items())))
+
+    def only(self, names) -> Stamp:
+        keep = set(names)
+        return Stamp(self.location, tuple(kv for kv in self.tables if kv[0] in keep))
+
+
+def _vectors(stamp: Stamp) -> Stamp:
+    return stamp.only(s.id for s in common.catalog().by_kind("vector"))
+
+
+def layers(stamp: Stamp) -> dict[str, gpd.GeoDataFrame]:
+    """Every catalogued vector layer present, in the workspace CRS (read-only: don't mutate)."""
+    return _layers(_vectors(stamp))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def layers(stamp: Stamp) -> dict[str, gpd.GeoDataFrame]:
-    """Every catalogued vector layer present, in the workspace CRS (read-only: don't mutate)."""
+def _layers(stamp: Stamp) -> dict[str, gpd.GeoDataFrame]:
     ws = open_workspace(stamp.location, catalog=common.catalog())
     present = set(ws.layer_names())
     return {
@@ -54,9 +69,13 @@ def specs() -> dict[str, LayerSpec]:
     return dict(common.catalog().layers)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
 def static_layers(stamp: Stamp, lang: str) -> tuple[list[MapLayer], tuple | None]:
     """Map-ready layers that do not change with filters, and the town's bounds (WGS 84)."""
+    return _static_layers(_vectors(stamp), lang)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _static_layers(stamp: Stamp, lang: str) -> tuple[list[MapLayer], tuple | None]:
     data = layers(stamp)
     out = [prepare_layer(specs()[lid], gdf, lang) for lid, gdf in data.items() if lid != DYNAMIC]
     ref = data.get("town")
@@ -66,9 +85,13 @@ def static_layers(stamp: Stamp, lang: str) -> tuple[list[MapLayer], tuple | None
     return out, bounds
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
 def enterprise_layer(stamp: Stamp, lang: str, flt: tuple, style: tuple) -> MapLayer | None:
     """The filtered enterprises as a canvas payload (cached per filter and style)."""
+    return _enterprise_layer(_vectors(stamp), lang, flt, style)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _enterprise_layer(stamp: Stamp, lang: str, flt: tuple, style: tuple) -> MapLayer | None:
     tve = display_layer(stamp, DYNAMIC)
     if tve is None:
         return None
@@ -76,15 +99,23 @@ def enterprise_layer(stamp: Stamp, lang: str, flt: tuple, style: tuple) -> MapLa
     return prepare_layer(specs()[DYNAMIC], subset, lang, PointStyle(*style))
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
 def display_layer(stamp: Stamp, layer_id: str) -> gpd.GeoDataFrame | None:
     """A layer already in WGS 84, so each filter change only subsets and encodes."""
+    return _display_layer(_vectors(stamp), layer_id)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _display_layer(stamp: Stamp, layer_id: str) -> gpd.GeoDataFrame | None:
     gdf = layers(stamp).get(layer_id)
     return None if gdf is None else gdf.to_crs(DISPLAY_CRS)
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
 def terrain(stamp: Stamp) -> TerrainImages | None:
+    return _terrain(stamp.only(["dem"]))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _terrain(stamp: Stamp) -> TerrainImages | None:
     ws = open_workspace(stamp.location)
     if not ws.has_raster("dem"):
         return None
@@ -95,8 +126,12 @@ def render_cache() -> Path:
     return cache_dir() / "render"
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
 def search_index(stamp: Stamp) -> pd.DataFrame:
+    return _search_index(_vectors(stamp))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _search_index(stamp: Stamp) -> pd.DataFrame:
     return build_index(layers(stamp), specs())
 
 
