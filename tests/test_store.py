@@ -310,3 +310,44 @@ def test_nothing_outside_the_store_names_a_back_end():
                 if "Workspace" in text:
                     offenders.append(f"{path.name}: {text}")
     assert not offenders, offenders
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Every import between Townmap's modules, the ones inside functions included."""
+    root = PROJECT_ROOT / "townmap"
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = list(path.relative_to(PROJECT_ROOT).with_suffix("").parts)
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for module, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules
+                    else node.module
+                    for a in node.names
+                ]  # fmt: skip
+            graph[module] |= {t for t in targets if t in modules and t != module}
+    return graph
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    """No import cycle anywhere (the store and its adapters, users and the importer had
+    two); a package's ``__init__`` running before its submodules is not counted."""
+    graph = _import_graph()
+    cycles = []
+    for start in graph:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    cycles.append(" → ".join([*path, start]))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*path, nxt]))
+    assert not cycles, cycles[:5]

@@ -55,7 +55,7 @@ from townmap.store.base import (
     require_metric,
 )
 from townmap.store.interface import NOBODY, Actor, FolderSnapshot, LayerInfo, Transaction, Workspace
-from townmap.store.postgis import is_postgis, redact
+from townmap.store.locations import is_postgis, redact
 
 FULL_DISK = "the disk is full"
 

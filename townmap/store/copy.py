@@ -9,16 +9,12 @@ a failed copy — a full disk included — leaves nothing half-written behind.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-
-import geopandas as gpd
-import pandas as pd
 
 from townmap.errors import WorkspaceError
 from townmap.store import folders, open_workspace, staged, workspace_exists
-from townmap.store.base import OWN_TABLES
-from townmap.store.postgis import is_postgis, redact
+from townmap.store.locations import is_postgis, redact
+from townmap.store.transfer import fill, metadata_of
 
 
 def copy_workspace(source, destination, *, force: bool = False):
@@ -30,16 +26,16 @@ def copy_workspace(source, destination, *, force: bool = False):
         raise WorkspaceError(
             f"a workspace already exists at {redact(destination)}; use --force to replace it"
         )
-    meta = {k: v for k, v in src.metadata().items() if k != "crs"}
+    meta = metadata_of(src)
     if is_postgis(destination):
         with staged(str(destination), src.crs, meta, kind="copy") as dst:
-            _fill(src, dst)
+            fill(src, dst)
         return open_workspace(str(destination))
     target = Path(destination)
     needed = _size(src)
     folders.require_space(target, needed)
     with staged(target, src.crs, meta, kind="copy", needed=needed) as dst:
-        _fill(src, dst)
+        fill(src, dst)
     return open_workspace(target)
 
 
@@ -48,22 +44,3 @@ def _size(src) -> int:
     if hasattr(src, "database_size"):
         return src.database_size()
     return folders.size_of(Path(src.location))
-
-
-def _fill(src, dst) -> None:
-    """Everything of ``src`` into the empty workspace ``dst``, in one transaction."""
-    with src.locked():
-        frames = {name: src.read_layer(name) for name in src.stored_names()}
-        rasters = {name: src.raster_path(name) for name in src.raster_names()}
-        register = src.layer_register()
-    with dst.transaction("copy") as tx:
-        for name, frame in frames.items():
-            if name in OWN_TABLES:
-                tx.write_internal_table(name, frame)
-            elif isinstance(frame, gpd.GeoDataFrame):
-                tx.write_layer(name, frame)
-            else:
-                tx.write_table(name, pd.DataFrame(frame))
-        for name, path in rasters.items():
-            tx.write_raster(name, lambda out, path=path: shutil.copyfile(path, out))
-        tx.keep_register(register)

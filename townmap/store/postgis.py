@@ -20,7 +20,6 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import geopandas as gpd
 import pandas as pd
@@ -46,9 +45,8 @@ from townmap.store.base import (
     require_metric,
 )
 from townmap.store.interface import NOBODY, Actor, FolderSnapshot, LayerInfo
+from townmap.store.locations import parse_location, redact, with_schema
 
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-DEFAULT_SCHEMA = "townmap"
 #: a transaction's local files (rasters before they go in) live in a temp folder so named
 TX_TEMP = "townmap-pg-tx-"
 
@@ -69,34 +67,6 @@ MIGRATIONS: list[list[str]] = [
     # 3: a token per write of a layer (per-table cache keys)
     ["ALTER TABLE {s}.townmap_layers ADD COLUMN revision text NOT NULL DEFAULT ''"],
 ]
-
-
-def is_postgis(location: str | os.PathLike) -> bool:
-    return str(location).startswith(("postgresql://", "postgres://"))
-
-
-def parse_location(location: str) -> tuple[str, str]:
-    """(libpq connection URL, schema) from a workspace location."""
-    parts = urlsplit(str(location))
-    query = dict(parse_qsl(parts.query))
-    schema = query.pop("schema", DEFAULT_SCHEMA)
-    if not _SCHEMA_NAME.match(schema):
-        raise WorkspaceError(
-            f"schema {schema!r}: use lower-case letters, digits and '_' (at most 63)"
-        )
-    return urlunsplit(parts._replace(query=urlencode(query))), schema
-
-
-def redact(location: str | os.PathLike) -> str:
-    """The location without its password, for messages and logs."""
-    text = str(location)
-    if not is_postgis(text):
-        return text
-    parts = urlsplit(text)
-    if parts.password is None:
-        return text
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 #: per thread: one open read connection per server (libpq connection string)
@@ -385,13 +355,14 @@ class PostgisWorkspace(WorkspaceBase):
 
     def snapshot(self, folder: Path) -> FolderSnapshot:
         """A consistent copy (taken under the lock) as a GeoPackage folder in ``folder``."""
-        from townmap.store.copy import copy_workspace
+        from townmap.store.gpkg import GeoPackageWorkspace
+        from townmap.store.transfer import fill, metadata_of
 
         target = Path(folder) / self.name
-        copied = copy_workspace(self.location, target)
-        return FolderSnapshot(
-            target, copied.gpkg, [copied.raster_path(n) for n in copied.raster_names()]
-        )
+        copied = GeoPackageWorkspace.create(target, self.crs, metadata_of(self))
+        fill(self, copied)
+        rasters = [copied.raster_path(n) for n in copied.raster_names()]
+        return FolderSnapshot(target, copied.gpkg, rasters)
 
     def pair_finder(self):
         """The conflicts engine's joins pushed down into PostGIS (GiST, matched pairs only)."""
@@ -610,13 +581,6 @@ class PostgisTransaction(TransactionBase):
 _STAGE_NOTE = "townmap staging of {schema} by server process {pid}"
 
 
-def _with_schema(location: str, schema: str) -> str:
-    parts = urlsplit(location)
-    query = dict(parse_qsl(parts.query))
-    query["schema"] = schema
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
 def _drop_dead_staging(con: psycopg.Connection, schema: str) -> None:
     """Staging schemas of ``schema`` whose builder's server process has gone (a killed
     copy or restore): provably Townmap's own and stale, so they are dropped."""
@@ -646,7 +610,7 @@ def staged_schema(location: str, crs, metadata, catalog) -> Iterator[PostgisWork
             pid = con.execute("SELECT pg_backend_pid()").fetchone()[0]
             note = _STAGE_NOTE.format(schema=schema, pid=pid)
             ws = PostgisWorkspace.create(
-                _with_schema(location, staging), crs, metadata, catalog, note=note
+                with_schema(location, staging), crs, metadata, catalog, note=note
             )
             yield ws
         except BaseException:
