@@ -263,13 +263,13 @@ def test_a_raster_written_and_deleted_in_one_transaction_is_gone(location):
     assert "dem" not in set(ws.layer_register()["layer_id"])
 
 
-@pytest.mark.parametrize("crs", ["EPSG:4326", "EPSG:4490", "EPSG:3857"])
-def test_a_workspace_is_created_only_in_a_metric_projected_crs(new_location, crs):
+@pytest.mark.parametrize("crs", ["EPSG:4326", "EPSG:4490", "EPSG:3857", "EPSG:4547"])
+def test_a_workspace_is_created_only_in_a_crs_true_to_scale_in_metres(new_location, crs):
     location = new_location("crs")
-    if crs == "EPSG:3857":  # projected in metres (though not true to scale): accepted
-        assert create_workspace(location, crs).crs.to_epsg() == 3857
+    if crs == "EPSG:4547":  # CGCS2000 / 3-degree Gauss-Krüger CM 114°E: accepted
+        assert create_workspace(location, crs).crs.to_epsg() == 4547
         return
-    with pytest.raises(WorkspaceError, match=r"projected CRS in metres.*EPSG:45"):
+    with pytest.raises(WorkspaceError, match=r"projected CRS in metres.*EPSG:4549"):
         create_workspace(location, crs)
     assert not workspace_exists(location)
 

@@ -50,10 +50,14 @@ def now() -> str:
 
 
 def require_metric(crs: CRS | str | int) -> CRS:
-    """A workspace is stored in a projected CRS in metres: siting, suitability and every
-    distance rule measure in it. Anything else is refused, naming the CRS to use."""
+    """A workspace is stored in a projected CRS in metres, true to scale: siting,
+    suitability and every distance rule measure in it. Geographic CRSs and Mercator
+    (Web Mercator's metres are 1/cos(latitude) too long) are refused, naming the CRS to
+    use."""
     crs = CRS.from_user_input(crs)
-    if is_metric(crs):
+    method = (crs.coordinate_operation.method_name if crs.coordinate_operation else "").lower()
+    stretched = "mercator" in method and "transverse" not in method
+    if is_metric(crs) and not stretched:
         return crs
     hint = "the CGCS2000 3-degree Gauss–Krüger zone for the town's longitude"
     try:
@@ -63,9 +67,10 @@ def require_metric(crs: CRS | str | int) -> CRS:
             hint = f"{zone.name} (EPSG:{zone.to_epsg()}), {hint}"
     except CRSError:
         pass
+    why = " (its metres stretch with latitude, ~17 % at Lake Tai)" if stretched else ""
     raise WorkspaceError(
-        f"a workspace is stored in a projected CRS in metres, not {crs.name}; use {hint} "
-        "(EPSG:4549 at 120°E)"
+        f"a workspace is stored in a projected CRS in metres true to scale, not {crs.name}"
+        f"{why}; use {hint} (EPSG:4549 at 120°E)"
     )
 
 
