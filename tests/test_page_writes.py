@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from tests.helpers import fingerprint
 from townmap import PROJECT_ROOT
 from townmap.auth.users import add_user
+from townmap.settings import shell_actor
 from townmap.store import IMPORT_LOG, Actor, open_workspace
 
 UI = PROJECT_ROOT / "townmap" / "ui"
@@ -25,7 +26,7 @@ PUBLIC = {"user": "visitor", "role": "public"}
 def with_users(demo_ws, tmp_path_factory):
     folder = tmp_path_factory.mktemp("users") / "ws"
     shutil.copytree(demo_ws.folder, folder)
-    admin = open_workspace(folder, actor=Actor("admin", "administrator"))
+    admin = open_workspace(folder, actor=shell_actor())
     add_user(admin, "admin", "administrator", SECRET)
     for who in (PLANNER, PUBLIC):
         add_user(admin, who["user"], who["role"], SECRET)
@@ -145,7 +146,7 @@ def test_import_page_undoes_as_the_signed_in_user(ws, who, tmp_path, catalog):
     csv = tmp_path / "r.csv"
     csv.write_text("编号,名称,英文名,类型,人数,经度,纬度\nSRX,新小学,New School,school,300,119.95,"
                    "31.40\n", encoding="utf-8")  # fmt: skip
-    admin = open_workspace(ws.location, catalog=catalog, actor=Actor("admin", "administrator"))
+    admin = open_workspace(ws.location, catalog=catalog, actor=shell_actor())
     commit_import(admin, plan_import(csv, ImportOptions("sensitive_receptors"), catalog))
     before = fingerprint(ws)
     at = _page("import_page", who)

@@ -6,6 +6,7 @@ ends answer the same; nothing outside ``townmap.store`` names a back end."""
 from __future__ import annotations
 
 import ast
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ import shapely
 from tests import writers
 from townmap import PROJECT_ROOT
 from townmap.errors import AccessDenied, WorkspaceError
+from townmap.settings import shell_actor
 from townmap.store import Actor, create_workspace, open_workspace, workspace_exists
 from townmap.store.copy import copy_workspace
 
@@ -212,7 +214,8 @@ def test_the_door_checks_the_actor_under_the_lock_and_logs_its_name(location):
 
     ws = open_workspace(location)
     table = ws.read_table("ems_aspects")
-    add_user(ws.as_actor(Actor("admin", "administrator")), "li", "planner", writers.SECRET)
+    add_user(ws.as_actor(shell_actor()), "li", "planner", writers.SECRET)
+    add_user(ws.as_actor(shell_actor()), "visitor", "public", writers.SECRET)
     before = ws.revision()
     visitor = ws.as_actor(Actor("visitor", "public"))
     with pytest.raises(AccessDenied, match="'public' may not edit"), visitor.transaction() as tx:
@@ -351,3 +354,59 @@ def test_no_module_imports_one_that_imports_it_back():
                     seen.add(nxt)
                     stack.append((nxt, [*path, nxt]))
     assert not cycles, cycles[:5]
+
+
+# ------------------------------------------------------------------ litter
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(done.stdout)
+
+
+def test_a_dead_writers_files_are_removed_on_open_and_never_listed(demo_ws, tmp_path):
+    folder = tmp_path / "ws"
+    shutil.copytree(demo_ws.folder, folder)
+    pid = _dead_pid()
+    copy = folder / f".workspace.tx-{pid}-0123456789ab.gpkg"
+    shutil.copyfile(folder / "workspace.gpkg", copy)
+    raster = folder / "rasters" / f".townmap_prev_dem.tx-{pid}-0123456789ab.tif"
+    shutil.copyfile(folder / "rasters" / "dem.tif", raster)
+    beside = tmp_path / f".ws.restore-{pid}-0123456789ab"
+    beside.mkdir()
+    live = tmp_path / f".ws.restore-{os.getpid()}-0123456789ab"  # a writer still running
+    live.mkdir()
+    ws = open_workspace(folder)
+    assert not copy.exists() and not raster.exists() and not beside.exists()
+    assert live.exists()
+    assert ws.raster_names() == ["dem"] and "townmap_prev_dem" not in ws.layer_names()
+
+
+def test_a_running_writers_copy_is_left_alone(demo_ws, tmp_path):
+    folder = tmp_path / "ws"
+    shutil.copytree(demo_ws.folder, folder)
+    ws = open_workspace(folder)
+    with ws.transaction() as tx:
+        tx.write_table("scratch", pd.DataFrame({"a": [1]}))
+        mine = list(folder.glob(".workspace.tx-*"))
+        assert len(mine) == 1
+        open_workspace(folder)  # another page opens the workspace meanwhile
+        assert mine[0].exists()
+    assert open_workspace(folder).read_table("scratch")["a"].tolist() == [1]
+
+
+def test_uploads_of_a_server_that_has_gone_are_removed(tmp_path):
+    import tempfile
+
+    from townmap.store.folders import UPLOADS, upload_folder
+
+    gone = Path(tempfile.gettempdir()) / f"{UPLOADS}{_dead_pid()}-0123456789ab-x"
+    (gone / "abc").mkdir(parents=True)
+    (gone / "abc" / "upload.csv").write_text("a,b\n")
+    mine = upload_folder()
+    try:
+        assert not gone.exists() and mine.is_dir() and str(os.getpid()) in mine.name
+    finally:
+        shutil.rmtree(mine, ignore_errors=True)

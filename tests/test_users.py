@@ -21,6 +21,7 @@ from townmap.auth.users import (
 )
 from townmap.cli import main
 from townmap.errors import UploadError
+from townmap.settings import shell_actor
 from townmap.store import Actor, is_postgis
 
 SECRET = "correct horse battery staple"
@@ -30,7 +31,7 @@ SECRET = "correct horse battery staple"
 def ws(demo_copy):
     """The demo on each back end: every users test runs on GeoPackage and PostGIS, as
     the administrator who manages its users (the role checks bind other actors)."""
-    return demo_copy.as_actor(Actor("admin", "administrator"))
+    return demo_copy.as_actor(shell_actor())
 
 
 def _everything_stored(ws) -> bytes:
@@ -138,6 +139,7 @@ def test_every_write_checks_the_role_on_the_server_side(ws):
         ws.as_actor(Actor("solo")), "ems_aspects", table
     )  # no users yet: single-user default
     add_user(ws, "admin", "administrator", SECRET)
+    add_user(ws, "li", "planner", SECRET)
     before = fingerprint(ws)
     with pytest.raises(PermissionError):
         save_edits(ws.as_actor(Actor("x", "consultant")), "ems_aspects", table.assign(control="x"))
@@ -205,18 +207,21 @@ def test_imports_scenarios_and_exports_check_the_role_too(ws, tmp_path):
         ws.catalog or __import__("townmap.catalog").catalog.load_catalog(),
     )
     add_user(ws, "admin", "administrator", SECRET)
+    add_user(ws, "zhao", "consultant", SECRET)
+    add_user(ws, "visitor", "public", SECRET)
+    add_user(ws, "wu", "consultant", SECRET)
     before = fingerprint(ws)
     with pytest.raises(AccessDenied, match="public"):
-        commit_import(ws.as_actor(Actor("", "public")), plan)
+        commit_import(ws.as_actor(Actor("visitor", "public")), plan)
     with pytest.raises(AccessDenied):
-        undo_last_import(ws.as_actor(Actor("", "public")))
+        undo_last_import(ws.as_actor(Actor("visitor", "public")))
     with pytest.raises(AccessDenied):
-        delete_scenario(ws.as_actor(Actor("", "consultant")), "any")
+        delete_scenario(ws.as_actor(Actor("wu", "consultant")), "any")
     with pytest.raises(AccessDenied):
-        export_layer(ws.as_actor(Actor("", "public")), "enterprises", tmp_path / "e.csv")
+        export_layer(ws.as_actor(Actor("visitor", "public")), "enterprises", tmp_path / "e.csv")
     assert fingerprint(ws) == before and not (tmp_path / "e.csv").exists()
     commit_import(ws.as_actor(Actor("zhao", "consultant")), plan)  # a consultant may import
-    export_layer(ws.as_actor(Actor("", "consultant")), "enterprises", tmp_path / "e.csv")
+    export_layer(ws.as_actor(Actor("zhao", "consultant")), "enterprises", tmp_path / "e.csv")
     cli = ["export", "--layer", "enterprises", "--workspace", str(ws.location), "--out"]
     assert main([*cli, str(tmp_path / "cli.csv")]) == 0  # the shell acts as administrator
 
@@ -244,6 +249,7 @@ def test_a_consultant_edits_and_undoes_only_their_own_imports(ws, tmp_path):
     add_user(ws, "admin", "administrator", SECRET)
     add_user(ws, "zhao", "consultant", SECRET)
     add_user(ws, "qian", "consultant", SECRET)
+    add_user(ws, "li", "planner", SECRET)
     table = ws.read_table("ems_aspects")
     with pytest.raises(AccessDenied, match="imported"):  # not imported by anyone yet
         save_edits(
@@ -253,7 +259,7 @@ def test_a_consultant_edits_and_undoes_only_their_own_imports(ws, tmp_path):
             catalog=catalog,
         )
     csv = export_layer(
-        ws.as_actor(Actor("", "consultant")), "ems_aspects", tmp_path / "aspects.csv"
+        ws.as_actor(Actor("zhao", "consultant")), "ems_aspects", tmp_path / "aspects.csv"
     )
     plan = plan_import(csv, ImportOptions(layer_id="ems_aspects"), catalog)
     assert plan.ok, plan.blocking
@@ -334,3 +340,23 @@ def test_single_sign_on_lets_in_only_registered_addresses(ws, monkeypatch):
     li = page({"is_logged_in": True, "email": "li@bureau.example.cn"})
     assert not li.exception and li.dataframe
     assert any("li@bureau.example.cn (planner)" in c.value for c in li.sidebar.caption)
+
+
+def test_a_removed_or_demoted_user_is_refused_although_still_signed_in(ws):
+    """The door reads the role from the users table under the lock, not from the
+    session: a page signed in before the change keeps no more rights than the table."""
+    from townmap.errors import AccessDenied
+    from townmap.management.editing import save_edits
+
+    add_user(ws, "admin", "administrator", SECRET)
+    add_user(ws, "li", "planner", SECRET)
+    session = ws.as_actor(Actor("li", "planner"))  # signed in as a planner
+    table = ws.read_table("ems_aspects")
+    save_edits(session, "ems_aspects", table.assign(control="a"))
+    reset_password(ws, "li", "another good secret", role="public")
+    with pytest.raises(AccessDenied, match="'public' may not edit"):
+        save_edits(session, "ems_aspects", table.assign(control="b"))
+    remove_user(ws, "li")
+    with pytest.raises(AccessDenied, match="not a user"):
+        save_edits(session, "ems_aspects", table.assign(control="c"))
+    assert (ws.read_table("ems_aspects")["control"] == "a").all()

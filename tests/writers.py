@@ -26,10 +26,17 @@ def _ws(location: str, user: str, role: str | None = "planner"):
     return open_workspace(location, catalog=load_catalog(), actor=Actor(user, role))
 
 
+def _admin(location: str):
+    """The command line's administrator (trusted: it holds the workspace files)."""
+    from townmap.settings import shell_actor
+
+    return open_workspace(location, actor=shell_actor())
+
+
 def add_user(location: str, i: int, payload=None) -> str:
     from townmap.auth.users import add_user
 
-    add_user(_ws(location, "admin", "administrator"), f"user{i:02d}", "planner", SECRET)
+    add_user(_admin(location), f"user{i:02d}", "planner", SECRET)
     return f"user{i:02d}"
 
 
@@ -108,7 +115,7 @@ def save_scenario(location: str, i: int, payload) -> str:
 def same_user(location: str, i: int, payload=None) -> str:
     from townmap.auth.users import add_user
 
-    add_user(_ws(location, "admin", "administrator"), "zhao", "planner", SECRET)
+    add_user(_admin(location), "zhao", "planner", SECRET)
     return "zhao"
 
 

@@ -46,23 +46,40 @@ def imported_by(reader, layer_id: str) -> str | None:
     return None if mine.empty else str(mine["user"].iloc[-1])
 
 
+def role_now(reader, actor) -> str | None:
+    """The actor's role as the users table says *now* (a session that signed in before a
+    user was removed or demoted keeps no more than the table gives). The command line is
+    trusted as administrator: whoever runs it holds the workspace files."""
+    if actor.shell:
+        return "administrator"
+    table = reader.read_internal_table(USERS_TABLE)
+    if table is None or not len(table) or not actor.user:
+        return None
+    row = table[table["user"].astype(str).str.lower() == actor.user.lower()]
+    return str(row["role"].iloc[0]) if len(row) else None
+
+
 def admit(reader, actor, action: str, layer: str | None = None) -> None:
     """The door: a workspace without users is the single-user default (everything
-    allowed); with users, the actor's role decides. ``edit`` of one ``layer`` also lets a
-    consultant through for the layers they imported themselves (the import log says who)."""
+    allowed); with users, the actor's role in the users table decides. ``edit`` of one
+    ``layer`` also lets a consultant through for the layers they imported themselves
+    (the import log says who)."""
     if not has_users(reader):
         return
-    allowed = roles().get(actor.role or "", {}).get("may", [])
+    role = role_now(reader, actor)
+    if role is None and actor.user and actor.role:
+        raise AccessDenied(f"{actor.user!r} is not a user of this workspace (any more)")
+    allowed = roles().get(role or "", {}).get("may", [])
     if action in allowed:
         return
     if action == "edit" and layer and "edit_own_imports" in allowed:
         if actor.user and imported_by(reader, layer) == actor.user:
             return
         raise AccessDenied(
-            f"a {actor.role} edits only layers they imported; {layer!r} was not imported by "
+            f"a {role} edits only layers they imported; {layer!r} was not imported by "
             f"{actor.user or 'them'}"
         )
-    authorize(actor.role, action)
+    authorize(role, action)
 
 
 def require(ws, action: str) -> None:

@@ -9,6 +9,7 @@ write lock, since only a lock holder writes there.
 
 from __future__ import annotations
 
+import atexit
 import errno
 import os
 import re
@@ -115,9 +116,13 @@ def clean_temp(prefix: str) -> list[Path]:
 
 
 def upload_folder() -> Path:
-    """Where the Import page keeps an uploaded file while it is planned and committed."""
+    """Where the Import page keeps uploaded files (and their previews) while they are
+    planned and committed: one folder per server process, removed when it exits, or by
+    the next server when it was killed."""
     clean_temp(UPLOADS)
-    return Path(tempfile.mkdtemp(prefix=f"{UPLOADS}{tag()}-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"{UPLOADS}{tag()}-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 # ------------------------------------------------------------------ disk full

@@ -26,10 +26,14 @@ class Actor:
     """Who writes: the user named in the change log and the role the door checks.
 
     ``role=None`` is nobody signed in: allowed everything on a workspace without users
-    (the single-user default), refused everything once it has users."""
+    (the single-user default), refused everything once it has users. Once a workspace
+    has users, the door takes the role from its users table, not from the actor: the
+    actor's ``role`` is what the session believed at sign-in."""
 
     user: str = ""
     role: str | None = None
+    #: the command line: trusted as administrator (it holds the workspace files anyway)
+    shell: bool = False
 
     def __post_init__(self) -> None:  # names are compared and logged without padding
         object.__setattr__(self, "user", str(self.user or "").strip())

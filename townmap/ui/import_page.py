@@ -7,7 +7,6 @@ logged), and the last import can be undone from here too.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -206,7 +205,6 @@ def render() -> None:
             if st.button(t("import_commit", lang), type="primary", disabled=not plan.ok):
                 try:
                     record = commit_import(ws, plan)
-                    shutil.rmtree(path.parent, ignore_errors=True)  # in the workspace now
                     st.success(
                         t("import_done", lang).format(
                             n=record["features"], layer=plan.spec.label.get(lang)
