@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import shapely
 from streamlit.testing.v1 import AppTest
 
 from tests.helpers import fingerprint
@@ -187,3 +188,17 @@ def test_a_register_edit_keeps_the_map_caches_and_a_layer_write_renews_them(ws):
     with planner.transaction() as tx:
         tx.write_layer("rivers", tx.read_layer("rivers"))
     assert _vectors(Stamp.of(ws)) != _vectors(edited)
+
+
+def test_two_moderators_deciding_the_same_comment_the_second_is_refused(ws):
+    from townmap.participation.comments import add_comment, moderate, read_comments
+
+    facilitator = ws.as_actor(Actor(PLANNER["user"], PLANNER["role"]))
+    cid = add_comment(facilitator, shapely.Point(119.93, 31.38), category="air", text="smoke")
+    row = len(read_comments(ws)) - 1
+    at = _page("comments_page", PLANNER, cm_section="moderate")  # opens the list
+    moderate(facilitator, {cid: "rejected"}, seen={cid: "pending"})  # someone else, meanwhile
+    at.session_state["cm_moderation"] = {"edited_rows": {row: {"decision": "approved"}}}
+    _press(at, "Save")
+    assert any("someone else moderated" in e.value for e in at.error), [e.value for e in at.error]
+    assert read_comments(ws).set_index("comment_id").loc[cid, "status"] == "rejected"

@@ -55,7 +55,9 @@ def _moderate(ws, lang: str) -> None:
     if frame.empty:
         st.info(t("no_data", lang))
         return
-    table = frame.drop(columns="geometry").copy()
+    if "cm_base" not in st.session_state:  # the list as this moderator opened it
+        st.session_state["cm_base"] = frame.drop(columns="geometry").copy()
+    table = st.session_state["cm_base"].copy()
     table["decision"] = table["status"]
     edited = st.data_editor(
         table, hide_index=True, width="stretch", key="cm_moderation",
@@ -67,6 +69,7 @@ def _moderate(ws, lang: str) -> None:
     if st.button(t("save", lang), type="primary", key="cm_save"):
         decisions = dict(zip(edited["comment_id"], edited["decision"], strict=True))
         seen = dict(zip(table["comment_id"], table["status"], strict=True))
+        st.session_state.pop("cm_base", None)  # next time: the list as it is then
         try:
             n = moderate(writer, decisions, seen=seen)
             st.success(t("moderated", lang).format(n=n))
