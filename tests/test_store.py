@@ -374,13 +374,17 @@ def test_a_dead_writers_files_are_removed_on_open_and_never_listed(demo_ws, tmp_
     shutil.copyfile(folder / "workspace.gpkg", copy)
     raster = folder / "rasters" / f".townmap_prev_dem.tx-{pid}-0123456789ab.tif"
     shutil.copyfile(folder / "rasters" / "dem.tif", raster)
-    beside = tmp_path / f".ws.restore-{pid}-0123456789ab"
+    from townmap.store.folders import host_id
+
+    beside = tmp_path / f".ws.restore-{pid}-{host_id()}-0123456789ab"
     beside.mkdir()
-    live = tmp_path / f".ws.restore-{os.getpid()}-0123456789ab"  # a writer still running
+    live = tmp_path / f".ws.restore-{os.getpid()}-{host_id()}-0123456789ab"  # still running
     live.mkdir()
+    elsewhere = tmp_path / f".ws.copy-{pid}-00000000-0123456789ab"  # another machine's
+    elsewhere.mkdir()
     ws = open_workspace(folder)
     assert not copy.exists() and not raster.exists() and not beside.exists()
-    assert live.exists()
+    assert live.exists() and elsewhere.exists()  # not provably stale: left alone
     assert ws.raster_names() == ["dem"] and "townmap_prev_dem" not in ws.layer_names()
 
 
@@ -400,9 +404,9 @@ def test_a_running_writers_copy_is_left_alone(demo_ws, tmp_path):
 def test_uploads_of_a_server_that_has_gone_are_removed(tmp_path):
     import tempfile
 
-    from townmap.store.folders import UPLOADS, upload_folder
+    from townmap.store.folders import UPLOADS, host_id, upload_folder
 
-    gone = Path(tempfile.gettempdir()) / f"{UPLOADS}{_dead_pid()}-0123456789ab-x"
+    gone = Path(tempfile.gettempdir()) / f"{UPLOADS}{_dead_pid()}-{host_id()}-0123456789ab-x"
     (gone / "abc").mkdir(parents=True)
     (gone / "abc" / "upload.csv").write_text("a,b\n")
     mine = upload_folder()
@@ -410,3 +414,65 @@ def test_uploads_of_a_server_that_has_gone_are_removed(tmp_path):
         assert not gone.exists() and mine.is_dir() and str(os.getpid()) in mine.name
     finally:
         shutil.rmtree(mine, ignore_errors=True)
+
+
+def test_a_commit_killed_after_its_journal_is_finished_by_the_next_open(
+    demo_ws, tmp_path, monkeypatch
+):
+    """Between the journal and the last rename the commit is rolled forward: the new
+    DEM and the GeoPackage that logs it arrive together (all, not half)."""
+    import townmap.store.gpkg as gpkg
+
+    folder = tmp_path / "ws"
+    shutil.copytree(demo_ws.folder, folder)
+    ws = open_workspace(folder)
+    dem = ws.raster_path("dem").read_bytes()
+    real, calls = os.replace, []
+
+    def dies_after_the_journal(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:  # journal in place, the new DEM renamed, then the kill
+            raise SystemExit("killed")
+        real(src, dst)
+
+    monkeypatch.setattr(gpkg.os, "replace", dies_after_the_journal)
+    monkeypatch.setattr(gpkg.GeoPackageTransaction, "_discard", lambda self: None)  # no cleanup
+    with pytest.raises(SystemExit), ws.transaction() as tx:
+        tx.write_table("marker", pd.DataFrame({"a": [1]}))
+        tx.write_raster("dem", lambda out: Path(out).write_bytes(dem))
+        tx.write_raster("slope", lambda out: Path(out).write_bytes(dem))
+    monkeypatch.undo()
+    assert (folder / ".townmap.commit.json").exists()
+    ws = open_workspace(folder)  # the next open finishes it
+    assert ws.has_table("marker") and ws.has_raster("slope")
+    assert not list(folder.glob(".townmap.commit*")) and not list(folder.glob(".workspace.tx-*"))
+    assert not list((folder / "rasters").glob(".*"))
+
+
+def test_a_writer_waiting_while_the_folder_is_replaced_locks_the_new_one(demo_ws, tmp_path):
+    import threading
+
+    from townmap.store.folders import staging_folder, swap_in
+
+    folder = tmp_path / "ws"
+    shutil.copytree(demo_ws.folder, folder)
+    replacement = staging_folder(folder, "restore")
+    shutil.copytree(demo_ws.folder, replacement, dirs_exist_ok=True)
+    ws = open_workspace(folder)
+    entered, proceed = threading.Event(), threading.Event()
+
+    def writer():
+        with ws.transaction() as tx:
+            entered.set()
+            proceed.wait(60)
+            tx.write_table("written_after_swap", pd.DataFrame({"a": [1]}))
+
+    with ws.locked():  # a restore holds the lock and swaps the folder
+        thread = threading.Thread(target=writer)
+        thread.start()
+        swap_in(replacement, folder)
+    assert entered.wait(60)
+    assert open_workspace(folder)._acquire(wait=False) is None  # the writer holds the new lock
+    proceed.set()
+    thread.join(60)
+    assert open_workspace(folder).has_table("written_after_swap")

@@ -11,28 +11,49 @@ from __future__ import annotations
 
 import atexit
 import errno
+import hashlib
 import os
 import re
 import shutil
+import socket
 import tempfile
 import uuid
 from pathlib import Path
 
-from townmap.errors import WorkspaceError
+from townmap.errors import TownmapError, WorkspaceError
 
 #: what a writer leaves beside a workspace folder while it builds a replacement
 SIBLING_KINDS = ("build", "copy", "restore", "replaced", "export")
-_SIBLING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>[a-z]+)-(?P<pid>\d+)-[0-9a-f]{8,}$")
+_SIBLING = re.compile(
+    r"^\.(?P<name>.+)\.(?P<kind>[a-z]+)-(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-[0-9a-f]{8,}$"
+)
 UPLOADS = "townmap-upload-"
-_TAGGED = re.compile(r"[.-](?P<pid>\d+)-[0-9a-f]{8,}")
+_TAGGED = re.compile(r"[.-](?P<pid>\d+)-(?P<host>[0-9a-f]{8})-[0-9a-f]{8,}")
+
+
+def host_id() -> str:
+    """This machine (and container): a process id means something only where it runs."""
+    ident = f"{socket.gethostname()}|{_boot_id()}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:8]
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
 
 
 def tag() -> str:
-    """``PID-RANDOM``: unique, and says which process wrote it."""
-    return f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    """``PID-HOST-RANDOM``: unique, and says which process on which machine wrote it."""
+    return f"{os.getpid()}-{host_id()}-{uuid.uuid4().hex[:12]}"
 
 
-def alive(pid: int) -> bool:
+def alive(pid: int, host: str | None = None) -> bool:
+    """Whether the writer may still run. A writer of another machine or container (or a
+    name without one) is taken to be alive: its death cannot be proven from here."""
+    if host is not None and host != host_id():
+        return True
     if pid == os.getpid():
         return True
     try:
@@ -47,7 +68,7 @@ def alive(pid: int) -> bool:
 def writer_dead(name: str) -> bool:
     """Whether the process named in a tagged file name has gone (False when untagged)."""
     match = _TAGGED.search(name)
-    return bool(match) and not alive(int(match["pid"]))
+    return bool(match) and not alive(int(match["pid"]), match["host"])
 
 
 def staging_folder(target: Path, kind: str) -> Path:
@@ -80,8 +101,11 @@ def recover(folder: Path, marker: str) -> bool:
         return False
     for path in sorted(folder.parent.glob(f".{folder.name}.replaced-*")):
         match = _SIBLING.match(path.name)
-        if match and not alive(int(match["pid"])) and (path / marker).is_file():
-            path.rename(folder)
+        if match and not alive(int(match["pid"]), match["host"]) and (path / marker).is_file():
+            try:
+                path.rename(folder)
+            except OSError:  # another page put it back first
+                return folder.is_dir()
             return True
     return False
 
@@ -97,7 +121,7 @@ def clean_siblings(folder: Path) -> list[Path]:
         match = _SIBLING.match(path.name)
         if not match or match["name"] != folder.name or match["kind"] not in SIBLING_KINDS:
             continue
-        if alive(int(match["pid"])):
+        if alive(int(match["pid"]), match["host"]):
             continue
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
         removed.append(path)
@@ -146,8 +170,8 @@ def is_disk_full(exc: BaseException | None, where: Path | None = None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
         seen += 1
-    if first is None or where is None:
-        return False
+    if first is None or where is None or isinstance(first, TownmapError):
+        return False  # a refusal of ours (a permission, a stale edit) is no full disk
     return free_space(where) < LOW_SPACE
 
 

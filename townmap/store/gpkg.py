@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import sqlite3
@@ -45,6 +46,8 @@ from townmap.store.base import (
 from townmap.store.interface import NOBODY, Actor, FolderSnapshot, LayerInfo
 
 _LOCK_NAME = ".townmap.lock"
+#: what a commit is about to make visible, written just before it does (roll-forward)
+_JOURNAL = ".townmap.commit.json"
 _TX_GLOB = ".workspace.tx-*"
 
 
@@ -110,24 +113,53 @@ class GeoPackageWorkspace(WorkspaceBase):
         """Remove what dead writers left in and beside the folder. Inside, only while the
         lock can be taken at once (then no writer is alive in here); never waits."""
         removed = folders.clean_siblings(self.folder)
-        inside = list(self.folder.glob(_TX_GLOB)) + list(self.raster_folder.glob(".*.tx-*"))
+        inside = [
+            *self.folder.glob(_TX_GLOB),
+            *self.folder.glob(f"{_JOURNAL}*"),
+            *self.raster_folder.glob(".*.tx-*"),
+        ]
         if not inside:
             return removed
-        with open(self.folder / _LOCK_NAME, "a+") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return removed  # a writer is at work: its files are not litter
-            try:
-                for path in self.folder.glob(_TX_GLOB):
-                    path.unlink(missing_ok=True)
-                    removed.append(path)
-                for path in self.raster_folder.glob(".*.tx-*"):
-                    path.unlink(missing_ok=True)
-                    removed.append(path)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        lock = self._acquire(wait=False)
+        if lock is None:
+            return removed  # a writer is at work: its files are not litter
+        try:
+            for path in self.folder.glob(_TX_GLOB):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+            for path in [*self.raster_folder.glob(".*.tx-*"), *self.folder.glob(f"{_JOURNAL}.*")]:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        finally:
+            _release(lock)
         return removed
+
+    def _acquire(self, *, wait: bool = True):
+        """The write lock, on the lock file that is *now* in the folder (a restore or a
+        copy may have swapped the folder while this process waited on the old one's);
+        a commit a killed writer had journalled is finished first."""
+        path = self.folder / _LOCK_NAME
+        while True:
+            lock = open(path, "a+")  # noqa: SIM115 - held until _release
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                return None
+            try:
+                now = os.stat(path)
+            except FileNotFoundError:
+                now = None
+            mine = os.fstat(lock.fileno())
+            if now is not None and (now.st_ino, now.st_dev) == (mine.st_ino, mine.st_dev):
+                break
+            _release(lock)  # the folder was replaced: lock the one that is there now
+        try:
+            _finish_commit(self.folder)
+        except BaseException:
+            _release(lock)
+            raise
+        return lock
 
     # ------------------------------------------------------------------ reading
     @property
@@ -233,12 +265,11 @@ class GeoPackageWorkspace(WorkspaceBase):
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the workspace's write lock (no writer can commit meanwhile)."""
-        with open(self.folder / _LOCK_NAME, "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        lock = self._acquire()
+        try:
+            yield
+        finally:
+            _release(lock)
 
     @contextlib.contextmanager
     def transaction(
@@ -275,6 +306,36 @@ class GeoPackageWorkspace(WorkspaceBase):
                 shutil.copy2(self.raster_folder / f"{name}.tif", target)
                 rasters.append(target)
         return FolderSnapshot(folder, folder / GPKG_NAME, rasters)
+
+
+def _release(lock) -> None:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    finally:
+        lock.close()
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def _finish_commit(folder: Path) -> None:
+    """Roll forward a commit whose writer died after writing its journal: everything it
+    was to make visible is complete on disk, so finishing it is safe (and all-or-none)."""
+    journal = folder / _JOURNAL
+    if not journal.is_file():
+        return
+    plan = json.loads(journal.read_text(encoding="utf-8"))
+    rasters = folder / RASTER_DIR
+    for tmp, final in plan["rasters"].items():
+        if (rasters / tmp).exists():
+            os.replace(rasters / tmp, rasters / final)
+    if (folder / plan["gpkg"]).exists():
+        os.replace(folder / plan["gpkg"], folder / GPKG_NAME)
+    for final in plan["delete"]:
+        (rasters / final).unlink(missing_ok=True)
+    journal.unlink()
 
 
 def _raster_info(name: str, path: Path) -> LayerInfo:
@@ -324,6 +385,8 @@ class GeoPackageTransaction(TransactionBase):
         except BaseException:
             self._tmp.unlink(missing_ok=True)
             raise
+        stat = os.stat(self._tmp)
+        self._identity = (stat.st_ino, stat.st_dev)
         self._meta = _read_meta(self._tmp)
         self._crs = CRS.from_wkt(self._meta["crs"])
         self._register = full_register(pyogrio.read_dataframe(self._tmp, layer=LAYERS_TABLE))
@@ -365,6 +428,7 @@ class GeoPackageTransaction(TransactionBase):
 
     # ------------------------------------------------------------ writes
     def _store(self, name: str, frame: pd.DataFrame, description: str) -> None:
+        self._check_copy()
         self._written += int(frame.memory_usage(deep=True).sum())
         pyogrio.write_dataframe(
             frame, self._tmp, layer=name, driver="GPKG", layer_options={"DESCRIPTION": description}
@@ -376,6 +440,7 @@ class GeoPackageTransaction(TransactionBase):
         self._check_name(name)
         if name not in self._tables():
             raise WorkspaceError(f"the workspace has no layer {name!r}")
+        self._check_copy()
         drop_gpkg_table(self._tmp, name)
         self._forget(name)
 
@@ -407,18 +472,46 @@ class GeoPackageTransaction(TransactionBase):
         self._forget(name)
 
     def _commit(self) -> None:
+        """Journal what becomes visible, then make it so: written rasters, the
+        GeoPackage, deleted rasters. A writer killed after the journal is rolled forward
+        by the next lock holder; killed before it, nothing happened."""
         if not self._dirty:  # a read-only transaction leaves the file as it was
             return
+        self._check_copy()
         _write_meta(self._tmp, self._meta)
         _write_register(self._tmp, self._register)
-        with open(self._tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        _fsync(self._tmp)
+        for tmp in self._rasters.values():
+            _fsync(tmp)
         folder = self.ws.raster_folder
+        plan = {
+            "gpkg": self._tmp.name,
+            "rasters": {tmp.name: f"{name}.tif" for name, tmp in self._rasters.items()},
+            "delete": [f"{name}.tif" for name in sorted(self._deleted)],
+        }
+        journal = self.ws.folder / _JOURNAL
+        staged = journal.with_name(f"{_JOURNAL}.{self._tag}")
+        staged.write_text(json.dumps(plan), encoding="utf-8")
+        _fsync(staged)
+        os.replace(staged, journal)
         for name, tmp in self._rasters.items():
             os.replace(tmp, folder / f"{name}.tif")
+        os.replace(self._tmp, self.ws.gpkg)
         for name in self._deleted:
             (folder / f"{name}.tif").unlink(missing_ok=True)
-        os.replace(self._tmp, self.ws.gpkg)
+        journal.unlink()
+
+    def _check_copy(self) -> None:
+        """The private copy must still be the one this transaction made: were it gone,
+        GDAL would start a new file holding only this transaction's layers."""
+        try:
+            now = os.stat(self._tmp)
+        except FileNotFoundError:
+            now = None
+        if now is None or (now.st_ino, now.st_dev) != self._identity:
+            raise WorkspaceError(
+                "this change's working copy of the workspace was removed; nothing was written"
+            )
 
     def _discard(self) -> None:
         self._tmp.unlink(missing_ok=True)
