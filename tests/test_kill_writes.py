@@ -230,6 +230,12 @@ def test_a_write_killed_anywhere_leaves_all_or_none_and_no_litter(
 
         out = backup(ws, payload["out"])  # the next backup clears a dead one's part file
         assert [p.name for p in out.parent.iterdir()] == [out.name]
+        import tempfile  # ... and a dead one's snapshot in the temporary folder
+
+        from townmap.store.folders import writer_dead
+
+        snapshots = Path(tempfile.gettempdir()).glob("townmap-backup-*")
+        assert not [p for p in snapshots if writer_dead(p.name)]
     if kind in ("dem", "backup") and backend == "gpkg":
         from townmap.io.backup import backup
 

@@ -6,7 +6,6 @@ workspace first, and only then swaps it in — a bad backup never replaces a goo
 from __future__ import annotations
 
 import shutil
-import tempfile
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ def backup(ws: Workspace, out: str | Path) -> Path:
             stale.unlink(missing_ok=True)
     tmp = out.with_name(f".{out.name}.{folders.tag()}.part")
     try:
-        with tempfile.TemporaryDirectory(prefix="townmap-backup-") as tmpdir:
+        with folders.temp_folder("townmap-backup-") as tmpdir:
             snap = ws.snapshot(Path(tmpdir))
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
                 zf.write(snap.gpkg, GPKG_NAME)
@@ -89,7 +88,7 @@ def restore(archive: str | Path, location: str | Path, *, force: bool = False) -
 
 
 def _restore_via_copy(archive: Path, location: str, force: bool) -> Workspace:
-    with tempfile.TemporaryDirectory(prefix="townmap-restore-") as tmpdir:
+    with folders.temp_folder("townmap-restore-") as tmpdir:
         restore(archive, Path(tmpdir) / "ws")
         try:
             return copy_workspace(Path(tmpdir) / "ws", location, force=force)

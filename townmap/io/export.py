@@ -11,7 +11,6 @@ are written aside and moved into place, so a failed export leaves no half-writte
 from __future__ import annotations
 
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from openpyxl.cell import WriteOnlyCell
 from townmap.crs import DISPLAY_CRS
 from townmap.errors import UploadError
 from townmap.store import Workspace
+from townmap.store.folders import temp_folder
 
 FORMATS = {
     ".gpkg": "GPKG",
@@ -110,13 +110,10 @@ def export_sheets(frames: dict[str, pd.DataFrame], out: str | Path) -> Path:
         raise UploadError("several tables go into one .xlsx workbook")
     _check_target(out, "utf-8")
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
-    try:
+    with temp_folder(".townmap-export-", out.parent) as staging:
         target = staging / out.name
         _xlsx_sheets(frames, target)
         shutil.move(target, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
@@ -186,8 +183,7 @@ def export_frame(
     if suffix in (".shp", ".zip", ".kml", ".geojson") and not is_vector:
         raise UploadError(f"{name} is a table without geometry: export it as .csv, .xlsx or .gpkg")
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
-    try:
+    with temp_folder(".townmap-export-", out.parent) as staging:
         target = staging / out.name
         if suffix == ".csv":
             guard_formulas(_flat(frame)).to_csv(target, index=False, encoding="utf-8-sig")
@@ -208,5 +204,3 @@ def export_frame(
                     zf.write(part, part.name)
         shutil.move(target, out)
         return out
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

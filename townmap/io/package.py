@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import tempfile
 from pathlib import Path
 
 import rasterio
@@ -20,7 +19,7 @@ from townmap.catalog import Catalog
 from townmap.errors import UploadError
 from townmap.io.gpkg_file import drop_gpkg_table
 from townmap.io.qgis_style import layer_qml
-from townmap.store import GPKG_NAME, INTERNAL_PREFIX, OWN_TABLES, Workspace, is_postgis
+from townmap.store import GPKG_NAME, INTERNAL_PREFIX, OWN_TABLES, Workspace, folders
 
 STYLES_TABLE = "layer_styles"
 _CREATE_STYLES = f"""
@@ -108,11 +107,10 @@ def export_workspace(ws: Workspace, out: str | Path, catalog: Catalog) -> Path:
         raise UploadError(
             f"the whole workspace is exported as a GeoPackage (.gpkg), not {out.name}"
         )
-    if not is_postgis(ws.location) and out.resolve() == (Path(ws.location) / GPKG_NAME).resolve():
+    if out.resolve() == (Path(str(ws.location)) / GPKG_NAME).resolve():
         raise UploadError("choose another file: that is the workspace itself")
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
-    try:
+    with folders.temp_folder(".townmap-export-", out.parent) as staging:
         snap = ws.snapshot(staging / "snapshot")
         target = staging / out.name
         shutil.move(snap.gpkg, target)
@@ -130,5 +128,3 @@ def export_workspace(ws: Workspace, out: str | Path, catalog: Catalog) -> Path:
         _add_styles(target, catalog)
         shutil.move(target, out)
         return out
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

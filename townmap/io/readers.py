@@ -8,8 +8,6 @@ whose one line says what was wrong and what to do; GDAL's own messages are kept 
 from __future__ import annotations
 
 import csv
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -24,6 +22,7 @@ from shapely.errors import ShapelyError
 from townmap.errors import UploadError
 from townmap.io.archive import DEFAULT_LIMITS, Limits, check_zip, safe_extract
 from townmap.io.encoding import EncodingGuess, detect_bytes, shapefile_encoding
+from townmap.store.folders import temp_folder
 
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".kml"}
 TABLE_SUFFIXES = {".csv", ".txt"}
@@ -216,8 +215,7 @@ def list_sources(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> list[str]
 
 
 def _from_archive(path: Path, encoding: str | None, layer: str | None, limits: Limits) -> RawData:
-    workdir = Path(tempfile.mkdtemp(prefix="townmap-upload-"))
-    try:
+    with temp_folder("townmap-extract-") as workdir:
         files = safe_extract(path, workdir, limits)
         usable = [
             f
@@ -238,8 +236,6 @@ def _from_archive(path: Path, encoding: str | None, layer: str | None, limits: L
         data.notes.insert(0, f"read {target.name} from {path.name}")
         data.source = path
         return data
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def read_file(

@@ -131,6 +131,7 @@ def staged(
     *,
     kind: str = "build",
     needed: int = 0,
+    check_crs: bool = True,
 ) -> Iterator[Workspace]:
     """A new, empty workspace built aside and put at ``location`` (replacing what is
     there) only when the block ends without an error; otherwise it is removed and
@@ -139,13 +140,15 @@ def staged(
     if is_postgis(location):
         from townmap.store.postgis import staged_schema
 
-        with staged_schema(str(location), crs, metadata, catalog) as ws:
+        with staged_schema(str(location), crs, metadata, catalog, check_crs=check_crs) as ws:
             yield ws
         return
     target = Path(location)
     staging = folders.staging_folder(target, kind)
     try:
-        ws = create_workspace(staging, crs, metadata, catalog=catalog)
+        from townmap.store.gpkg import GeoPackageWorkspace
+
+        ws = GeoPackageWorkspace.create(staging, crs, metadata, catalog, check_crs=check_crs)
         yield ws
         staging.chmod(0o755)
         install_folder(staging, target)

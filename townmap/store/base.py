@@ -56,7 +56,7 @@ def require_metric(crs: CRS | str | int) -> CRS:
     use."""
     crs = CRS.from_user_input(crs)
     method = (crs.coordinate_operation.method_name if crs.coordinate_operation else "").lower()
-    stretched = "mercator" in method and "transverse" not in method
+    stretched = method.startswith("mercator") or "pseudo mercator" in method
     if is_metric(crs) and not stretched:
         return crs
     hint = "the CGCS2000 3-degree Gauss–Krüger zone for the town's longitude"

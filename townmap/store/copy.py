@@ -28,19 +28,17 @@ def copy_workspace(source, destination, *, force: bool = False):
         )
     meta = metadata_of(src)
     if is_postgis(destination):
-        with staged(str(destination), src.crs, meta, kind="copy") as dst:
+        with staged(str(destination), src.crs, meta, kind="copy", check_crs=False) as dst:
             fill(src, dst)
         return open_workspace(str(destination))
     target = Path(destination)
     needed = _size(src)
     folders.require_space(target, needed)
-    with staged(target, src.crs, meta, kind="copy", needed=needed) as dst:
+    with staged(target, src.crs, meta, kind="copy", needed=needed, check_crs=False) as dst:
         fill(src, dst)
     return open_workspace(target)
 
 
 def _size(src) -> int:
     """Roughly what a copy of ``src`` takes on disk (its files, or its tables' size)."""
-    if hasattr(src, "database_size"):
-        return src.database_size()
-    return folders.size_of(Path(src.location))
+    return src.size_on_disk()

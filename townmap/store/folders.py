@@ -10,6 +10,7 @@ write lock, since only a lock holder writes there.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import errno
 import hashlib
 import os
@@ -18,6 +19,7 @@ import shutil
 import socket
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from townmap.errors import TownmapError, WorkspaceError
@@ -139,14 +141,36 @@ def clean_temp(prefix: str) -> list[Path]:
     return removed
 
 
-def upload_folder() -> Path:
-    """Where the Import page keeps uploaded files (and their previews) while they are
-    planned and committed: one folder per server process, removed when it exits, or by
-    the next server when it was killed."""
-    clean_temp(UPLOADS)
-    folder = Path(tempfile.mkdtemp(prefix=f"{UPLOADS}{tag()}-"))
+def process_folder(prefix: str) -> Path:
+    """A temporary folder for this server process (the Import page's uploads, the Export
+    page's files): removed when the process exits, or by the next one when it was
+    killed."""
+    clean_temp(prefix)
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{tag()}-"))
     atexit.register(shutil.rmtree, folder, True)
     return folder
+
+
+def upload_folder() -> Path:
+    """Where the Import page keeps uploaded files (and their previews) while they are
+    planned and committed."""
+    return process_folder(UPLOADS)
+
+
+@contextlib.contextmanager
+def temp_folder(prefix: str, where: Path | None = None) -> Iterator[Path]:
+    """A temporary folder for one piece of work (a backup's snapshot, an export's
+    staging), named so that a killed run's folder is removed by the next run."""
+    base = Path(where) if where is not None else Path(tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
+    for stale in base.glob(f"{prefix}*"):
+        if stale.is_dir() and writer_dead(stale.name):
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{tag()}-", dir=base))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ disk full

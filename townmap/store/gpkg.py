@@ -90,13 +90,16 @@ class GeoPackageWorkspace(WorkspaceBase):
         crs: CRS | str | int,
         metadata: dict[str, str] | None = None,
         catalog: Catalog | None = None,
+        *,
+        check_crs: bool = True,
     ) -> GeoPackageWorkspace:
-        """Create an empty workspace; refuses to overwrite an existing one."""
+        """Create an empty workspace; refuses to overwrite an existing one. A copy of an
+        existing workspace keeps that one's CRS (``check_crs=False``)."""
         folder = Path(folder)
         gpkg = folder / GPKG_NAME
         if gpkg.exists():
             raise WorkspaceError(f"a workspace already exists at {folder}; choose another folder")
-        crs = require_metric(crs)
+        crs = require_metric(crs) if check_crs else CRS.from_user_input(crs)
         folder.mkdir(parents=True, exist_ok=True)
         meta = {"crs": crs.to_wkt(), "created": now(), **(metadata or {})}
         tmp = folder / f".workspace.tx-{folders.tag()}.gpkg"
@@ -178,7 +181,7 @@ class GeoPackageWorkspace(WorkspaceBase):
         Townmap's own (the register's revision) and anyone else's (the GeoPackage's
         ``last_change``, which QGIS and GDAL keep; a raster file's modification time)."""
         tokens = super().table_revisions()
-        con = sqlite3.connect(f"file:{self.gpkg}?mode=ro", uri=True)
+        con = sqlite3.connect(f"{self.gpkg.resolve().as_uri()}?mode=ro", uri=True)
         try:
             rows = con.execute("select table_name, last_change from gpkg_contents").fetchall()
         finally:
@@ -256,6 +259,10 @@ class GeoPackageWorkspace(WorkspaceBase):
         self._check_vector(name)
         info = pyogrio.read_info(self.gpkg, layer=name)
         return LayerInfo(name, int(info["features"]), info["crs"], info["geometry_type"])
+
+    def size_on_disk(self) -> int:
+        """Bytes the folder takes (what a copy of it needs, roughly)."""
+        return folders.size_of(self.folder)
 
     def pair_finder(self):
         """No pushed-down joins here: the conflicts engine joins in memory."""

@@ -174,12 +174,13 @@ class PostgisWorkspace(WorkspaceBase):
         catalog: Catalog | None = None,
         *,
         note: str | None = None,
+        check_crs: bool = True,
     ) -> PostgisWorkspace:
         """Create an empty workspace (its schema); refuses to overwrite an existing one.
         ``note`` becomes the schema's comment in the same transaction (staging schemas
         name their builder's server process with it)."""
         conninfo, schema = parse_location(location)
-        crs = require_metric(crs)
+        crs = require_metric(crs) if check_crs else CRS.from_user_input(crs)
         if crs.to_epsg() is None:
             raise WorkspaceError("a PostGIS workspace needs a CRS with an EPSG code")
         meta = {"crs": crs.to_wkt(), "created": now(), **(metadata or {})}
@@ -348,6 +349,15 @@ class PostgisWorkspace(WorkspaceBase):
             tx._admit(action, layer)
             yield tx
             tx._commit()
+        except psycopg.errors.DiskFull:
+            raise WorkspaceError(
+                f"the disk is full on the database server of {redact(self.location)}: "
+                "nothing was written; free space there and try again"
+            ) from None
+        except Exception as exc:
+            if tx is not None and folders.is_disk_full(exc, tx._tmpdir):
+                raise folders.disk_full_error(tx._tmpdir, tx._written) from None
+            raise
         finally:
             if tx is not None:
                 tx._discard()
@@ -359,7 +369,7 @@ class PostgisWorkspace(WorkspaceBase):
         from townmap.store.transfer import fill, metadata_of
 
         target = Path(folder) / self.name
-        copied = GeoPackageWorkspace.create(target, self.crs, metadata_of(self))
+        copied = GeoPackageWorkspace.create(target, self.crs, metadata_of(self), check_crs=False)
         fill(self, copied)
         rasters = [copied.raster_path(n) for n in copied.raster_names()]
         return FolderSnapshot(target, copied.gpkg, rasters)
@@ -370,7 +380,7 @@ class PostgisWorkspace(WorkspaceBase):
 
         return lambda crs: PostgisPairs(self, crs)
 
-    def database_size(self) -> int:
+    def size_on_disk(self) -> int:
         """Bytes the schema's tables take on the server (what a copy out needs, roughly)."""
         with self._cursor() as cur:
             cur.execute(
@@ -405,9 +415,15 @@ def _materialise(cur, table: sql.Identifier, name: str) -> Path:
     if not path.is_file():
         cur.execute(sql.SQL("SELECT data FROM {} WHERE name = %s").format(table), (name,))
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{uuid.uuid4().hex}.tif"
-        tmp.write_bytes(bytes(cur.fetchone()[0]))
-        os.replace(tmp, path)
+        for stale in folder.glob(".*.tif"):  # a killed reader's half-written copy
+            if folders.writer_dead(stale.name):
+                stale.unlink(missing_ok=True)
+        tmp = folder / f".{row[0][:12]}.{folders.tag()}.tif"
+        try:
+            tmp.write_bytes(bytes(cur.fetchone()[0]))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     return path
 
 
@@ -439,6 +455,7 @@ class PostgisTransaction(TransactionBase):
         self._rasters: dict[str, Path] = {}
         self._deleted_rasters: set[str] = set()
         self._tmpdir = Path(tempfile.mkdtemp(prefix=f"{TX_TEMP}{folders.tag()}-"))
+        self._written = 0
         self._dirty = False
 
     def _meta_now(self) -> dict[str, str]:
@@ -505,8 +522,11 @@ class PostgisTransaction(TransactionBase):
         try:
             with self._con.cursor() as cur:
                 pg_frames.create_table(cur, self._schema, name, frame, srid)
+        except psycopg.errors.DiskFull:
+            raise
         except psycopg.Error as exc:
-            raise WorkspaceError(f"could not store {name!r}: {exc}".strip()) from None
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise WorkspaceError(f"could not store {name!r}: {first}") from None
 
     def delete_layer(self, name: str) -> None:
         self._dirty = True
@@ -524,6 +544,7 @@ class PostgisTransaction(TransactionBase):
         self._dirty = True
         tmp = self._tmpdir / f"{name}.tif"
         writer(tmp)
+        self._written += tmp.stat().st_size if tmp.exists() else 0
         self._rasters[name] = tmp
         self._deleted_rasters.discard(name)
         if not name.startswith(INTERNAL_PREFIX):
@@ -598,7 +619,9 @@ def _drop_dead_staging(con: psycopg.Connection, schema: str) -> None:
 
 
 @contextlib.contextmanager
-def staged_schema(location: str, crs, metadata, catalog) -> Iterator[PostgisWorkspace]:
+def staged_schema(
+    location: str, crs, metadata, catalog, *, check_crs: bool = True
+) -> Iterator[PostgisWorkspace]:
     """A workspace built in a staging schema and renamed into place at the end (the old
     schema dropped in the same database transaction); dropped if the block fails."""
     conninfo, schema = parse_location(location)
@@ -610,7 +633,12 @@ def staged_schema(location: str, crs, metadata, catalog) -> Iterator[PostgisWork
             pid = con.execute("SELECT pg_backend_pid()").fetchone()[0]
             note = _STAGE_NOTE.format(schema=schema, pid=pid)
             ws = PostgisWorkspace.create(
-                with_schema(location, staging), crs, metadata, catalog, note=note
+                with_schema(location, staging),
+                crs,
+                metadata,
+                catalog,
+                note=note,
+                check_crs=check_crs,
             )
             yield ws
         except BaseException:

@@ -55,6 +55,21 @@ def catalog() -> Catalog:
     return load_catalog(layers_dir())
 
 
+@st.cache_resource(show_spinner=False)
+def _downloads() -> Path:
+    from townmap.store.folders import process_folder
+
+    return process_folder("townmap-download-")
+
+
+def download_dir() -> Path:
+    """A new folder for a file offered for download: inside this server's own temporary
+    folder, removed when the server exits (or by the next one, if it was killed)."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp(dir=_downloads()))
+
+
 def workspace_folder() -> str | Path:
     """The configured workspace location: a folder or a PostGIS URL."""
     return default_workspace()

@@ -29,17 +29,26 @@ def analysis_specs() -> dict[str, LayerSpec]:
     return {p.stem: load_layer_file(p) for p in sorted(folder.glob("*.toml"))}
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
 def conflicts(stamp: map_data.Stamp) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Findings with their feature's geometry (workspace CRS), and the rules not applied."""
+    """Findings with their feature's geometry (workspace CRS), and the rules not applied
+    (recomputed when a vector layer or the metadata changes, not for a register edit)."""
+    return _conflicts(map_data.vectors(stamp))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _conflicts(stamp: map_data.Stamp) -> tuple[gpd.GeoDataFrame, list[str]]:
     ws = open_workspace(stamp.location, catalog=common.catalog())
     result, geoms = check_workspace(ws, common.catalog(), rules())
     frame = gpd.GeoDataFrame(result.findings, geometry=geoms.values, crs=result.crs)
     return frame, result.skipped
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
 def zone_checks(stamp: map_data.Stamp) -> pd.DataFrame:
+    return _zone_checks(map_data.vectors(stamp))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _zone_checks(stamp: map_data.Stamp) -> pd.DataFrame:
     ws = open_workspace(stamp.location, catalog=common.catalog())
     return check_zones(map_data.layers(stamp), load_matrix(), context=workspace_context(ws))
 

@@ -7,7 +7,6 @@ the workspace itself is only read.
 
 from __future__ import annotations
 
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -61,7 +60,7 @@ def render() -> None:
             disabled=suffix != ".zip",
         )
         if st.button(t("export_prepare", lang), key="exp_go"):
-            out = Path(tempfile.mkdtemp(prefix="townmap-export-")) / f"{layer}{suffix}"
+            out = common.download_dir() / f"{layer}{suffix}"
             try:
                 _offer(
                     lang,
@@ -75,7 +74,7 @@ def render() -> None:
     st.caption(t("export_all_help", lang))
     if st.button(t("export_prepare", lang), key="exp_all_go"):
         name = f"townmap-workspace-{date.today():%Y%m%d}.gpkg"
-        out = Path(tempfile.mkdtemp(prefix="townmap-export-")) / name
+        out = common.download_dir() / name
         try:
             _offer(lang, export_workspace(ws, out, cat), "exp_all_download")
         except TownmapError as exc:

@@ -1,12 +1,13 @@
 """Cached data behind the map page: read once per workspace version, built once per language.
 
 Streamlit reruns the page on every interaction; everything expensive is cached here,
-keyed by the workspace folder and its modification stamp, so a rewritten workspace is
-read again and nothing else is.
+keyed by the workspace and the revisions of the tables it reads (``Stamp``), so a layer
+that changed is read again and nothing else is.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,11 +41,23 @@ class Stamp:
 
     @classmethod
     def of(cls, ws: Workspace) -> Stamp:
-        return cls(ws.location, tuple(sorted(ws.table_revisions().items())))
+        meta = hashlib.sha256(repr(sorted(ws.metadata().items())).encode()).hexdigest()[:16]
+        tokens = {**ws.table_revisions(), METADATA: meta}
+        return cls(ws.location, tuple(sorted(tokens.items())))
 
     def only(self, names) -> Stamp:
-        keep = set(names)
+        """The same stamp for a cache that reads only ``names`` (and the metadata)."""
+        keep = {*names, METADATA}
         return Stamp(self.location, tuple(kv for kv in self.tables if kv[0] in keep))
+
+
+#: the workspace's metadata (context values of the rules, the fiction flag) in a stamp
+METADATA = "townmap_metadata"
+
+
+def vectors(stamp: Stamp) -> Stamp:
+    """The stamp of the map's data and of the analyses that read every vector layer."""
+    return _vectors(stamp)
 
 
 def _vectors(stamp: Stamp) -> Stamp:

@@ -5,8 +5,6 @@ download. Everything is computed here, offline."""
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 
 import shapely
 import shapely.geometry
@@ -43,7 +41,7 @@ def _area(stamp, lang: str) -> str | None:
         if drawn is None:
             st.info(t("report_draw_first", lang))
             return None
-        path = Path(tempfile.mkdtemp(prefix="townmap-area-")) / "drawn_area.geojson"
+        path = common.download_dir() / "drawn_area.geojson"
         geometry = shapely.geometry.mapping(drawn)
         feature = {"type": "Feature", "properties": {}, "geometry": geometry}
         collection = {"type": "FeatureCollection", "features": [feature]}
@@ -75,7 +73,7 @@ def render() -> None:
             ws, area=area, lang=report_lang, catalog=common.catalog(),
             progress=lambda f, label: bar.progress(min(f, 1.0), text=label or t("done", lang)),
         )  # fmt: skip
-        out = Path(tempfile.mkdtemp(prefix="townmap-report-")) / f"townmap_report{fmt}"
+        out = common.download_dir() / f"townmap_report{fmt}"
         write_report(report, out)
     except TownmapError as exc:
         bar.empty()

@@ -4,9 +4,6 @@ a page module runs the page.)"""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import geopandas as gpd
 import pandas as pd
 import shapely
@@ -50,7 +47,7 @@ def export_widget(lang: str, frame: pd.DataFrame, name: str, key: str, formats=F
         t("export_format", lang), formats, format_func=FORMAT_LABELS.get, key=f"{key}_fmt",
         label_visibility="collapsed",
     )  # fmt: skip
-    out = Path(tempfile.mkdtemp(prefix="townmap-export-")) / f"{name}{fmt}"
+    out = common.download_dir() / f"{name}{fmt}"
     try:
         if fmt != ".gpkg" and isinstance(frame, gpd.GeoDataFrame):
             frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
