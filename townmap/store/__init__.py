@@ -13,23 +13,34 @@ private name; a capability one back end lacks is asked for (``ws.pair_finder()``
 **Writes.** ``with ws.transaction(action, layer=…) as tx:`` — the only way to write.
 The door takes the workspace's write lock (a lock file / a PostgreSQL advisory lock),
 then checks that ``ws.actor`` (``Actor(user, role)``, bound with ``ws.as_actor``) may do
-``action`` against the users *as they are under the lock*. Inside, ``tx.read_table`` /
+``action``: on a workspace with users, with the role the users table gives that user
+*under the lock* (a session signed in before its user was removed or demoted gets no
+more); the command line is a trusted shell actor. Inside, ``tx.read_table`` /
 ``tx.read_layer`` see what was committed when the lock was taken plus the transaction's
 own writes, so a read-modify-write cannot lose another writer's update. The change log's
 ``user`` is ``tx.actor.user``.
 
-**Guarantees.** GeoPackage: copy-on-write of the file, one ``os.replace`` at commit —
-readers see the old or the new file, never half; a killed writer leaves its copy, which
-carries its process id and is removed by the next open that can take the lock at once.
-Rasters are replaced file by file just before the GeoPackage (a crash between the two can
-leave a new raster beside the old register; the register is rewritten on the next write).
-PostGIS: one database transaction per write; the server rolls back a killed client.
-Both: writers are serialised per workspace; readers never wait.
+**Guarantees.** GeoPackage: copy-on-write of the file; at commit a journal names what
+becomes visible (written rasters, the new file, deleted rasters), then the renames run.
+A writer killed before the journal changed nothing; one killed after it is rolled
+forward by the next lock holder — all or none, rasters included. The lock is taken on
+the lock file that is in the folder at that moment (a restore that swapped the folder
+cannot leave a writer working unlocked). PostGIS: one database transaction per write;
+the server rolls back a killed client. Both: writers are serialised per workspace;
+readers never wait.
+
+**Litter.** What a writer makes beside its output carries its process id and machine
+(``store.folders``); the next open, or the next run of the same kind, removes what a
+dead writer left — inside a workspace only while it can take the lock at once — and
+nothing of it is ever listed as data or backed up. A writer on another machine is never
+taken for dead.
 
 **Disk full.** A write or copy that runs out of space ends in one line ("the disk is
 full: N MB needed, M free"), with its partial output removed and the workspace as it was.
 
-**Not goals.** Concurrent writers do not run in parallel (one at a time per workspace);
+**Not goals.** A GeoPackage workspace on a network file system (its locks are not to be
+trusted there: use PostGIS for shared use); concurrent writers do not run in parallel
+(one at a time per workspace);
 no row-level merging beyond what a writer does under the lock (register edits detect
 stale edits themselves); no cross-workspace transactions; no schema-less layers.
 """
