@@ -66,6 +66,8 @@ system-test-deps: system-run-deps
 
 # TOWNMAP_TEST_POSTGIS=required: a missing PostGIS fails the run instead of skipping
 test: $(VENV)/.installed-test system-test-deps
+	$(BIN)/ruff check townmap tests app.py
+	$(BIN)/ruff format --check townmap tests app.py
 	TOWNMAP_TEST_POSTGIS=required $(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
