@@ -90,15 +90,39 @@ def demo_pg(pg_server, demo_ws):
 
 
 @pytest.fixture
-def demo_copy(demo_ws, backend, new_location, tmp_path):
-    """A writable copy of the demo on the test's back end (no catalog attached)."""
+def demo_location(demo_ws, backend, new_location, tmp_path) -> str:
+    """Where a writable copy of the demo is on the test's back end (a location string)."""
     import shutil
 
     from townmap.store.copy import copy_workspace
 
     if backend == "gpkg":
         shutil.copytree(demo_ws.folder, tmp_path / "ws")
-        return open_workspace(tmp_path / "ws")
+        return str(tmp_path / "ws")
     location = new_location("demo")
     copy_workspace(demo_ws.location, location)
-    return open_workspace(location)
+    return str(location)
+
+
+@pytest.fixture
+def demo_copy(demo_location):
+    """A writable copy of the demo on the test's back end (no catalog attached)."""
+    from townmap.store import open_workspace
+
+    return open_workspace(demo_location)
+
+
+@pytest.fixture(scope="session")
+def siting_plan(demo_ws, catalog):
+    """A one-plant shared-treatment plan on the demo town (what a scenario saves)."""
+    import rasterio
+
+    from townmap.analysis.checks import workspace_layers
+    from townmap.analysis.siting import plan
+    from townmap.analysis.suitability import suitability
+
+    layers = workspace_layers(demo_ws, catalog)
+    with rasterio.open(demo_ws.raster_path("dem")) as src:
+        dem = (src.read(1), src.transform, src.crs, src.nodata)
+    sites = suitability(layers, demo_ws.crs, dem=dem).candidates
+    return plan(layers, sites, 1, dem=dem, time_limit=5)

@@ -12,7 +12,6 @@ import json
 import os
 import pickle
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -65,27 +64,10 @@ KINDS = ["comments", "moderation", "nonconformities", "scenario", "undo", "dem",
 
 
 @pytest.fixture(scope="module")
-def scenario_file(demo_ws, catalog, tmp_path_factory) -> Path:
-    from townmap.analysis.checks import workspace_layers
-    from townmap.analysis.siting import plan
-    from townmap.analysis.suitability import suitability
-
-    layers = workspace_layers(demo_ws, catalog)
-    with rasterio.open(demo_ws.raster_path("dem")) as src:
-        dem = (src.read(1), src.transform, src.crs, src.nodata)
-    sites = suitability(layers, demo_ws.crs, dem=dem).candidates
+def scenario_file(siting_plan, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("scenario") / "plan.pickle"
-    path.write_bytes(pickle.dumps(plan(layers, sites, 1, dem=dem, time_limit=5)))
+    path.write_bytes(pickle.dumps(siting_plan))
     return path
-
-
-def _location(demo_ws, backend, new_location, tmp_path) -> str:
-    if backend == "gpkg":
-        shutil.copytree(demo_ws.folder, tmp_path / "ws")
-        return str(tmp_path / "ws")
-    target = new_location("kill")
-    copy_workspace(demo_ws.location, target)
-    return str(target)
 
 
 def _prepare(kind: str, location: str, tmp_path: Path, scenario_file: Path) -> dict:
@@ -198,9 +180,9 @@ def _no_litter(location: str) -> None:
 @pytest.mark.parametrize("round_", range(2))
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_write_killed_anywhere_leaves_all_or_none_and_no_litter(
-    demo_ws, backend, new_location, tmp_path, scenario_file, kind, round_, record_property
+    demo_location, backend, tmp_path, scenario_file, kind, round_, record_property
 ):
-    location = _location(demo_ws, backend, new_location, tmp_path)
+    location = demo_location
     payload = _prepare(kind, location, tmp_path, scenario_file)
     before = _state(kind, location, payload)
     finished, _ = _kill_at_random(kind, location, payload, seed=f"{kind}{round_}{backend}")

@@ -83,7 +83,43 @@ def full_register(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reindex(columns=REGISTER_COLUMNS).fillna("").astype(str)
 
 
-class WorkspaceBase:
+class Listing:
+    """What is stored, answered the same way by both adapters and their transactions
+    from the two lists each implements: its tables (the store's bookkeeping left out)
+    and its rasters."""
+
+    def _tables(self) -> set[str]:
+        raise NotImplementedError
+
+    def raster_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def layer_names(self) -> list[str]:
+        """The user's layers and tables (Townmap's own ``townmap_*`` tables left out)."""
+        names = [n for n in self._tables() if not n.startswith(INTERNAL_PREFIX)]
+        rasters = [r for r in self.raster_names() if not r.startswith(INTERNAL_PREFIX)]
+        return sorted(names + rasters)
+
+    def stored_names(self) -> list[str]:
+        """Every stored table, Townmap's own included (for copies and backups)."""
+        return sorted(self._tables())
+
+    def has_table(self, name: str) -> bool:
+        """Whether a table is stored, Townmap's own included (not the store's bookkeeping)."""
+        return name in self._tables()
+
+    def has_layer(self, name: str) -> bool:
+        return name in self.layer_names()
+
+    def has_raster(self, name: str) -> bool:
+        return name in self.raster_names()
+
+    def _check_table(self, name: str) -> None:
+        if name in SYSTEM_TABLES or name not in self._tables():
+            raise WorkspaceError(f"the workspace has no layer {name!r}")
+
+
+class WorkspaceBase(Listing):
     """Reads both adapters answer the same way from the few they implement."""
 
     actor: Actor = NOBODY
@@ -103,12 +139,6 @@ class WorkspaceBase:
     def is_fictional(self) -> bool:
         return self.metadata().get("fictional", "").lower() == "true"
 
-    def has_layer(self, name: str) -> bool:
-        return name in self.layer_names()
-
-    def has_raster(self, name: str) -> bool:
-        return name in self.raster_names()
-
     def table_revisions(self) -> dict[str, str]:
         """Per layer or table, a token that changes whenever it is written (cache keys)."""
         reg = full_register(self.layer_register())
@@ -119,7 +149,7 @@ class WorkspaceBase:
         return f"{type(self).__name__}({self.location!r}, actor={self.actor.user!r})"
 
 
-class TransactionBase:
+class TransactionBase(Listing):
     """What every back end's transaction shares. Subclasses store frames (``_store``),
     list what they hold (``_tables``, ``raster_names``) and commit (``_commit``)."""
 
@@ -141,30 +171,6 @@ class TransactionBase:
 
     def metadata(self) -> dict[str, str]:
         return dict(self._meta)
-
-    def _tables(self) -> set[str]:
-        raise NotImplementedError
-
-    def raster_names(self) -> list[str]:
-        raise NotImplementedError
-
-    def has_table(self, name: str) -> bool:
-        return name in self._tables()
-
-    def layer_names(self) -> list[str]:
-        names = [n for n in self._tables() if not n.startswith(INTERNAL_PREFIX)]
-        rasters = [r for r in self.raster_names() if not r.startswith(INTERNAL_PREFIX)]
-        return sorted(names + rasters)
-
-    def has_layer(self, name: str) -> bool:
-        return name in self.layer_names()
-
-    def has_raster(self, name: str) -> bool:
-        return name in self.raster_names()
-
-    def _check_table(self, name: str) -> None:
-        if name in SYSTEM_TABLES or name not in self._tables():
-            raise WorkspaceError(f"the workspace has no layer {name!r}")
 
     # ------------------------------------------------------------ writes
     def _record(

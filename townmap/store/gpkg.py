@@ -201,20 +201,6 @@ class GeoPackageWorkspace(WorkspaceBase):
     def _tables(self) -> set[str]:
         return _tables(self.gpkg)
 
-    def layer_names(self) -> list[str]:
-        """The user's layers and tables (Townmap's own ``townmap_*`` tables left out)."""
-        names = [n for n in self._tables() if not n.startswith(INTERNAL_PREFIX)]
-        rasters = [r for r in self.raster_names() if not r.startswith(INTERNAL_PREFIX)]
-        return sorted(names + rasters)
-
-    def stored_names(self) -> list[str]:
-        """Every stored table, Townmap's own included (for copies and backups)."""
-        return sorted(self._tables())
-
-    def has_table(self, name: str) -> bool:
-        """Whether a table is stored, Townmap's own included (not the store's bookkeeping)."""
-        return name in self._tables()
-
     def raster_names(self) -> list[str]:
         return _raster_stems(self.raster_folder)
 
@@ -227,10 +213,6 @@ class GeoPackageWorkspace(WorkspaceBase):
             raise WorkspaceError(f"the workspace has no raster {name!r}")
         return self.raster_folder / f"{name}.tif"
 
-    def _check_vector(self, name: str) -> None:
-        if name in SYSTEM_TABLES or name not in self._tables():
-            raise WorkspaceError(f"the workspace has no layer {name!r}")
-
     def read_layer(
         self,
         name: str,
@@ -239,12 +221,12 @@ class GeoPackageWorkspace(WorkspaceBase):
         columns: list[str] | None = None,
     ) -> gpd.GeoDataFrame:
         """A vector layer in the workspace CRS (``bbox`` in that CRS)."""
-        self._check_vector(name)
+        self._check_table(name)
         return _read(self.gpkg, name, bbox=bbox, columns=columns)
 
     def read_table(self, name: str) -> pd.DataFrame:
         """A non-spatial table (e.g. monitoring samples)."""
-        self._check_vector(name)
+        self._check_table(name)
         return pd.DataFrame(_read(self.gpkg, name))
 
     def read_internal_table(self, name: str) -> pd.DataFrame | None:
@@ -256,7 +238,7 @@ class GeoPackageWorkspace(WorkspaceBase):
     def layer_info(self, name: str) -> LayerInfo:
         if name in self.raster_names():
             return _raster_info(name, self.raster_path(name))
-        self._check_vector(name)
+        self._check_table(name)
         info = pyogrio.read_info(self.gpkg, layer=name)
         return LayerInfo(name, int(info["features"]), info["crs"], info["geometry_type"])
 

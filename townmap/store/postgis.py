@@ -244,19 +244,6 @@ class PostgisWorkspace(WorkspaceBase):
         with self._cursor() as cur:
             return _tables(cur, self.schema)
 
-    def layer_names(self) -> list[str]:
-        names = [n for n in self._tables() if not n.startswith(INTERNAL_PREFIX)]
-        rasters = [r for r in self.raster_names() if not r.startswith(INTERNAL_PREFIX)]
-        return sorted(names + rasters)
-
-    def stored_names(self) -> list[str]:
-        """Every stored table, Townmap's own included (for copies and backups)."""
-        return sorted(self._tables())
-
-    def has_table(self, name: str) -> bool:
-        """Whether a table is stored, Townmap's own included (not the store's bookkeeping)."""
-        return name in self._tables()
-
     def raster_names(self) -> list[str]:
         with self._cursor() as cur:
             cur.execute(
@@ -269,10 +256,6 @@ class PostgisWorkspace(WorkspaceBase):
         with self._cursor() as cur:
             return _materialise(cur, self._id(RASTERS_TABLE), name)
 
-    def _check_vector(self, name: str) -> None:
-        if name in SYSTEM_TABLES or name not in self._tables():
-            raise WorkspaceError(f"the workspace has no layer {name!r}")
-
     def read_layer(
         self,
         name: str,
@@ -281,7 +264,7 @@ class PostgisWorkspace(WorkspaceBase):
         columns: list[str] | None = None,
     ) -> gpd.GeoDataFrame:
         """A vector layer in the workspace CRS (``bbox`` in that CRS, via the GiST index)."""
-        self._check_vector(name)
+        self._check_table(name)
         where = _bbox_filter(bbox)
         with self._cursor() as cur:
             return pg_frames.read_frame(
@@ -289,7 +272,7 @@ class PostgisWorkspace(WorkspaceBase):
             )
 
     def read_table(self, name: str) -> pd.DataFrame:
-        self._check_vector(name)
+        self._check_table(name)
         with self._cursor() as cur:
             return pd.DataFrame(pg_frames.read_frame(cur, self.schema, name, self.crs))
 
@@ -307,7 +290,7 @@ class PostgisWorkspace(WorkspaceBase):
             with rasterio.open(self.raster_path(name)) as src:
                 crs = f"EPSG:{src.crs.to_epsg()}" if src.crs and src.crs.to_epsg() else None
                 return LayerInfo(name, src.width * src.height, crs, "raster")
-        self._check_vector(name)
+        self._check_table(name)
         with self._cursor() as cur:
             cur.execute(sql.SQL("SELECT count(*) FROM {}").format(self._id(name)))
             count = int(cur.fetchone()[0])
