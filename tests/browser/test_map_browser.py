@@ -245,7 +245,10 @@ def test_drawing_measures_and_summarises_an_area(browser_page):
     _map(page)
     square = [(-150, -120), (150, -120), (150, 120), (-150, 120), (-150, -120)]
     _draw(page, "polygon", square)
-    page.wait_for_function("() => document.body.innerText.includes('范围内企业')", timeout=30_000)
+    page.wait_for_function(  # the summary renders in parts: wait for its last one
+        "() => ['范围内企业', '范围内的环境约束'].every(t => document.body.innerText.includes(t))",
+        timeout=60_000,
+    )
     body = page.inner_text("body")
     assert "面积" in body and "ha" in body and "范围内的环境约束" in body
     _draw(page, "polyline", [(-200, 160), (100, 160), (100, 160)])
