@@ -1,7 +1,8 @@
 """Which way the land drains: conditioned DEM, D8 flow, accumulation, catchments, outlets.
 
-Built on pyflwdir (MIT, Deltares; numba) — see ``shared/reference/libraries.md`` for why
-(speed, licence, catchments matching other libraries) and its traps:
+Built on pyflwdir (MIT, Deltares; numba) — chosen for speed, licence and catchments that
+match other libraries (measured in ``tests/benchmarks/test_hydrology_speed.py``) — and its
+traps:
 
 - its ``from_dem`` direction is the priority-flood order, not the steepest descent, so on
   a tilted plane every cell wanders along the edge to one pit. We fill depressions with

@@ -5,7 +5,7 @@ The problem: each factory ``i`` either joins an open plant ``j`` at cost ``cost[
 treatment at cost ``own[i]``; exactly ``k`` plants open, each at ``fixed[j]``; optionally
 each plant takes at most ``capacity[j]`` of the factories' ``demand``.
 
-How it is solved (measured in ``shared/reference/libraries.md``; MIP-building libraries
+How it is solved (measured in ``tests/benchmarks/test_siting_speed.py``; MIP-building libraries
 such as spopt cannot even build the county-size model in memory):
 
 1. **Heuristic** — greedy opening from several starts, improved by vertex substitution
