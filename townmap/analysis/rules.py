@@ -4,8 +4,9 @@ A rule says which features it applies to (layer, sectors, attribute conditions, 
 existing), what they must keep away from (a constraint layer and a geometric predicate,
 with a distance that may depend on attributes or on the town's context such as the mean
 wind speed), how serious a finding is, the legal basis with its version, and how well the
-encoded values are verified (each rule file names its instrument, article and status). Adding a rule means
-adding a file; a malformed file is reported (file, key, expectation) and the others load.
+encoded values are verified (each rule file names its instrument, article and status).
+Adding a rule means adding a file; a malformed file is reported (file, key, expectation)
+and the others load.
 """
 
 from __future__ import annotations
