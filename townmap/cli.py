@@ -204,8 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TOWNS",
         help="county demo: TOWNS towns side by side (50 → 100,000 TVEs, ≈ 5 M samples)",
     )
-    demo.add_argument("--per-town", type=int, default=2_000, metavar="N",
-                      help="enterprises per town of the county demo (default 2000)")  # fmt: skip
+    demo.add_argument(
+        "--per-town",
+        type=int,
+        default=2_000,
+        metavar="N",
+        help="enterprises per town of the county demo (default 2000)",
+    )
     demo.add_argument("--force", action="store_true", help="replace an existing workspace")
     demo.set_defaults(func=_cmd_demo)
 

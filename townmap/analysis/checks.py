@@ -93,9 +93,12 @@ def check_workspace(
     layers = workspace_layers(ws, catalog)
     keys = catalog_keys(catalog)
     result = find_conflicts(
-        layers, rules, context=workspace_context(ws), keys=keys,
+        layers,
+        rules,
+        context=workspace_context(ws),
+        keys=keys,
         pairs_from=pair_finder(ws, push_down),
-    )  # fmt: skip
+    )
     geoms = subject_geometries(result.findings, layers, keys, result.crs)
     result.findings = add_villages(result.findings, geoms, layers.get("villages"))
     return result, geoms

@@ -154,10 +154,14 @@ def _cmd_catchment(args: argparse.Namespace) -> int:
         return 2
     outlet = flow.outlet_of([x], [y])
     frame = gpd.GeoDataFrame(
-        {"catchment_id": ["POINT"], "drains_to": flow.drains_to(outlet),
-         "area_km2": [round(area.area / 1e6, 3)]},
-        geometry=[shapely.make_valid(area)], crs=flow.crs,
-    )  # fmt: skip
+        {
+            "catchment_id": ["POINT"],
+            "drains_to": flow.drains_to(outlet),
+            "area_km2": [round(area.area / 1e6, 3)],
+        },
+        geometry=[shapely.make_valid(area)],
+        crs=flow.crs,
+    )
     tve = ws.read_layer("enterprises") if ws.has_layer("enterprises") else None
     frame = summarise_catchments(frame, tve, LOADS)
     row = frame.iloc[0]
@@ -191,9 +195,14 @@ def _cmd_siting(args: argparse.Namespace) -> int:
     suit = suitability(layers, ws.crs, dem=dem)
     sites = suit.candidates
     result = plan(
-        layers, sites, args.plants, dem=dem, capacity_m3d=args.capacity,
-        effluent=load_effluent(args.standard), time_limit=args.time_limit,
-    )  # fmt: skip
+        layers,
+        sites,
+        args.plants,
+        dem=dem,
+        capacity_m3d=args.capacity,
+        effluent=load_effluent(args.standard),
+        time_limit=args.time_limit,
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(f".{args.out.name}.tmp")
     tmp.unlink(missing_ok=True)
@@ -204,10 +213,18 @@ def _cmd_siting(args: argparse.Namespace) -> int:
     tmp.replace(args.out)
     raster = args.out.with_name(args.out.stem + "_suitability.tif")
     with rasterio.open(
-        raster, "w", driver="GTiff", width=suit.score.shape[1], height=suit.score.shape[0],
-        count=1, dtype="float32", crs=suit.crs, transform=suit.transform, nodata=-1,
+        raster,
+        "w",
+        driver="GTiff",
+        width=suit.score.shape[1],
+        height=suit.score.shape[0],
+        count=1,
+        dtype="float32",
+        crs=suit.crs,
+        transform=suit.transform,
+        nodata=-1,
         compress="deflate",
-    ) as dst:  # fmt: skip
+    ) as dst:
         dst.write(np.where(np.isfinite(suit.score), suit.score, -1).astype("float32"), 1)
     summary_path = args.out.with_suffix(".json")
     summary_path.write_text(json.dumps(result.summary, ensure_ascii=False, indent=2))
@@ -223,8 +240,10 @@ def _cmd_siting(args: argparse.Namespace) -> int:
     print(
         "load removed (t/a): " + ", ".join(f"{k} {v:g}" for k, v in s["load_removed_tpa"].items())
     )
-    print(f"costs are planning assumptions ({s['cost_verification']}); effluent at "
-          f"{s['effluent_standard']} ({s['effluent_verification']})")  # fmt: skip
+    print(
+        f"costs are planning assumptions ({s['cost_verification']}); effluent at "
+        f"{s['effluent_standard']} ({s['effluent_verification']})"
+    )
     print(f"written to {args.out}, {summary_path} and {raster} (suitability 0–1)")
     return 0
 
@@ -271,9 +290,10 @@ def add_commands(sub) -> None:
     sit.add_argument("--plants", type=int, required=True, help="number of plants, k")
     sit.add_argument("--capacity", type=float, default=None, help="plant capacity, m³/d")
     sit.add_argument(
-        "--standard", default="gb18918_1a",
+        "--standard",
+        default="gb18918_1a",
         help="effluent standard: gb18918_1a, db32_1072_table1, db32_1072_table2",
-    )  # fmt: skip
+    )
     sit.add_argument("--time-limit", type=float, default=30.0, help="solver time limit, s")
     sit.add_argument("--out", required=True, type=Path, help="result GeoPackage (.gpkg)")
     sit.set_defaults(func=_cmd_siting)

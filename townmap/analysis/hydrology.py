@@ -235,9 +235,13 @@ def steepest_d8(filled: np.ndarray, fill_d8: np.ndarray, cell: float) -> np.ndar
     drs = np.array([d[0] for d in STEPS], dtype=np.int64)
     dcs = np.array([d[1] for d in STEPS], dtype=np.int64)
     return _steepest_d8_numba(
-        np.ascontiguousarray(filled, dtype=np.float64), np.ascontiguousarray(fill_d8),
-        float(cell), D8, drs, dcs,
-    )  # fmt: skip
+        np.ascontiguousarray(filled, dtype=np.float64),
+        np.ascontiguousarray(fill_d8),
+        float(cell),
+        D8,
+        drs,
+        dcs,
+    )
 
 
 def steepest_d8_numpy(filled: np.ndarray, fill_d8: np.ndarray, cell: float) -> np.ndarray:
@@ -285,15 +289,24 @@ def drainage(
     lake_mask = np.zeros(z.shape, dtype=bool)
     if lake is not None and len(lake):
         lake_mask = rasterio.features.rasterize(
-            lake.to_crs(crs).geometry, out_shape=z.shape, transform=transform, fill=0,
-            default_value=1, dtype="uint8",
-        ).astype(bool)  # fmt: skip
+            lake.to_crs(crs).geometry,
+            out_shape=z.shape,
+            transform=transform,
+            fill=0,
+            default_value=1,
+            dtype="uint8",
+        ).astype(bool)
     if rivers is not None and len(rivers):
         rivers = rivers.to_crs(crs)
         burnt = rasterio.features.rasterize(
-            rivers.geometry, out_shape=z.shape, transform=transform, fill=0, default_value=1,
-            all_touched=True, dtype="uint8",
-        ).astype(bool)  # fmt: skip
+            rivers.geometry,
+            out_shape=z.shape,
+            transform=transform,
+            fill=0,
+            default_value=1,
+            all_touched=True,
+            dtype="uint8",
+        ).astype(bool)
         z[burnt] -= burn_m
     z[invalid | lake_mask] = np.nan
     nod = -9999.0

@@ -140,8 +140,12 @@ def greedy(problem: Problem, start: np.ndarray | None = None) -> np.ndarray:
     for j in chosen:
         best = np.minimum(best, problem.cost[:, j])
     while len(chosen) < problem.k:
-        saving = np.maximum(best[:, None] - problem.cost, 0, where=np.isfinite(best)[:, None],
-                            out=np.zeros_like(problem.cost))  # fmt: skip
+        saving = np.maximum(
+            best[:, None] - problem.cost,
+            0,
+            where=np.isfinite(best)[:, None],
+            out=np.zeros_like(problem.cost),
+        )
         if not np.isfinite(best).all():  # factories nobody serves yet count most
             cover = np.isfinite(problem.cost) & ~np.isfinite(best)[:, None]
             saving = saving + cover * 1e12
@@ -296,10 +300,12 @@ def _mip(problem: Problem, time_limit: float, neighbours: int | None, tol: float
     # x_ij <= y_j
     xs = x0 + np.arange(nx)
     link = sparse.csr_array(
-        (np.concatenate([np.ones(nx), -np.ones(nx)]),
-         (np.concatenate([np.arange(nx), np.arange(nx)]), np.concatenate([xs, jj]))),
+        (
+            np.concatenate([np.ones(nx), -np.ones(nx)]),
+            (np.concatenate([np.arange(nx), np.arange(nx)]), np.concatenate([xs, jj])),
+        ),
         shape=(nx, nvar),
-    )  # fmt: skip
+    )
     count = sparse.csr_array((np.ones(m), (np.zeros(m, dtype=int), np.arange(m))), shape=(1, nvar))
     cons = [
         LinearConstraint(assign, 1, 1),
@@ -308,10 +314,12 @@ def _mip(problem: Problem, time_limit: float, neighbours: int | None, tol: float
     ]
     if problem.capacitated:
         cap = sparse.csr_array(
-            (np.concatenate([problem.demand[ii], -problem.capacity]),
-             (np.concatenate([jj, np.arange(m)]), np.concatenate([xs, np.arange(m)]))),
+            (
+                np.concatenate([problem.demand[ii], -problem.capacity]),
+                (np.concatenate([jj, np.arange(m)]), np.concatenate([xs, np.arange(m)])),
+            ),
             shape=(m, nvar),
-        )  # fmt: skip
+        )
         cons.append(LinearConstraint(cap, -np.inf, 0))
     with _quiet_stdout():  # HiGHS prints debugging lines from C, whatever disp says
         res = milp(
@@ -380,8 +388,11 @@ def solve(
     rng = np.random.default_rng(seed)
     best_open, best_value = None, np.inf
     for s in range(starts):
-        start = None if s == 0 else rng.choice(m, size=min(problem.k, max(1, problem.k // 2)),
-                                              replace=False)  # fmt: skip
+        start = (
+            None
+            if s == 0
+            else rng.choice(m, size=min(problem.k, max(1, problem.k // 2)), replace=False)
+        )
         candidate = swap_improve(problem, greedy(problem, start))
         value, _ = evaluate(problem, candidate)
         if value < best_value:
@@ -397,9 +408,15 @@ def solve(
     )
     value, assign = evaluate(problem, best_open)
     solution = Solution(
-        np.sort(best_open), assign, value, min(bound, value), FEASIBLE,
-        "greedy+swap, Lagrangian bound", time.perf_counter() - t0, notes,
-    )  # fmt: skip
+        np.sort(best_open),
+        assign,
+        value,
+        min(bound, value),
+        FEASIBLE,
+        "greedy+swap, Lagrangian bound",
+        time.perf_counter() - t0,
+        notes,
+    )
     if solution.gap <= tol:
         solution.status = OPTIMAL  # the bound meets the solution: certified
     else:
@@ -424,9 +441,14 @@ def _reduce_and_prove(problem: Problem, solution: Solution, deadline: float, tol
         inside = np.isin(solution.open, keep)
         start = local[inside] if inside.all() else greedy(sub)
         b, opened, value = lagrangian(
-            sub, start, solution.objective, tol=tol, deadline=deadline, iterations=3000,
+            sub,
+            start,
+            solution.objective,
+            tol=tol,
+            deadline=deadline,
+            iterations=3000,
             lam0=lam,
-        )  # fmt: skip
+        )
         lam = sub.multipliers
         bound = max(bound, b)
         if value < solution.objective - 1e-9 * abs(solution.objective):
@@ -498,9 +520,15 @@ def _capacitated(problem, start_open, value, t0, deadline, tol, notes) -> Soluti
     found, mip_bound, proven = _exact(problem, deadline, tol)
     n = problem.cost.shape[0]
     solution = Solution(
-        np.array([], dtype=int), np.full(n, -2), np.inf, max(bound, mip_bound), FEASIBLE,
-        "HiGHS MIP (capacitated), Lagrangian bound", time.perf_counter() - t0, notes,
-    )  # fmt: skip
+        np.array([], dtype=int),
+        np.full(n, -2),
+        np.inf,
+        max(bound, mip_bound),
+        FEASIBLE,
+        "HiGHS MIP (capacitated), Lagrangian bound",
+        time.perf_counter() - t0,
+        notes,
+    )
     fallback = capacitated_assign(problem, np.asarray(start_open))
     if found is None and (fallback >= -1).all():  # no MIP answer in time: the greedy fill
         solution.open = np.sort(np.asarray(start_open))
@@ -513,9 +541,10 @@ def _capacitated(problem, start_open, value, t0, deadline, tol, notes) -> Soluti
         infeasible = proven is False and time.perf_counter() < deadline
         solution.status = INFEASIBLE if infeasible else TIME_LIMIT
         solution.notes.append(
-            "no assignment fits the capacities" if infeasible
+            "no assignment fits the capacities"
+            if infeasible
             else "no feasible assignment was found within the time limit"
-        )  # fmt: skip
+        )
         return solution
     solution = _merge(problem, solution, found, mip_bound, proven, tol)
     solution.seconds = time.perf_counter() - t0

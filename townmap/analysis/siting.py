@@ -60,11 +60,15 @@ def load_effluent(standard: str = "gb18918_1a", path: Path | None = None) -> dic
         if value is not None:
             limits[name], verification[name] = value, trust
     return {
-        "name": ref["name"], "standard_id": std.standard_id, "version": std.version,
-        "verification": std.verification, "source": std.source,
+        "name": ref["name"],
+        "standard_id": std.standard_id,
+        "version": std.version,
+        "verification": std.verification,
+        "source": std.source,
         "note": "NH3-N/TN: the value for water > 12 °C; TP: plants built from 2006-01-01",
-        "limits_mg_l": limits, "value_verification": verification,
-    }  # fmt: skip
+        "limits_mg_l": limits,
+        "value_verification": verification,
+    }
 
 
 @dataclass
@@ -91,8 +95,15 @@ def _heights(points: gpd.GeoSeries, dem) -> np.ndarray:
     return np.nan_to_num(z, nan=np.nanmean(z) if np.isfinite(z).any() else 0.0)
 
 
-def build_problem(factories: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, k: int, costs: dict,
-                  *, dem=None, capacity_m3d: float | None = None) -> Problem:  # fmt: skip
+def build_problem(
+    factories: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    k: int,
+    costs: dict,
+    *,
+    dem=None,
+    capacity_m3d: float | None = None,
+) -> Problem:
     """The cost matrix and options for :func:`townmap.analysis.location.solve`."""
     fx, fy = factories.geometry.x.to_numpy(), factories.geometry.y.to_numpy()
     sx, sy = sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()
@@ -152,15 +163,19 @@ def _result(tve, sites, problem, solution, costs, effluent) -> SitingResult:
         plant=np.where(joined, sites["site_id"].to_numpy()[np.maximum(assign, 0)], None),
         choice=np.where(joined, "shared", "own"),
     )
-    lines = shapely.linestrings(
-        np.stack(
-            [
-                np.column_stack([tve.geometry.x, tve.geometry.y])[joined],
-                np.column_stack([sites.geometry.x, sites.geometry.y])[assign[joined]],
-            ],
-            axis=1,
+    lines = (
+        shapely.linestrings(
+            np.stack(
+                [
+                    np.column_stack([tve.geometry.x, tve.geometry.y])[joined],
+                    np.column_stack([sites.geometry.x, sites.geometry.y])[assign[joined]],
+                ],
+                axis=1,
+            )
         )
-    ) if joined.any() else np.array([], dtype=object)  # fmt: skip
+        if joined.any()
+        else np.array([], dtype=object)
+    )
     length = shapely.length(lines) * float(costs["detour_factor"]) if joined.any() else np.array([])
     sewers = gpd.GeoDataFrame(
         {

@@ -64,9 +64,14 @@ def _rasterize(gdf, shape, transform) -> np.ndarray:
     if gdf is None or gdf.empty:
         return np.zeros(shape, dtype=bool)
     return rasterio.features.rasterize(
-        gdf.geometry, out_shape=shape, transform=transform, fill=0, default_value=1,
-        dtype="uint8", all_touched=True,
-    ).astype(bool)  # fmt: skip
+        gdf.geometry,
+        out_shape=shape,
+        transform=transform,
+        fill=0,
+        default_value=1,
+        dtype="uint8",
+        all_touched=True,
+    ).astype(bool)
 
 
 def _distance(mask: np.ndarray, cell: float) -> np.ndarray:
@@ -78,9 +83,11 @@ def _distance(mask: np.ndarray, cell: float) -> np.ndarray:
 
 def _ramp(d: np.ndarray, full: float, zero: float) -> np.ndarray:
     """1 at ``full`` metres (or closer, when full < zero), 0 at ``zero``, linear between."""
-    return np.clip((zero - d) / (zero - full), 0, 1) if zero > full else np.clip(
-        (d - zero) / (full - zero), 0, 1
-    )  # fmt: skip
+    return (
+        np.clip((zero - d) / (zero - full), 0, 1)
+        if zero > full
+        else np.clip((d - zero) / (full - zero), 0, 1)
+    )
 
 
 def _dem_on(grid_shape, transform, crs, dem) -> np.ndarray:
@@ -89,10 +96,16 @@ def _dem_on(grid_shape, transform, crs, dem) -> np.ndarray:
         return z
     data, src_transform, src_crs, nodata = dem
     rasterio.warp.reproject(
-        data.astype("float64"), z, src_transform=src_transform, src_crs=src_crs,
-        src_nodata=nodata, dst_transform=transform, dst_crs=crs, dst_nodata=np.nan,
+        data.astype("float64"),
+        z,
+        src_transform=src_transform,
+        src_crs=src_crs,
+        src_nodata=nodata,
+        dst_transform=transform,
+        dst_crs=crs,
+        dst_nodata=np.nan,
         resampling=rasterio.warp.Resampling.average,
-    )  # fmt: skip
+    )
     return z
 
 
@@ -149,20 +162,25 @@ def suitability(
     else:
         scores["low_ground"] = np.full(shape, 0.5)
         scores["gentle_slope"] = np.full(shape, 0.5)
-    water = _rasterize(layer("rivers", ("target_class", crit["receiving_classes"])), shape,
-                       transform) | _rasterize(
-        layer("lake", ("target_class", crit["receiving_classes"])), shape, transform)  # fmt: skip
+    water = _rasterize(
+        layer("rivers", ("target_class", crit["receiving_classes"])), shape, transform
+    ) | _rasterize(layer("lake", ("target_class", crit["receiving_classes"])), shape, transform)
     scores["near_receiving_water"] = _ramp(
         _distance(water, cell), float(crit["water_full_score_m"]), float(crit["water_zero_score_m"])
     )
     intakes = _rasterize(layer("water_intakes"), shape, transform)
     scores["far_from_intakes"] = (
-        _ramp(_distance(intakes, cell), float(crit["intake_full_score_m"]),
-              float(crit["intake_zero_score_m"]))
-        if intakes.any() else np.ones(shape)
-    )  # fmt: skip
-    scores["near_factories"] = _factory_score(layer("enterprises"), flows, shape, transform, cell,
-                                              float(crit["factory_radius_m"]))  # fmt: skip
+        _ramp(
+            _distance(intakes, cell),
+            float(crit["intake_full_score_m"]),
+            float(crit["intake_zero_score_m"]),
+        )
+        if intakes.any()
+        else np.ones(shape)
+    )
+    scores["near_factories"] = _factory_score(
+        layer("enterprises"), flows, shape, transform, cell, float(crit["factory_radius_m"])
+    )
     planned = layer("planning_zones", ("land_use", crit["planned_land_uses"]))
     scores["planned_land"] = _rasterize(planned, shape, transform).astype(float)
 

@@ -107,9 +107,18 @@ def check_zones(
 ) -> pd.DataFrame:
     """One row per planning zone and constraint it overlaps (or lies outside of)."""
     columns = [
-        "zone_id", "land_use", "village_id", "constraint", "constraint_zh", "constraint_en",
-        "overlap_m2", "overlap_pct", "verdict", "verification", "basis",
-    ]  # fmt: skip
+        "zone_id",
+        "land_use",
+        "village_id",
+        "constraint",
+        "constraint_zh",
+        "constraint_en",
+        "overlap_m2",
+        "overlap_pct",
+        "verdict",
+        "verification",
+        "basis",
+    ]
     if ZONE_LAYER not in layers or layers[ZONE_LAYER].empty:
         return pd.DataFrame(columns=columns)
     crs = analysis_crs(layers.values())

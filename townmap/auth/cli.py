@@ -53,9 +53,12 @@ def _cmd(args: argparse.Namespace) -> int:
 def add_commands(sub) -> None:
     p = sub.add_parser("users", help="users and roles of a shared workspace")
     cmds = p.add_subparsers(dest="users_command", required=True)
-    for name, helptext in (("add", "add a user"), ("remove", "remove a user"),
-                           ("reset", "set a new password (and optionally role)"),
-                           ("list", "list users and roles")):  # fmt: skip
+    for name, helptext in (
+        ("add", "add a user"),
+        ("remove", "remove a user"),
+        ("reset", "set a new password (and optionally role)"),
+        ("list", "list users and roles"),
+    ):
         c = cmds.add_parser(name, help=helptext)
         c.add_argument("--workspace", type=workspace_location, default=None, help=WORKSPACE_HELP)
         if name != "list":
@@ -63,10 +66,16 @@ def add_commands(sub) -> None:
         if name in ("add", "reset"):
             roles = ["administrator", "planner", "consultant", "public"]
             c.add_argument("--role", required=name == "add", choices=roles)
-            c.add_argument("--password-stdin", action="store_true",
-                           help="read the password from standard input (scripts)")  # fmt: skip
+            c.add_argument(
+                "--password-stdin",
+                action="store_true",
+                help="read the password from standard input (scripts)",
+            )
         if name == "add":
-            c.add_argument("--sso", action="store_true",
-                           help="USER is an e-mail address signing in through the bureau's "
-                                "identity provider (st.login); no password")  # fmt: skip
+            c.add_argument(
+                "--sso",
+                action="store_true",
+                help="USER is an e-mail address signing in through the bureau's "
+                "identity provider (st.login); no password",
+            )
         c.set_defaults(func=_cmd)

@@ -66,8 +66,7 @@ def _check_password(password: str, user: str) -> None:
         raise UploadError("a password must not contain the user name")
 
 
-def add_user(ws, user: str, role: str, password: str | None = None,
-             *, sso: bool = False) -> None:  # fmt: skip
+def add_user(ws, user: str, role: str, password: str | None = None, *, sso: bool = False) -> None:
     """A user signing in with a password, or (``sso``) through the bureau's identity
     provider as the e-mail address it vouches for (no password stored at all)."""
     if sso and not EMAIL.match(user or ""):
@@ -78,9 +77,12 @@ def add_user(ws, user: str, role: str, password: str | None = None,
         raise UploadError(f"role must be one of {', '.join(roles())}")
     if not sso:
         _check_password(password or "", user)
-    row = {"user": user, "role": role,
-           "password_hash": SSO_MARK if sso else hash_password(password or ""),
-           "created_at": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
+    row = {
+        "user": user,
+        "role": role,
+        "password_hash": SSO_MARK if sso else hash_password(password or ""),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     with ws.transaction("manage_users") as tx:  # read, check and write under the lock
         frame = _all(tx)
         if (frame["user"] == user).any():

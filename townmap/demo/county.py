@@ -20,8 +20,16 @@ from townmap.demo.build import build_layers
 #: columns holding another feature's id although their name does not end in "_id"
 REFERENCES = ("receiving_water", "water_body")
 #: the bureau's own records: kept once, from the first town, not repeated per town
-COUNTY_ONCE = ("ems_aspects", "ems_objectives", "ems_audits", "ems_nonconformities",
-               "ems_reviews", "ems_records", "public_slides", "change_log")  # fmt: skip
+COUNTY_ONCE = (
+    "ems_aspects",
+    "ems_objectives",
+    "ems_audits",
+    "ems_nonconformities",
+    "ems_reviews",
+    "ems_records",
+    "public_slides",
+    "change_log",
+)
 DEM_STEP = 3
 GAP_M = 1_000.0
 
@@ -97,8 +105,15 @@ def _mosaic(dems, first, columns: int) -> tuple[np.ndarray, Affine]:
     return out, mosaic
 
 
-def build_county(out, *, towns: int = 50, per_town: int = 2_000, seed: int = 20_260,
-                 force: bool = False, catalog=None):  # fmt: skip
+def build_county(
+    out,
+    *,
+    towns: int = 50,
+    per_town: int = 2_000,
+    seed: int = 20_260,
+    force: bool = False,
+    catalog=None,
+):
     """Write the county demo workspace to ``out`` (a folder; copy it to PostGIS with
     ``townmap workspace copy``)."""
     from townmap.demo.build import build_demo
@@ -107,6 +122,5 @@ def build_county(out, *, towns: int = 50, per_town: int = 2_000, seed: int = 20_
         raise ValueError("the county needs at least one town with one enterprise")
     data = county_layers(towns, per_town, seed)
     total = towns * per_town
-    label = (f"示例县（{towns} 个镇，{total:,} 家企业）/ "
-             f"Demo county ({towns} towns, {total:,} TVEs)")  # fmt: skip
+    label = f"示例县（{towns} 个镇，{total:,} 家企业）/ Demo county ({towns} towns, {total:,} TVEs)"
     return build_demo(out, seed=seed, force=force, catalog=catalog, data=data, label=label)

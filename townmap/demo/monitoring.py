@@ -251,9 +251,12 @@ def load_caps(catchments: pd.DataFrame, seed: int) -> pd.DataFrame:
         for param, col in cols.items():
             rows.append(
                 {
-                    "catchment_id": c["catchment_id"], "parameter": param,
-                    "cap_tpa": round(float(c[col]) * factor, 2), "year": 2025,
-                    "basis": "虚构示例指标 / fictional demo cap", "verification": "unverified",
+                    "catchment_id": c["catchment_id"],
+                    "parameter": param,
+                    "cap_tpa": round(float(c[col]) * factor, 2),
+                    "year": 2025,
+                    "basis": "虚构示例指标 / fictional demo cap",
+                    "verification": "unverified",
                 }
-            )  # fmt: skip
+            )
     return pd.DataFrame(rows)

@@ -65,9 +65,12 @@ def detect_bytes(raw: bytes, sample: int = 65_536) -> EncodingGuess:
     good = sum(1 for c in text if ord(c) > 0x7F and c != "\ufffd")
     if good >= 3 * bad:  # real UTF-8 text with a few broken bytes (GBK would give many)
         return EncodingGuess(
-            "utf-8", False, f"UTF-8 with {bad} undecodable byte(s) shown as �", text[:200],
+            "utf-8",
+            False,
+            f"UTF-8 with {bad} undecodable byte(s) shown as �",
+            text[:200],
             errors="replace",
-        )  # fmt: skip
+        )
     try:
         text = chunk.decode("gb18030")
         return EncodingGuess("gb18030", True, "not UTF-8; decodes as GB18030/GBK", text[:200])

@@ -84,8 +84,9 @@ def mandatory(
             failed_by_year[int(y)] = set(owners.astype(str))
     catchment = (
         enterprise_catchment.reindex(ids).to_numpy()
-        if enterprise_catchment is not None else np.full(len(ids), None)
-    )  # fmt: skip
+        if enterprise_catchment is not None
+        else np.full(len(ids), None)
+    )
     toxic = enterprises["sector"].isin(toxic_sectors).to_numpy()
     for y in years:
         over = (catchments_over or {}).get(y, set())
@@ -93,9 +94,14 @@ def mandatory(
         exceeds = pd.Index(ids).isin(failed_by_year.get(y, set()))
         quota = np.fromiter((c in over for c in catchment), dtype=bool, count=len(catchment))
         frame = pd.DataFrame(
-            {"ent_id": ids, "year": y, "exceeds_standards": exceeds, "exceeds_quota": quota,
-             "toxic": toxic}
-        )  # fmt: skip
+            {
+                "ent_id": ids,
+                "year": y,
+                "exceeds_standards": exceeds,
+                "exceeds_quota": quota,
+                "toxic": toxic,
+            }
+        )
         rows.append(frame)
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     if out.empty:
@@ -111,14 +117,25 @@ def mandatory(
 
 def options_summary(options: pd.DataFrame) -> pd.DataFrame:
     """Per enterprise: options found and implemented, by cost class, and COD reduction."""
-    cols = ["ent_id", "found_no_low", "implemented_no_low", "found_medium_high",
-            "implemented_medium_high", "cod_reduction_tpa"]  # fmt: skip
+    cols = [
+        "ent_id",
+        "found_no_low",
+        "implemented_no_low",
+        "found_medium_high",
+        "implemented_medium_high",
+        "cod_reduction_tpa",
+    ]
     if options.empty:
         return pd.DataFrame(columns=cols)
     impl = options["status"].eq("implemented")
     frame = options.assign(implemented=impl)
-    out = frame.pivot_table(index="ent_id", columns="cost_class", values="implemented",
-                            aggfunc=["size", "sum"], fill_value=0)  # fmt: skip
+    out = frame.pivot_table(
+        index="ent_id",
+        columns="cost_class",
+        values="implemented",
+        aggfunc=["size", "sum"],
+        fill_value=0,
+    )
     result = pd.DataFrame(index=out.index)
     for cost in ("no_low", "medium_high"):
         result[f"found_{cost}"] = out.get(("size", cost), 0)
@@ -158,10 +175,15 @@ def programme_view(
     per_year = pd.DataFrame(rows)
     implemented = options[options["status"].eq("implemented")] if len(options) else options
     reasons = (
-        implemented["reason"].replace("", np.nan).dropna().value_counts().rename_axis("reason")
+        implemented["reason"]
+        .replace("", np.nan)
+        .dropna()
+        .value_counts()
+        .rename_axis("reason")
         .reset_index(name="options")
-        if len(implemented) else pd.DataFrame(columns=["reason", "options"])
-    )  # fmt: skip
+        if len(implemented)
+        else pd.DataFrame(columns=["reason", "options"])
+    )
     return per_year, reasons
 
 
@@ -200,17 +222,25 @@ def workspace_programme(ws, compliance=None) -> dict[str, pd.DataFrame]:
                 found = pd.to_datetime(audits[col], errors="coerce").dt.year.dropna()
                 years |= set(found.astype(int))
     years_sorted = sorted(int(y) for y in years)
-    required = mandatory(ents, failed_samples=failed, catchments_over=over,
-                         enterprise_catchment=catchment, years=years_sorted,
-                         programme=programme)  # fmt: skip
+    required = mandatory(
+        ents,
+        failed_samples=failed,
+        catchments_over=over,
+        enterprise_catchment=catchment,
+        years=years_sorted,
+        programme=programme,
+    )
     status = audit_status(audits, programme)
     per_year, reasons = programme_view(audits, options, required)
     latest = required[required["year"] == years_sorted[-1]] if years_sorted else required
     view = ents.drop(columns="geometry")[["ent_id", "name_zh", "name_en", "village_id", "sector"]]
     view = view.merge(
-        status.reindex(columns=["ent_id", "round", "rounds", "phase", "phase_code", "status",
-                                "kind"]), on="ent_id", how="left",
-    )  # fmt: skip
+        status.reindex(
+            columns=["ent_id", "round", "rounds", "phase", "phase_code", "status", "kind"]
+        ),
+        on="ent_id",
+        how="left",
+    )
     view["status"] = view["status"].fillna("not_started")
     view["phase"] = view["phase"].fillna(0).astype(int)
     view = view.merge(options_summary(options), on="ent_id", how="left")
@@ -218,5 +248,10 @@ def workspace_programme(ws, compliance=None) -> dict[str, pd.DataFrame]:
         view = view.merge(latest[["ent_id", "mandatory", "reasons"]], on="ent_id", how="left")
         view["mandatory"] = view["mandatory"].fillna(False).astype(bool)
         view["missing_audit"] = view["mandatory"] & view["status"].eq("not_started")
-    return {"enterprises": view, "mandatory": required, "per_year": per_year,
-            "reasons": reasons, "geometry": ents[["ent_id", "geometry"]]}  # fmt: skip
+    return {
+        "enterprises": view,
+        "mandatory": required,
+        "per_year": per_year,
+        "reasons": reasons,
+        "geometry": ents[["ent_id", "geometry"]],
+    }

@@ -83,8 +83,9 @@ def _clean(frame: pd.DataFrame, spec) -> pd.DataFrame:
             text = col.map(lambda v: _text(v).strip())
             frame[attr.name] = text.where(text != "", None).astype(object)
         elif attr.type == "date":
-            parsed = pd.to_datetime(col.map(_text).replace("", None), errors="coerce",
-                                    format="mixed")  # fmt: skip
+            parsed = pd.to_datetime(
+                col.map(_text).replace("", None), errors="coerce", format="mixed"
+            )
             bad = parsed.isna() & col.map(lambda v: _text(v) != "")
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
@@ -105,8 +106,17 @@ def _clean(frame: pd.DataFrame, spec) -> pd.DataFrame:
                 number = number.astype("Int64")
             frame[attr.name] = number
         elif attr.type == "bool":
-            truth = {"true": True, "1": True, "yes": True, "是": True,
-                     "false": False, "0": False, "no": False, "否": False, "": None}  # fmt: skip
+            truth = {
+                "true": True,
+                "1": True,
+                "yes": True,
+                "是": True,
+                "false": False,
+                "0": False,
+                "no": False,
+                "否": False,
+                "": None,
+            }
             text = col.map(lambda v: _text(v).strip().lower())
             if not text.isin(truth.keys()).all():
                 raise UploadError(f"'{attr.name}' must be yes or no")
@@ -118,8 +128,10 @@ def _ids(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
     """Each row's record id as text (composite keys joined with '|')."""
     if not len(frame):
         return pd.Series(dtype=str)
-    parts = [frame[k].map(_text) if k in frame.columns else pd.Series("", index=frame.index)
-             for k in keys]  # fmt: skip
+    parts = [
+        frame[k].map(_text) if k in frame.columns else pd.Series("", index=frame.index)
+        for k in keys
+    ]
     ids = parts[0]
     for part in parts[1:]:
         ids = ids + "|" + part
@@ -150,12 +162,26 @@ def _changes(before: pd.DataFrame, after: pd.DataFrame, keys: list[str], columns
     rows = []
     for rid in new.keys() - old.keys():
         record = {c: _text(new[rid].get(c)) for c in columns}
-        rows.append({"record": rid, "action": "insert", "field": "", "old": "",
-                     "new": json.dumps(record, ensure_ascii=False)})  # fmt: skip
+        rows.append(
+            {
+                "record": rid,
+                "action": "insert",
+                "field": "",
+                "old": "",
+                "new": json.dumps(record, ensure_ascii=False),
+            }
+        )
     for rid in old.keys() - new.keys():
         record = {c: _text(old[rid].get(c)) for c in columns}
-        rows.append({"record": rid, "action": "delete", "field": "",
-                     "old": json.dumps(record, ensure_ascii=False), "new": ""})  # fmt: skip
+        rows.append(
+            {
+                "record": rid,
+                "action": "delete",
+                "field": "",
+                "old": json.dumps(record, ensure_ascii=False),
+                "new": "",
+            }
+        )
     for rid in sorted(old.keys() & new.keys()):
         for c in columns:
             a, b = _text(old[rid].get(c)), _text(new[rid].get(c))
@@ -221,10 +247,15 @@ def _merge(base, mine, current, keys, columns) -> pd.DataFrame:
     clash = {c["record"] for c in ours} & {c["record"] for c in theirs}
     if clash:
         said = [
-            f"{c['record']}: " + (f"{c['field']} {c['old']!r} → {c['new']!r}"
-                                  if c["action"] == "update" else c["action"] + "d")
-            for c in theirs if c["record"] in clash
-        ][:8]  # fmt: skip
+            f"{c['record']}: "
+            + (
+                f"{c['field']} {c['old']!r} → {c['new']!r}"
+                if c["action"] == "update"
+                else c["action"] + "d"
+            )
+            for c in theirs
+            if c["record"] in clash
+        ][:8]
         raise StaleEditError(
             "someone else changed the same record(s) after you opened the table; your "
             "changes were not saved. Their changes: "
@@ -252,22 +283,34 @@ def _store(tx, table_id, before, after, keys, columns, user, reason) -> EditResu
     changes = _changes(before, after, keys, columns)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     log = pd.DataFrame(
-        [{"changed_at": stamp, "user": user, "table_id": table_id, **c, "reason": reason or None}
-         for c in changes],
-        columns=["changed_at", "user", "table_id", "record", "action", "field", "old", "new",
-                 "reason"],
-    )  # fmt: skip
+        [
+            {"changed_at": stamp, "user": user, "table_id": table_id, **c, "reason": reason or None}
+            for c in changes
+        ],
+        columns=[
+            "changed_at",
+            "user",
+            "table_id",
+            "record",
+            "action",
+            "field",
+            "old",
+            "new",
+            "reason",
+        ],
+    )
     counts = log["action"].value_counts() if len(log) else pd.Series(dtype=int)
     result = EditResult(
-        int(counts.get("insert", 0)), int(log.loc[log["action"] == "update", "record"].nunique())
-        if len(log) else 0, int(counts.get("delete", 0)), log,
-    )  # fmt: skip
+        int(counts.get("insert", 0)),
+        int(log.loc[log["action"] == "update", "record"].nunique()) if len(log) else 0,
+        int(counts.get("delete", 0)),
+        log,
+    )
     if not result.changed:
         return result
     history = tx.read_table(LOG) if tx.has_table(LOG) else log.iloc[:0]
     tx.write_table(table_id, after.reindex(columns=columns), source=f"edited by {user}")
-    tx.write_table(LOG, pd.concat([history, log], ignore_index=True),
-                   source="townmap change log")  # fmt: skip
+    tx.write_table(LOG, pd.concat([history, log], ignore_index=True), source="townmap change log")
     return result
 
 

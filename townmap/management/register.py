@@ -41,8 +41,14 @@ def clauses(edition: str | None = None) -> pd.DataFrame:
         if edition not in c["numbers"]:
             continue
         title = c.get(f"title_{edition}", c["title"])
-        rows.append({"key": c["key"], "clause": c["numbers"][edition],
-                     "title_zh": title["zh"], "title_en": title["en"]})  # fmt: skip
+        rows.append(
+            {
+                "key": c["key"],
+                "clause": c["numbers"][edition],
+                "title_zh": title["zh"],
+                "title_en": title["en"],
+            }
+        )
     out = pd.DataFrame(rows)
     order = out["clause"].map(lambda n: tuple(int(p) for p in n.split(".")))
     return out.assign(_o=order).sort_values("_o").drop(columns="_o").reset_index(drop=True)
@@ -62,41 +68,69 @@ def obligations() -> pd.DataFrame:
     rows = []
     for rule in load_rules():
         lb = rule.legal_basis
-        rows.append({
-            "obligation": f"rule:{rule.id}", "kind": "siting rule",
-            "instrument_zh": lb.instrument.zh, "instrument_en": lb.instrument.en,
-            "article": lb.article, "version": lb.version,
-            "valid_from": lb.valid_from.isoformat() if lb.valid_from else None,
-            "requirement_zh": rule.title.zh, "requirement_en": rule.title.en,
-            "verification": rule.verification, "source": lb.source,
-        })  # fmt: skip
+        rows.append(
+            {
+                "obligation": f"rule:{rule.id}",
+                "kind": "siting rule",
+                "instrument_zh": lb.instrument.zh,
+                "instrument_en": lb.instrument.en,
+                "article": lb.article,
+                "version": lb.version,
+                "valid_from": lb.valid_from.isoformat() if lb.valid_from else None,
+                "requirement_zh": rule.title.zh,
+                "requirement_en": rule.title.en,
+                "verification": rule.verification,
+                "source": lb.source,
+            }
+        )
     for std in load_discharge_standards().values():
-        rows.append({
-            "obligation": f"standard:{std.id}", "kind": "discharge standard",
-            "instrument_zh": std.title.zh, "instrument_en": std.standard_id,
-            "article": "", "version": std.version,
-            "valid_from": std.valid_from.isoformat() if std.valid_from else None,
-            "requirement_zh": f"排放限值（{'、'.join(std.classes)}）",
-            "requirement_en": f"discharge limits (classes {', '.join(std.classes)})",
-            "verification": std.verification, "source": std.source,
-        })  # fmt: skip
+        rows.append(
+            {
+                "obligation": f"standard:{std.id}",
+                "kind": "discharge standard",
+                "instrument_zh": std.title.zh,
+                "instrument_en": std.standard_id,
+                "article": "",
+                "version": std.version,
+                "valid_from": std.valid_from.isoformat() if std.valid_from else None,
+                "requirement_zh": f"排放限值（{'、'.join(std.classes)}）",
+                "requirement_en": f"discharge limits (classes {', '.join(std.classes)})",
+                "verification": std.verification,
+                "source": std.source,
+            }
+        )
     q = load_standard()
-    rows.append({
-        "obligation": "standard:gb3838_2002", "kind": "quality standard",
-        "instrument_zh": "地表水环境质量标准", "instrument_en": q.standard_id, "article": "",
-        "version": q.version, "valid_from": None,
-        "requirement_zh": "水功能区目标水质类别", "requirement_en": "target water-quality classes",
-        "verification": q.verification, "source": "layers/standards/gb3838_2002.toml",
-    })  # fmt: skip
+    rows.append(
+        {
+            "obligation": "standard:gb3838_2002",
+            "kind": "quality standard",
+            "instrument_zh": "地表水环境质量标准",
+            "instrument_en": q.standard_id,
+            "article": "",
+            "version": q.version,
+            "valid_from": None,
+            "requirement_zh": "水功能区目标水质类别",
+            "requirement_en": "target water-quality classes",
+            "verification": q.verification,
+            "source": "layers/standards/gb3838_2002.toml",
+        }
+    )
     cp = load_programme()
-    rows.append({
-        "obligation": "programme:cleaner_production", "kind": "programme",
-        "instrument_zh": "清洁生产审核办法", "instrument_en": "Cleaner production audit measures",
-        "article": "", "version": "2016", "valid_from": "2016-07-01",
-        "requirement_zh": "强制性清洁生产审核",
-        "requirement_en": "mandatory cleaner-production audits",
-        "verification": cp["verification"], "source": cp["source"],
-    })  # fmt: skip
+    rows.append(
+        {
+            "obligation": "programme:cleaner_production",
+            "kind": "programme",
+            "instrument_zh": "清洁生产审核办法",
+            "instrument_en": "Cleaner production audit measures",
+            "article": "",
+            "version": "2016",
+            "valid_from": "2016-07-01",
+            "requirement_zh": "强制性清洁生产审核",
+            "requirement_en": "mandatory cleaner-production audits",
+            "verification": cp["verification"],
+            "source": cp["source"],
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -169,10 +203,19 @@ def indicators(ws: Workspace, compliance=None, conflicts=None, programme=None) -
         values["prohibited_conflicts"] = float((conflicts["severity"] == "prohibited").sum())
     specs = indicator_specs()
     return pd.DataFrame(
-        [{"indicator": k, "label_zh": s["label"]["zh"], "label_en": s["label"]["en"],
-          "unit": s["unit"], "better": s["better"], "value": values.get(k, np.nan),
-          "year": years.get(k)} for k, s in specs.items()]
-    )  # fmt: skip
+        [
+            {
+                "indicator": k,
+                "label_zh": s["label"]["zh"],
+                "label_en": s["label"]["en"],
+                "unit": s["unit"],
+                "better": s["better"],
+                "value": values.get(k, np.nan),
+                "year": years.get(k),
+            }
+            for k, s in specs.items()
+        ]
+    )
 
 
 def objective_progress(objectives: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
@@ -227,11 +270,18 @@ def clause_status(ws: Workspace, edition: str | None = None, today: dt.date | No
         if len(filed):
             sources = [*sources, "ems_records"]
         status = "attention" if attention else ("evidence" if count else "gap")
-        rows.append({
-            "clause": c.clause, "key": c.key, "title_zh": c.title_zh, "title_en": c.title_en,
-            "registers": ", ".join(sources), "records": count,
-            "attention": "; ".join(attention), "status": status,
-        })  # fmt: skip
+        rows.append(
+            {
+                "clause": c.clause,
+                "key": c.key,
+                "title_zh": c.title_zh,
+                "title_en": c.title_en,
+                "registers": ", ".join(sources),
+                "records": count,
+                "attention": "; ".join(attention),
+                "status": status,
+            }
+        )
     return pd.DataFrame(rows)
 
 

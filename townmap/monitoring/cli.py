@@ -96,9 +96,12 @@ def _cmd_compliance(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UploadError(str(exc)) from None
     tables = {
-        "findings": result.findings, "samples": result.samples, "monthly": result.monthly,
-        "offenders": result.offenders, "limits": result.points,
-    }  # fmt: skip
+        "findings": result.findings,
+        "samples": result.samples,
+        "monthly": result.monthly,
+        "offenders": result.offenders,
+        "limits": result.points,
+    }
     if suffix == ".xlsx":
         export_sheets(tables, args.out)
         written = [args.out]
@@ -109,12 +112,16 @@ def _cmd_compliance(args: argparse.Namespace) -> int:
             written.append(export_frame(tables[name], target, name))
     s = result.samples
     unverified = int((result.findings["verification"] != "verified").sum())
-    print(f"{len(s)} sample(s) at {s['dp_id'].nunique()} discharge point(s): "
-          f"{int(s['compliant'].sum())} compliant ({s['compliant'].mean():.0%}); "
-          f"{len(result.offenders)} repeat offender(s)")  # fmt: skip
+    print(
+        f"{len(s)} sample(s) at {s['dp_id'].nunique()} discharge point(s): "
+        f"{int(s['compliant'].sum())} compliant ({s['compliant'].mean():.0%}); "
+        f"{len(result.offenders)} repeat offender(s)"
+    )
     if unverified:
-        print(f"{unverified} of {len(result.findings)} value(s) were judged against limits that "
-              "are not fully verified (see the verification column)")  # fmt: skip
+        print(
+            f"{unverified} of {len(result.findings)} value(s) were judged against limits that "
+            "are not fully verified (see the verification column)"
+        )
     print("written: " + ", ".join(str(p) for p in written))
     return 0
 
@@ -124,15 +131,19 @@ def add_commands(sub) -> None:
     src = cls.add_mutually_exclusive_group()
     src.add_argument("--workspace", type=workspace_location, default=None, help=WORKSPACE_HELP)
     src.add_argument(
-        "--samples", type=Path, default=None,
+        "--samples",
+        type=Path,
+        default=None,
         help="long CSV: station, water_type (river|lake), time, parameter, value[, unit]",
-    )  # fmt: skip
+    )
     cls.add_argument("--out", required=True, type=Path, help="result .csv or .xlsx")
     cls.set_defaults(func=_cmd_classify)
     comp = sub.add_parser("compliance", help="effluent samples against their discharge limits")
     comp.add_argument("--workspace", type=workspace_location, default=None, help=WORKSPACE_HELP)
     comp.add_argument(
-        "--out", required=True, type=Path,
+        "--out",
+        required=True,
+        type=Path,
         help=".xlsx (one sheet per table) or .csv (findings; the other tables beside it)",
-    )  # fmt: skip
+    )
     comp.set_defaults(func=_cmd_compliance)

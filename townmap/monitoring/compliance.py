@@ -37,11 +37,29 @@ from townmap.monitoring.standards import DischargeStandard, limits_table, standa
 STRICTNESS = {"1A": 0, "1B": 1, "2": 2, "3": 3}
 REPEAT_MONTHS = 2  # non-compliant in at least this many distinct months → repeat offender
 FINDING_COLUMNS = [
-    "dp_id", "owner_kind", "owner_id", "sampled_at", "month", "parameter", "value",
-    "below_detection", "limit", "ratio", "compliant", "indicative", "standard_id", "version",
-    "class", "verification", "limit_verification", "choice_verification", "screening",
-    "water_temp_c", "temperature_assumed", "basis",
-]  # fmt: skip
+    "dp_id",
+    "owner_kind",
+    "owner_id",
+    "sampled_at",
+    "month",
+    "parameter",
+    "value",
+    "below_detection",
+    "limit",
+    "ratio",
+    "compliant",
+    "indicative",
+    "standard_id",
+    "version",
+    "class",
+    "verification",
+    "limit_verification",
+    "choice_verification",
+    "screening",
+    "water_temp_c",
+    "temperature_assumed",
+    "basis",
+]
 TRUST = {"verified": 0, "partly_verified": 1, "unverified": 2}
 
 
@@ -125,11 +143,14 @@ def choose_limits(
         {
             "dp_id": points["dp_id"].to_numpy(),
             "owner_kind": points.get("source_kind", pd.Series("enterprise", index=points.index)),
-            "receiving": recv["water_id"], "receiving_class": recv["target_class"],
-            "basin": recv["basin"], "receiving_nearest": recv["nearest"].astype(bool),
+            "receiving": recv["water_id"],
+            "receiving_class": recv["target_class"],
+            "basin": recv["basin"],
+            "receiving_nearest": recv["nearest"].astype(bool),
             "taihu_level": level,
-        }, index=points.index,
-    )  # fmt: skip
+        },
+        index=points.index,
+    )
     is_plant = (base["owner_kind"] == "plant").to_numpy()
     parts = []
     if (~is_plant).any():
@@ -163,13 +184,16 @@ def _enterprise_rows(base: pd.DataFrame, ents: pd.DataFrame, choice: dict) -> pd
             "sewer": (ent["treatment"] == "sewer").to_numpy(dtype=bool),
             "screen": ent["sector"].isin(own_standard).to_numpy(dtype=bool),
             "old": (founded < 1998).to_numpy(dtype=bool),
-        }, index=base.index,
-    )  # fmt: skip
+        },
+        index=base.index,
+    )
     cols = list(facts.columns)
     decisions = pd.DataFrame(
-        [{**dict(zip(cols, key, strict=True)), **_enterprise_decision(*key, choice)}
-         for key in facts.drop_duplicates().itertuples(index=False, name=None)]
-    )  # fmt: skip
+        [
+            {**dict(zip(cols, key, strict=True)), **_enterprise_decision(*key, choice)}
+            for key in facts.drop_duplicates().itertuples(index=False, name=None)
+        ]
+    )
     out = base.join(facts).merge(decisions, on=cols, how="left")
     return out.drop(columns=cols)
 
@@ -199,10 +223,14 @@ def _enterprise_decision(target: str, sewer: bool, screen: bool, old: bool, choi
         notes_en.append("built before 1998: Table 2 not encoded, Table 4 applied (unverified)")
         verification = "unverified"
     return {
-        "standard": "gb8978_1996", "class": cls, "screening": screen, "built": None,
+        "standard": "gb8978_1996",
+        "class": cls,
+        "screening": screen,
+        "built": None,
         "choice_verification": verification,
-        "basis_zh": "；".join(notes_zh), "basis_en": "; ".join(notes_en),
-    }  # fmt: skip
+        "basis_zh": "；".join(notes_zh),
+        "basis_en": "; ".join(notes_en),
+    }
 
 
 def _plant_rows(base: dict, plants: pd.DataFrame, recv, level, choice: dict) -> list[dict]:
@@ -229,21 +257,36 @@ def _plant_rows(base: dict, plants: pd.DataFrame, recv, level, choice: dict) -> 
     built_year = plant.get("built")
     built = (
         dt.date(int(built_year), 1, 1)
-        if built_year is not None and not pd.isna(built_year) else None
-    )  # fmt: skip
-    rows = [{
-        **base, "standard": "gb18918_2002", "class": cls, "screening": False, "built": built,
-        "choice_verification": verification,
-        "basis_zh": "；".join(notes_zh), "basis_en": "; ".join(notes_en),
-    }]  # fmt: skip
+        if built_year is not None and not pd.isna(built_year)
+        else None
+    )
+    rows = [
+        {
+            **base,
+            "standard": "gb18918_2002",
+            "class": cls,
+            "screening": False,
+            "built": built,
+            "choice_verification": verification,
+            "basis_zh": "；".join(notes_zh),
+            "basis_en": "; ".join(notes_en),
+        }
+    ]
     taihu = choice["taihu"]
     if base["basin"] in taihu["basins"]:
         table = taihu["table_in_zones"].get(str(level), taihu["table_elsewhere"])
-        rows.append({
-            **base, "standard": "db32_1072_2018", "class": table, "screening": False,
-            "built": built, "choice_verification": taihu["verification"],
-            "basis_zh": taihu["note"]["zh"], "basis_en": taihu["note"]["en"],
-        })  # fmt: skip
+        rows.append(
+            {
+                **base,
+                "standard": "db32_1072_2018",
+                "class": table,
+                "screening": False,
+                "built": built,
+                "choice_verification": taihu["verification"],
+                "basis_zh": taihu["note"]["zh"],
+                "basis_en": taihu["note"]["en"],
+            }
+        )
     return rows
 
 
@@ -260,8 +303,9 @@ def check_samples(
     samples: pd.DataFrame, choices: pd.DataFrame, standards: Mapping[str, DischargeStandard]
 ) -> pd.DataFrame:
     """One row per sample value with an applicable limit (the stricter when two apply)."""
-    values, below = parse_values(samples["value"], samples.get("detection_limit"),
-                                 samples.get("qualifier"))  # fmt: skip
+    values, below = parse_values(
+        samples["value"], samples.get("detection_limit"), samples.get("qualifier")
+    )
     frame = normalise(samples.assign(value=values, below_detection=below))
     frame = frame.merge(_temperatures(frame), on=["dp_id", "sampled_at"], how="left")
     limits = limits_table(dict(standards))
@@ -388,11 +432,18 @@ def workspace_compliance(ws, standards_folder: Path | None = None) -> Compliance
 
     layers = {
         name: ws.read_layer(name)
-        for name in ("discharge_points", "enterprises", "treatment_plants", "rivers", "lake",
-                     "taihu_zones")
+        for name in (
+            "discharge_points",
+            "enterprises",
+            "treatment_plants",
+            "rivers",
+            "lake",
+            "taihu_zones",
+        )
         if ws.has_layer(name)
-    }  # fmt: skip
+    }
     if "discharge_points" not in layers or not ws.has_table("effluent_samples"):
         raise ValueError("the workspace has no discharge points or no effluent samples")
-    return compliance(layers, ws.read_table("effluent_samples"),
-                      load_discharge_standards(standards_folder))  # fmt: skip
+    return compliance(
+        layers, ws.read_table("effluent_samples"), load_discharge_standards(standards_folder)
+    )

@@ -28,16 +28,18 @@ def _catchment(points: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | None) ->
     if catchments is None or catchments.empty or points.empty:
         return pd.Series(None, index=points.index, dtype="string")
     hit = gpd.sjoin(
-        points[["geometry"]], catchments[["catchment_id", "geometry"]].to_crs(points.crs),
+        points[["geometry"]],
+        catchments[["catchment_id", "geometry"]].to_crs(points.crs),
         predicate="intersects",
-    )  # fmt: skip
+    )
     return hit.groupby(level=0)["catchment_id"].first().reindex(points.index).astype("string")
 
 
 def _measured(samples: pd.DataFrame, dps: pd.DataFrame, year: int | None) -> pd.DataFrame:
     """t/a per discharge point from the mean concentration (of ``year``) × its flow."""
-    values, _ = parse_values(samples["value"], samples.get("detection_limit"),
-                             samples.get("qualifier"))  # fmt: skip
+    values, _ = parse_values(
+        samples["value"], samples.get("detection_limit"), samples.get("qualifier")
+    )
     frame = normalise(samples.assign(value=values))
     frame = frame[frame["parameter"].isin(PARAMETERS)]
     if year is not None:
@@ -62,11 +64,14 @@ def source_loads(
     catchments = layers.get("catchments")
     out = pd.DataFrame(
         {
-            "kind": "enterprise", "id": ents["ent_id"].astype(str).to_numpy(),
-            "village_id": ents.get("village_id"), "sector": ents.get("sector"),
+            "kind": "enterprise",
+            "id": ents["ent_id"].astype(str).to_numpy(),
+            "village_id": ents.get("village_id"),
+            "sector": ents.get("sector"),
             "treatment": ents.get("treatment"),
-        }, index=ents.index,
-    )  # fmt: skip
+        },
+        index=ents.index,
+    )
     for name, col in PARAMETERS.items():
         out[name] = pd.to_numeric(ents.get(col), errors="coerce").fillna(0.0)
     out["source"] = "reported"
@@ -129,9 +134,11 @@ def against_caps(loads: pd.DataFrame, caps: pd.DataFrame | None) -> pd.DataFrame
     use of the cap, with the cap's year, basis and verification. Catchments without a cap
     are listed as such, never as within it."""
     by = totals(loads, "catchment_id").melt(
-        id_vars=["catchment_id"], value_vars=list(PARAMETERS), var_name="parameter",
+        id_vars=["catchment_id"],
+        value_vars=list(PARAMETERS),
+        var_name="parameter",
         value_name="load_tpa",
-    )  # fmt: skip
+    )
     if caps is None or caps.empty:
         caps = pd.DataFrame(columns=["catchment_id", "parameter", "cap_tpa"])
     caps = caps.assign(parameter=normalise(caps[["parameter"]].assign(value=0.0))["parameter"])
@@ -162,8 +169,13 @@ def scenario_loads(
     before = after.loc[connected].set_index("id")
     rows = []
     for plant_id, group in link.groupby("plant"):
-        row = {"kind": "scenario_plant", "id": str(plant_id), "source": "scenario",
-               "sector": "shared_plant", "treatment": "shared"}  # fmt: skip
+        row = {
+            "kind": "scenario_plant",
+            "id": str(plant_id),
+            "source": "scenario",
+            "sector": "shared_plant",
+            "treatment": "shared",
+        }
         for name in PARAMETERS:
             now = before[name].reindex(group["ent_id"]).fillna(0.0).to_numpy()
             at_standard = group["flow_m3d"].to_numpy(dtype=float) * effluent.get(name, np.inf)

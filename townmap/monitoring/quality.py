@@ -23,11 +23,26 @@ import pandas as pd
 WORSE_THAN_V = 6
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "劣V"}
 ALIASES = {
-    "nh3n": "NH3-N", "nh3-n": "NH3-N", "nh3_n": "NH3-N", "氨氮": "NH3-N",
-    "codmn": "CODMn", "高锰酸盐指数": "CODMn", "cod": "COD", "codcr": "COD", "化学需氧量": "COD",
-    "bod5": "BOD5", "bod": "BOD5", "五日生化需氧量": "BOD5", "do": "DO", "溶解氧": "DO",
-    "tp": "TP", "总磷": "TP", "tn": "TN", "总氮": "TN", "ph": "pH",
-}  # fmt: skip
+    "nh3n": "NH3-N",
+    "nh3-n": "NH3-N",
+    "nh3_n": "NH3-N",
+    "氨氮": "NH3-N",
+    "codmn": "CODMn",
+    "高锰酸盐指数": "CODMn",
+    "cod": "COD",
+    "codcr": "COD",
+    "化学需氧量": "COD",
+    "bod5": "BOD5",
+    "bod": "BOD5",
+    "五日生化需氧量": "BOD5",
+    "do": "DO",
+    "溶解氧": "DO",
+    "tp": "TP",
+    "总磷": "TP",
+    "tn": "TN",
+    "总氮": "TN",
+    "ph": "pH",
+}
 UNIT_FACTORS = {"mg/l": 1.0, "μg/l": 1e-3, "ug/l": 1e-3, "g/m3": 1.0, "ph": 1.0, "ph units": 1.0}
 _LESS = re.compile(r"^\s*<\s*([0-9.eE+-]+)\s*$")
 
@@ -63,8 +78,9 @@ def load_standard(path: Path | None = None) -> Standard:
     return Standard(data["standard_id"], data["version"], data["verification"], pd.DataFrame(rows))
 
 
-def parse_values(raw: pd.Series, detection_limit: pd.Series | None = None,
-                 qualifier: pd.Series | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def parse_values(
+    raw: pd.Series, detection_limit: pd.Series | None = None, qualifier: pd.Series | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Numbers from text like '0.31', 'ND', '<0.05'; (values, below_detection flags)."""
     if pd.api.types.is_numeric_dtype(raw.dtype):  # already numbers: nothing to parse
         numeric = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
@@ -84,8 +100,9 @@ def parse_values(raw: pd.Series, detection_limit: pd.Series | None = None,
     below = ~np.isnan(less_value) | nd
     dl = (
         pd.to_numeric(detection_limit, errors="coerce").to_numpy(dtype=float)
-        if detection_limit is not None else np.full(len(raw), np.nan)
-    )  # fmt: skip
+        if detection_limit is not None
+        else np.full(len(raw), np.nan)
+    )
     if qualifier is not None:
         flagged = qualifier.astype("string").str.lower().eq("below_dl").fillna(False).to_numpy()
         below |= flagged
@@ -107,8 +124,9 @@ def workspace_samples(ws, station_ids=None) -> pd.DataFrame:
     stations = ws.read_layer("monitoring_stations")[["station_id", "water_type"]]
     frame = raw.merge(stations, on="station_id", how="left")
     frame = frame.rename(columns={"station_id": "station", "sampled_at": "time"})
-    values, below = parse_values(frame["value"], frame.get("detection_limit"),
-                                 frame.get("qualifier"))  # fmt: skip
+    values, below = parse_values(
+        frame["value"], frame.get("detection_limit"), frame.get("qualifier")
+    )
     frame = normalise(frame.assign(value=values, below_detection=below))
     frame["time"] = pd.to_datetime(frame["time"])
     return frame
@@ -259,8 +277,9 @@ def exceedance(value, parameter, water_type, target: int, std: Standard) -> floa
 ROMAN_TO_CLASS = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
 
 
-def exceedances(samples: pd.DataFrame, std: Standard, targets: pd.Series,
-                keys=("station", "time")) -> pd.DataFrame:  # fmt: skip
+def exceedances(
+    samples: pd.DataFrame, std: Standard, targets: pd.Series, keys=("station", "time")
+) -> pd.DataFrame:
     """Per ``keys`` group: the largest exceedance multiple (超标倍数, (C − Cs) / Cs; for DO
     (Cs − C) / Cs) against the limit of the station's target class, and its parameter.
     ``targets`` maps station → 'III'. Groups meeting every limit get 0 and no parameter."""
@@ -275,8 +294,11 @@ def exceedances(samples: pd.DataFrame, std: Standard, targets: pd.Series,
     lim = limits[r, np.clip(col, 0, 4)]
     kind = kinds[r]
     with np.errstate(invalid="ignore", divide="ignore"):
-        over = np.where(kind == 0, (values[ok] - lim) / lim,
-                        np.where(kind == 1, (lim - values[ok]) / lim, np.nan))  # fmt: skip
+        over = np.where(
+            kind == 0,
+            (values[ok] - lim) / lim,
+            np.where(kind == 1, (lim - values[ok]) / lim, np.nan),
+        )
     multiple[ok] = np.maximum(over, 0)
     frame = samples[keys].assign(exceedance=multiple, parameter=samples["parameter"].to_numpy())
     frame = frame.dropna(subset=["exceedance"])

@@ -25,10 +25,24 @@ from townmap.catalog import Label, Strict, read_model_file
 from townmap.errors import CatalogError
 
 COLUMNS = [
-    "standard", "standard_id", "version", "valid_from", "class", "parameter", "measured_by",
-    "unit", "kind", "limit", "cold_limit", "low", "high", "built_from", "built_until",
-    "verification", "note",
-]  # fmt: skip
+    "standard",
+    "standard_id",
+    "version",
+    "valid_from",
+    "class",
+    "parameter",
+    "measured_by",
+    "unit",
+    "kind",
+    "limit",
+    "cold_limit",
+    "low",
+    "high",
+    "built_from",
+    "built_until",
+    "verification",
+    "note",
+]
 
 
 class LimitRow(Strict):
@@ -117,9 +131,10 @@ def current(
     valid-from not after it; a version without valid-from counts as always in force."""
     on = on or dt.date.today()
     versions = [
-        s for s in standards.values()
+        s
+        for s in standards.values()
         if s.standard_id == standard_id and (s.valid_from == "" or s.valid_from <= on)
-    ]  # fmt: skip
+    ]
     if not versions:
         raise KeyError(f"no version of {standard_id} in force on {on}")
     return max(versions, key=lambda s: (s.valid_from or dt.date.min, s.version))
@@ -134,11 +149,16 @@ def limits_table(standards: dict[str, DischargeStandard]) -> pd.DataFrame:
             for cls in classes:
                 rows.append(
                     {
-                        "standard": std.id, "standard_id": std.standard_id,
-                        "version": std.version, "valid_from": std.valid_from or None,
-                        "class": cls, "parameter": row.parameter,
-                        "measured_by": row.measured_by or row.parameter, "unit": row.unit,
-                        "kind": row.kind, "limit": row.values.get(cls),
+                        "standard": std.id,
+                        "standard_id": std.standard_id,
+                        "version": std.version,
+                        "valid_from": std.valid_from or None,
+                        "class": cls,
+                        "parameter": row.parameter,
+                        "measured_by": row.measured_by or row.parameter,
+                        "unit": row.unit,
+                        "kind": row.kind,
+                        "limit": row.values.get(cls),
                         "cold_limit": row.cold_values.get(cls),
                         "low": row.range[0] if row.range else None,
                         "high": row.range[1] if row.range else None,
@@ -147,7 +167,7 @@ def limits_table(standards: dict[str, DischargeStandard]) -> pd.DataFrame:
                         "verification": row.class_verification.get(cls, row.verification),
                         "note": row.note,
                     }
-                )  # fmt: skip
+                )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -164,10 +184,11 @@ def limit_of(
     rows = [r for r in std.limits if r.parameter == parameter and cls in r.values]
     if built is not None:
         dated = [
-            r for r in rows
+            r
+            for r in rows
             if (r.built_from is None or built >= r.built_from)
             and (r.built_until is None or built <= r.built_until)
-        ]  # fmt: skip
+        ]
         rows = dated or rows
     if not rows:
         return None, "unverified"

@@ -26,9 +26,8 @@ def _clean_text(text: str, limit: int, what: str) -> str:
     """Trimmed text without control or direction-override characters (a comment is
     read aloud on a projector; an RTL override could make it say something else)."""
     text = "".join(
-        ch for ch in (text or "")
-        if ch in "\n" or unicodedata.category(ch) not in ("Cc", "Cf")
-    ).strip()  # fmt: skip
+        ch for ch in (text or "") if ch in "\n" or unicodedata.category(ch) not in ("Cc", "Cf")
+    ).strip()
     if len(text) > limit:
         raise UploadError(f"the {what} has at most {limit} characters")
     return text
@@ -36,8 +35,12 @@ def _clean_text(text: str, limit: int, what: str) -> str:
 
 def _log(rows: list[dict], user: str, reason: str) -> pd.DataFrame:
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    return pd.DataFrame([{"changed_at": stamp, "user": user, "table_id": LAYER, "reason": reason,
-                          **r} for r in rows])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {"changed_at": stamp, "user": user, "table_id": LAYER, "reason": reason, **r}
+            for r in rows
+        ]
+    )
 
 
 def _write(tx, frame: gpd.GeoDataFrame, log: pd.DataFrame) -> None:
@@ -106,8 +109,13 @@ def add_comment(
         )
         frame = gpd.GeoDataFrame(pd.concat([current, row], ignore_index=True), crs=tx.crs)
         record = row.drop(columns="geometry").iloc[0].to_dict()
-        entry = {"record": comment_id, "action": "insert", "field": None, "old": None,
-                 "new": json.dumps(record, ensure_ascii=False)}  # fmt: skip
+        entry = {
+            "record": comment_id,
+            "action": "insert",
+            "field": None,
+            "old": None,
+            "new": json.dumps(record, ensure_ascii=False),
+        }
         _write(tx, frame, _log([entry], user, "public meeting"))
     return comment_id
 
@@ -136,8 +144,15 @@ def moderate(
                 clashes.append(f"{cid}: status {was!r} → {old!r}")
             elif old != status:
                 frame.loc[frame["comment_id"] == cid, "status"] = status
-                rows.append({"record": cid, "action": "update", "field": "status", "old": old,
-                             "new": status})  # fmt: skip
+                rows.append(
+                    {
+                        "record": cid,
+                        "action": "update",
+                        "field": "status",
+                        "old": old,
+                        "new": status,
+                    }
+                )
         if clashes:
             raise StaleEditError(
                 "someone else moderated the same comment(s) after you opened the list; "

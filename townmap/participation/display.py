@@ -14,14 +14,29 @@ from townmap.store import Workspace
 
 SLIDES = "public_slides"
 #: Okabe & Ito (2008), distinguishable with every common colour-vision deficiency
-OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
-             "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
-             "black": "#000000"}  # fmt: skip
-CLASS_COLOURS = {"I": OKABE_ITO["blue"], "II": OKABE_ITO["sky"], "III": OKABE_ITO["green"],
-                 "IV": OKABE_ITO["yellow"], "V": OKABE_ITO["orange"],
-                 "劣V": OKABE_ITO["vermillion"]}  # fmt: skip
-SEVERITY_COLOURS = {"prohibited": OKABE_ITO["vermillion"], "restricted": OKABE_ITO["orange"],
-                    "review": OKABE_ITO["sky"]}  # fmt: skip
+OKABE_ITO = {
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "black": "#000000",
+}
+CLASS_COLOURS = {
+    "I": OKABE_ITO["blue"],
+    "II": OKABE_ITO["sky"],
+    "III": OKABE_ITO["green"],
+    "IV": OKABE_ITO["yellow"],
+    "V": OKABE_ITO["orange"],
+    "劣V": OKABE_ITO["vermillion"],
+}
+SEVERITY_COLOURS = {
+    "prohibited": OKABE_ITO["vermillion"],
+    "restricted": OKABE_ITO["orange"],
+    "review": OKABE_ITO["sky"],
+}
 #: the only enterprise fields a public display may show (names only where marked public)
 ENTERPRISE_FIELDS = ("name_zh", "name_en", "sector")
 
@@ -48,8 +63,16 @@ def load_slides(ws: Workspace, catalog: Catalog) -> tuple[list[Slide], list[str]
         if unknown:
             problems.append(f"{row.slide_id}: unknown layer(s) {', '.join(unknown)} left out")
         known = tuple(x for x in ids if x not in unknown)
-        slides.append(Slide(str(row.slide_id), str(row.title_zh), str(row.title_en), known,
-                            str(row.indicator or "none"), str(row.area or "town")))  # fmt: skip
+        slides.append(
+            Slide(
+                str(row.slide_id),
+                str(row.title_zh),
+                str(row.title_en),
+                known,
+                str(row.indicator or "none"),
+                str(row.area or "town"),
+            )
+        )
     return slides, problems
 
 
@@ -84,19 +107,36 @@ def public_spec(spec: LayerSpec) -> LayerSpec:
     if spec.id == "enterprises":
         update.update(by=None, categories={}, color="#000000", fill_color=OKABE_ITO["orange"])
         fields = list(ENTERPRISE_FIELDS)
-        return spec.model_copy(update={"style": style.model_copy(update=update),
-                                       "tooltip": fields, "popup": fields,
-                                       "visible": True})  # fmt: skip
+        return spec.model_copy(
+            update={
+                "style": style.model_copy(update=update),
+                "tooltip": fields,
+                "popup": fields,
+                "visible": True,
+            }
+        )
     if spec.id == "public_comments":
-        update["categories"] = {k: v for k, v in zip(style.categories, OKABE_ITO.values(),
-                                                     strict=False)}  # fmt: skip
-        return spec.model_copy(update={"style": style.model_copy(update=update),
-                                       "tooltip": ["category", "text"],
-                                       "popup": ["category", "text"], "visible": True})  # fmt: skip
+        update["categories"] = {
+            k: v for k, v in zip(style.categories, OKABE_ITO.values(), strict=False)
+        }
+        return spec.model_copy(
+            update={
+                "style": style.model_copy(update=update),
+                "tooltip": ["category", "text"],
+                "popup": ["category", "text"],
+                "visible": True,
+            }
+        )
     if style.categories and set(style.categories) <= set(CLASS_COLOURS):
         update["categories"] = {k: CLASS_COLOURS[k] for k in style.categories}
     if style.categories and set(style.categories) <= set(SEVERITY_COLOURS):
         update["categories"] = {k: SEVERITY_COLOURS[k] for k in style.categories}
     public_fields = [f for f in spec.tooltip if not f.endswith("_id")]
-    return spec.model_copy(update={"style": style.model_copy(update=update), "visible": True,
-                                   "tooltip": public_fields, "popup": public_fields})  # fmt: skip
+    return spec.model_copy(
+        update={
+            "style": style.model_copy(update=update),
+            "visible": True,
+            "tooltip": public_fields,
+            "popup": public_fields,
+        }
+    )

@@ -28,8 +28,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     report = build_report(ws, area=args.area, lang=args.lang, progress=progress)
     out = write_report(report, args.out)
-    print(f"{len(report.headings())} sections, {len(report.figures)} figures, "
-          f"{len(report.tables)} tables → {out} ({time.perf_counter() - start:.1f} s)")  # fmt: skip
+    print(
+        f"{len(report.headings())} sections, {len(report.figures)} figures, "
+        f"{len(report.tables)} tables → {out} ({time.perf_counter() - start:.1f} s)"
+    )
     return 0
 
 
@@ -37,9 +39,10 @@ def add_commands(sub) -> None:
     rep = sub.add_parser("report", help="the environmental review report (PDF, DOCX, HTML)")
     rep.add_argument("--workspace", type=workspace_location, default=None, help=WORKSPACE_HELP)
     rep.add_argument(
-        "--area", default="town",
+        "--area",
+        default="town",
         help="'town' (default), a village id such as V03, or a polygon file (.geojson/.gpkg/.wkt)",
-    )  # fmt: skip
+    )
     rep.add_argument("--lang", default="zh", choices=["zh", "en"])
     rep.add_argument("--out", required=True, type=Path, help="FILE.pdf, FILE.docx or FILE.html")
     rep.set_defaults(func=_cmd_report)

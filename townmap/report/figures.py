@@ -24,8 +24,14 @@ from townmap.crs import describe, is_metric, to_metric
 from townmap.errors import TownmapError
 from townmap.i18n import value_label
 
-CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
-             "WenQuanYi Zen Hei", "Noto Sans CJK JP")  # fmt: skip
+CJK_FONTS = (
+    "WenQuanYi Micro Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "Noto Sans CJK JP",
+)
 DPI = 150
 _FONT: str | None = None
 
@@ -78,19 +84,34 @@ def _scale_bar(ax, extent, lang: str) -> None:
     x0, y0 = minx + (maxx - minx) * 0.04, miny + (maxy - miny) * 0.04
     h = (maxy - miny) * 0.012
     for i in range(2):
-        ax.add_patch(Rectangle((x0 + i * length / 2, y0), length / 2, h,
-                               facecolor="black" if i == 0 else "white", edgecolor="black",
-                               linewidth=0.6, zorder=20))  # fmt: skip
+        ax.add_patch(
+            Rectangle(
+                (x0 + i * length / 2, y0),
+                length / 2,
+                h,
+                facecolor="black" if i == 0 else "white",
+                edgecolor="black",
+                linewidth=0.6,
+                zorder=20,
+            )
+        )
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
     ax.text(x0, y0 + h * 1.6, "0", fontsize=6, zorder=20)
     ax.text(x0 + length, y0 + h * 1.6, label, fontsize=6, ha="center", zorder=20)
 
 
 def _north_arrow(ax, lang: str) -> None:
-    ax.annotate("北 N" if lang == "zh" else "N", xy=(0.95, 0.93), xytext=(0.95, 0.81),
-                xycoords="axes fraction", ha="center", va="center", fontsize=8,
-                arrowprops={"facecolor": "black", "width": 3, "headwidth": 9},
-                zorder=20)  # fmt: skip
+    ax.annotate(
+        "北 N" if lang == "zh" else "N",
+        xy=(0.95, 0.93),
+        xytext=(0.95, 0.81),
+        xycoords="axes fraction",
+        ha="center",
+        va="center",
+        fontsize=8,
+        arrowprops={"facecolor": "black", "width": 3, "headwidth": 9},
+        zorder=20,
+    )
 
 
 def _draw(ax, gdf: gpd.GeoDataFrame, spec: LayerSpec, lang: str, handles: list) -> None:
@@ -108,21 +129,46 @@ def _draw(ax, gdf: gpd.GeoDataFrame, spec: LayerSpec, lang: str, handles: list) 
         groups.append((label, s.fill_color or s.color, gdf))
     for name, colour, part in groups:
         if kind == "Point":
-            ax.scatter(part.geometry.x, part.geometry.y, s=(s.radius * 1.4) ** 2 / 2,
-                       c=colour, edgecolors=s.color, linewidths=0.3, zorder=10)  # fmt: skip
-            handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor=colour,
-                                  markeredgecolor=s.color, label=name))  # fmt: skip
+            ax.scatter(
+                part.geometry.x,
+                part.geometry.y,
+                s=(s.radius * 1.4) ** 2 / 2,
+                c=colour,
+                edgecolors=s.color,
+                linewidths=0.3,
+                zorder=10,
+            )
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker="o",
+                    linestyle="",
+                    markerfacecolor=colour,
+                    markeredgecolor=s.color,
+                    label=name,
+                )
+            )
         elif kind == "LineString":
-            part.plot(ax=ax, color=colour, linewidth=max(s.weight * 0.6, 0.4), linestyle=dash,
-                      zorder=6)  # fmt: skip
-            handles.append(Line2D([], [], color=colour, linewidth=1.5, linestyle=dash,
-                                  label=name))  # fmt: skip
+            part.plot(
+                ax=ax, color=colour, linewidth=max(s.weight * 0.6, 0.4), linestyle=dash, zorder=6
+            )
+            handles.append(Line2D([], [], color=colour, linewidth=1.5, linestyle=dash, label=name))
         else:
-            part.plot(ax=ax, facecolor=colour, alpha=max(s.fill_opacity, 0.08),
-                      edgecolor=s.color, linewidth=max(s.weight * 0.5, 0.3), linestyle=dash,
-                      zorder=2)  # fmt: skip
-            handles.append(Patch(facecolor=colour, alpha=max(s.fill_opacity, 0.25),
-                                 edgecolor=s.color, label=name))  # fmt: skip
+            part.plot(
+                ax=ax,
+                facecolor=colour,
+                alpha=max(s.fill_opacity, 0.08),
+                edgecolor=s.color,
+                linewidth=max(s.weight * 0.5, 0.3),
+                linestyle=dash,
+                zorder=2,
+            )
+            handles.append(
+                Patch(
+                    facecolor=colour, alpha=max(s.fill_opacity, 0.25), edgecolor=s.color, label=name
+                )
+            )
 
 
 def area_map(
@@ -161,19 +207,41 @@ def area_map(
     ax.set_ylabel("")
     _scale_bar(ax, extent, lang)
     _north_arrow(ax, lang)
-    ax.text(0.99, 0.01, describe(crs), transform=ax.transAxes, ha="right", va="bottom",
-            fontsize=5.5, color="#333333", zorder=20)  # fmt: skip
+    ax.text(
+        0.99,
+        0.01,
+        describe(crs),
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=5.5,
+        color="#333333",
+        zorder=20,
+    )
     if handles:
-        ax.legend(handles=handles[:18], loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                  fontsize=6.5, frameon=False)  # fmt: skip
+        ax.legend(
+            handles=handles[:18],
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=6.5,
+            frameon=False,
+        )
     if title:
         ax.set_title(title, fontsize=9)
     return _png(fig)
 
 
-def bar_chart(frame: pd.DataFrame, x: str, ys: Sequence[str], labels: Sequence[str], *,
-              title: str, ylabel: str, colours: Sequence[str] | None = None,
-              horizontal: bool = False) -> bytes:  # fmt: skip
+def bar_chart(
+    frame: pd.DataFrame,
+    x: str,
+    ys: Sequence[str],
+    labels: Sequence[str],
+    *,
+    title: str,
+    ylabel: str,
+    colours: Sequence[str] | None = None,
+    horizontal: bool = False,
+) -> bytes:
     """Grouped bars (one colour per series), labels already in the report's language."""
     cjk_font()
     fig, ax = plt.subplots(figsize=(16 / 2.54, 8 / 2.54))
@@ -211,15 +279,24 @@ def class_grid(grid: pd.DataFrame, title: str, colours: Mapping[str, str]) -> by
         for j, value in enumerate(row):
             if not isinstance(value, str):
                 continue
-            ax.add_patch(Rectangle((j, i), 1, 1, facecolor=colours.get(value, "#cccccc"),
-                                   edgecolor="white"))  # fmt: skip
+            ax.add_patch(
+                Rectangle((j, i), 1, 1, facecolor=colours.get(value, "#cccccc"), edgecolor="white")
+            )
             dark = value in ("I", "V", "劣V")
-            ax.text(j + 0.5, i + 0.5, value, ha="center", va="center", fontsize=7,
-                    color="white" if dark else "black")  # fmt: skip
+            ax.text(
+                j + 0.5,
+                i + 0.5,
+                value,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if dark else "black",
+            )
     ax.set_xlim(0, len(grid.columns))
     ax.set_ylim(len(grid), 0)
-    ax.set_xticks([j + 0.5 for j in range(len(grid.columns))], [str(c) for c in grid.columns],
-                  fontsize=7)  # fmt: skip
+    ax.set_xticks(
+        [j + 0.5 for j in range(len(grid.columns))], [str(c) for c in grid.columns], fontsize=7
+    )
     ax.set_yticks([i + 0.5 for i in range(len(grid))], [str(s) for s in grid.index], fontsize=7)
     ax.set_title(title, fontsize=9)
     for side in ("top", "right", "left", "bottom"):

@@ -11,8 +11,9 @@ import pandas as pd
 
 from townmap.report.model import Figure, Heading, Paragraph, Report, Table
 
-FONT_STACK = ('"WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", '
-              '"Source Han Sans SC", sans-serif')  # fmt: skip
+FONT_STACK = (
+    '"WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", sans-serif'
+)
 CSS = f"""
 @page {{ size: A4; margin: 18mm 16mm 20mm 16mm;
         @bottom-center {{ content: counter(page) " / " counter(pages); font-size: 8pt; }} }}
@@ -62,8 +63,10 @@ def _table(t: Table) -> str:
 def _figure(f: Figure) -> str:
     data = base64.b64encode(f.png).decode("ascii")
     caption = html.escape(f"{f.label}  {f.caption}")
-    return (f'<figure><img src="data:image/png;base64,{data}" style="width:{f.width_cm}cm" '
-            f'alt="{caption}"><figcaption>{caption}</figcaption></figure>')  # fmt: skip
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" style="width:{f.width_cm}cm" '
+        f'alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+    )
 
 
 def render_html(report: Report) -> str:
@@ -84,9 +87,11 @@ def render_html(report: Report) -> str:
         elif isinstance(block, Figure):
             parts.append(_figure(block))
     lang = "zh-CN" if report.lang == "zh" else "en"
-    return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
-            f"<title>{html.escape(report.title)}</title><style>{CSS}</style></head>"
-            f"<body>{''.join(parts)}</body></html>")  # fmt: skip
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>{html.escape(report.title)}</title><style>{CSS}</style></head>"
+        f"<body>{''.join(parts)}</body></html>"
+    )
 
 
 def render_pdf(report: Report) -> bytes:

@@ -9,8 +9,16 @@ import pandas as pd
 from townmap.report import figures
 from townmap.report.model import Block, Figure, Paragraph, Table
 
-SETTING = ["villages", "catchments", "taihu_zones", "water_source_zones", "eco_redline",
-           "rivers", "lake", "water_intakes"]  # fmt: skip
+SETTING = [
+    "villages",
+    "catchments",
+    "taihu_zones",
+    "water_source_zones",
+    "eco_redline",
+    "rivers",
+    "lake",
+    "water_intakes",
+]
 LOADS = {"cod_tpa": "COD", "nh3n_tpa": "NH3-N", "tp_tpa": "TP", "tn_tpa": "TN"}
 
 
@@ -33,12 +41,21 @@ def summary(ctx) -> list[Block]:
     stations = ctx.inside("monitoring_stations")
     findings = _findings(ctx)
     blocks = [Paragraph(ctx.t("text", "area_scope", area=ctx.area_name, km2=km2))]
-    blocks.append(Paragraph(ctx.t(
-        "text", "summary_counts", tves=0 if tves is None else len(tves),
-        outfalls=0 if outfalls is None else len(outfalls),
-        stations=0 if stations is None else len(stations), findings=len(findings),
-        prohibited=int((findings["severity"] == "prohibited").sum()) if len(findings) else 0,
-    )))  # fmt: skip
+    blocks.append(
+        Paragraph(
+            ctx.t(
+                "text",
+                "summary_counts",
+                tves=0 if tves is None else len(tves),
+                outfalls=0 if outfalls is None else len(outfalls),
+                stations=0 if stations is None else len(stations),
+                findings=len(findings),
+                prohibited=int((findings["severity"] == "prohibited").sum())
+                if len(findings)
+                else 0,
+            )
+        )
+    )
     return blocks
 
 
@@ -47,8 +64,11 @@ def setting(ctx) -> list[Block]:
     blocks: list[Block] = [Figure(png, ctx.t("captions", "setting_map"))]
     villages = ctx.inside("villages")
     if villages is not None and len(villages):
-        cols = [c for c in ("village_id", f"name_{ctx.lang}", "population", "households")
-                if c in villages.columns]  # fmt: skip
+        cols = [
+            c
+            for c in ("village_id", f"name_{ctx.lang}", "population", "households")
+            if c in villages.columns
+        ]
         frame = pd.DataFrame(villages[cols]).rename(columns={f"name_{ctx.lang}": "name"})
         blocks.append(_table(ctx, frame, "villages"))
     return blocks
@@ -58,18 +78,30 @@ def pollution_sources(ctx) -> list[Block]:
     tve = ctx.inside("enterprises")
     if tve is None or tve.empty:
         return _none(ctx)
-    png = figures.area_map(ctx.layers | {"enterprises": tve},
-                           _specs(ctx, ["villages", "rivers", "lake", "enterprises",
-                                        "treatment_plants"]), ctx.area, ctx.lang)  # fmt: skip
-    by = tve.groupby("sector").agg(
-        enterprises=("ent_id", "size"), wastewater_m3d=("wastewater_m3d", "sum"),
-        **{name: (col, "sum") for col, name in LOADS.items() if col in tve},
-    ).reset_index().sort_values("COD", ascending=False)  # fmt: skip
+    png = figures.area_map(
+        ctx.layers | {"enterprises": tve},
+        _specs(ctx, ["villages", "rivers", "lake", "enterprises", "treatment_plants"]),
+        ctx.area,
+        ctx.lang,
+    )
+    by = (
+        tve.groupby("sector")
+        .agg(
+            enterprises=("ent_id", "size"),
+            wastewater_m3d=("wastewater_m3d", "sum"),
+            **{name: (col, "sum") for col, name in LOADS.items() if col in tve},
+        )
+        .reset_index()
+        .sort_values("COD", ascending=False)
+    )
     by["sector"] = by["sector"].map(ctx.value)
     treat = tve["treatment"].value_counts().rename_axis("treatment").reset_index(name="enterprises")
     treat["treatment"] = treat["treatment"].map(ctx.value)
-    return [Figure(png, ctx.t("captions", "sources_map")), _table(ctx, by.round(2), "by_sector"),
-            _table(ctx, treat, "treatment")]  # fmt: skip
+    return [
+        Figure(png, ctx.t("captions", "sources_map")),
+        _table(ctx, by.round(2), "by_sector"),
+        _table(ctx, treat, "treatment"),
+    ]
 
 
 def _findings(ctx) -> gpd.GeoDataFrame:
@@ -121,9 +153,15 @@ def _with_basis(ctx, findings: pd.DataFrame) -> pd.DataFrame:
         if rule is not None:
             lb = rule.legal_basis
             basis = f"{lb.instrument.get(ctx.lang)} {lb.article} ({lb.version})"
-        rows.append({"rule": rule.title.get(ctx.lang) if rule else rule_id,
-                     "severity": ctx.value(severity), "findings": len(part), "basis": basis,
-                     "verification": ctx.value(part["verification"].iloc[0])})  # fmt: skip
+        rows.append(
+            {
+                "rule": rule.title.get(ctx.lang) if rule else rule_id,
+                "severity": ctx.value(severity),
+                "findings": len(part),
+                "basis": basis,
+                "verification": ctx.value(part["verification"].iloc[0]),
+            }
+        )
     return pd.DataFrame(rows).sort_values("findings", ascending=False)
 
 
@@ -144,7 +182,7 @@ def _zones(ctx) -> pd.DataFrame | None:
     out = checks.groupby(["land_use", "verdict"], as_index=False).agg(
         zones=("land_use", "size"),
         **({"area_ha": (area_col, lambda s: s.sum() / 1e4)} if area_col else {}),
-    )  # fmt: skip
+    )
     out["land_use"] = out["land_use"].map(ctx.value)
     out["verdict"] = out["verdict"].map(ctx.value)
     return out.round(2)
@@ -174,21 +212,28 @@ def water(ctx) -> list[Block]:
             targets = stations.set_index("station_id")["target_class"]
             last = years[years["period"] == years["period"].max()].copy()
             period = frame.assign(period=pd.to_datetime(frame["time"]).dt.year.astype(str))
-            means = period.groupby(["station", "water_type", "period", "parameter"],
-                                   as_index=False)["value"].mean()  # fmt: skip
+            means = period.groupby(
+                ["station", "water_type", "period", "parameter"], as_index=False
+            )["value"].mean()
             over = exceedances(means, std, targets, keys=("station", "period"))
             last = last.merge(over, on=["station", "period"], how="left")
-            table = pd.DataFrame({
-                "station": last["station"],
-                "water_body": last["station"].map(stations.set_index("station_id")["water_body"]),
-                "period": last["period"], "class": last["label"],
-                "deciding": last["deciding_parameter"],
-                "target": last["station"].map(targets),
-                "attained": [_yes(ctx, c <= ROMAN_TO_CLASS.get(t, 0))
-                             for c, t in zip(last["class"], last["station"].map(targets),
-                                             strict=True)],
-                "exceedance": last["exceedance"].round(2),
-            })  # fmt: skip
+            table = pd.DataFrame(
+                {
+                    "station": last["station"],
+                    "water_body": last["station"].map(
+                        stations.set_index("station_id")["water_body"]
+                    ),
+                    "period": last["period"],
+                    "class": last["label"],
+                    "deciding": last["deciding_parameter"],
+                    "target": last["station"].map(targets),
+                    "attained": [
+                        _yes(ctx, c <= ROMAN_TO_CLASS.get(t, 0))
+                        for c, t in zip(last["class"], last["station"].map(targets), strict=True)
+                    ],
+                    "exceedance": last["exceedance"].round(2),
+                }
+            )
             blocks.append(_table(ctx, table, "stations"))
     blocks.extend(_compliance(ctx))
     return blocks or _none(ctx)
@@ -208,19 +253,29 @@ def _compliance(ctx) -> list[Block]:
         return []
     samples, _, offenders = summarise(findings)
     year = pd.to_datetime(samples["sampled_at"]).dt.year
-    by_year = samples.groupby(year).agg(samples=("compliant", "size"),
-                                        compliant_pct=("compliant", "mean"))  # fmt: skip
+    by_year = samples.groupby(year).agg(
+        samples=("compliant", "size"), compliant_pct=("compliant", "mean")
+    )
     by_year["compliant_pct"] = (by_year["compliant_pct"] * 100).round(1)
     by_year = by_year.rename_axis("year").reset_index()
     month = samples.groupby("month", as_index=False)["compliant"].mean()
     month["compliant"] = month["compliant"] * 100
-    png = figures.bar_chart(month, "month", ["compliant"], [ctx.col(["compliant_pct"])[
-        "compliant_pct"]], title="", ylabel="%", colours=["#2c7bb6"])  # fmt: skip
+    png = figures.bar_chart(
+        month,
+        "month",
+        ["compliant"],
+        [ctx.col(["compliant_pct"])["compliant_pct"]],
+        title="",
+        ylabel="%",
+        colours=["#2c7bb6"],
+    )
     top = offenders.head(15).rename(columns={"owner_id": "owner"})
     top = top[["owner", "months_failed", "worst_ratio", "parameters"]].round(2)
-    return [_table(ctx, by_year, "compliance_year"),
-            Figure(png, ctx.t("captions", "compliance_month")),
-            _table(ctx, top, "offenders")]  # fmt: skip
+    return [
+        _table(ctx, by_year, "compliance_year"),
+        Figure(png, ctx.t("captions", "compliance_month")),
+        _table(ctx, top, "offenders"),
+    ]
 
 
 def loads(ctx) -> list[Block]:
@@ -228,10 +283,14 @@ def loads(ctx) -> list[Block]:
 
     if "enterprises" not in ctx.layers:
         return _none(ctx)
-    layers = {k: ctx.layers[k] for k in ("enterprises", "discharge_points", "catchments",
-                                         "villages") if k in ctx.layers}  # fmt: skip
-    effluent = ctx.ws.read_table("effluent_samples") if ctx.ws.has_table("effluent_samples") \
-        else None  # fmt: skip
+    layers = {
+        k: ctx.layers[k]
+        for k in ("enterprises", "discharge_points", "catchments", "villages")
+        if k in ctx.layers
+    }
+    effluent = (
+        ctx.ws.read_table("effluent_samples") if ctx.ws.has_table("effluent_samples") else None
+    )
     loads = source_loads(layers, effluent)
     caps = ctx.ws.read_table("load_caps") if ctx.ws.has_table("load_caps") else None
     status = against_caps(loads, caps)
@@ -243,13 +302,20 @@ def loads(ctx) -> list[Block]:
     status = status.assign(status=status["status"].map(ctx.value))
     table = status[["catchment_id", "parameter", "load_tpa", "cap_tpa", "gap_tpa", "status"]]
     cod = status[status["parameter"] == "COD"].dropna(subset=["cap_tpa"])
-    blocks: list[Block] = [_table(ctx, table.rename(columns={"catchment_id": "catchment"})
-                                  .round(2), "loads_caps")]  # fmt: skip
+    blocks: list[Block] = [
+        _table(ctx, table.rename(columns={"catchment_id": "catchment"}).round(2), "loads_caps")
+    ]
     if len(cod):
         names = ctx.col(["load_tpa", "cap_tpa"])
-        png = figures.bar_chart(cod, "catchment_id", ["load_tpa", "cap_tpa"],
-                                [names["load_tpa"], names["cap_tpa"]], title="", ylabel="t/a",
-                                colours=["#b2182b", "#4d4d4d"])  # fmt: skip
+        png = figures.bar_chart(
+            cod,
+            "catchment_id",
+            ["load_tpa", "cap_tpa"],
+            [names["load_tpa"], names["cap_tpa"]],
+            title="",
+            ylabel="t/a",
+            colours=["#b2182b", "#4d4d4d"],
+        )
         blocks.append(Figure(png, ctx.t("captions", "loads_chart")))
     return blocks
 
@@ -260,12 +326,16 @@ def scenarios(ctx) -> list[Block]:
     saved = list_scenarios(ctx.ws)
     if saved.empty:
         return _none(ctx, "no_scenarios")
-    table = pd.DataFrame({
-        "scenario": saved["scenario"], "plants": saved["k"],
-        "cost": saved["total_cost_cny"].round(0), "connected": saved["factories_connected"],
-        "removed_cod": saved.get("removed_cod_tpa", pd.Series(dtype=float)).round(1),
-        "status": saved["status"].map(ctx.value),
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "scenario": saved["scenario"],
+            "plants": saved["k"],
+            "cost": saved["total_cost_cny"].round(0),
+            "connected": saved["factories_connected"],
+            "removed_cod": saved.get("removed_cod_tpa", pd.Series(dtype=float)).round(1),
+            "status": saved["status"].map(ctx.value),
+        }
+    )
     return [_table(ctx, table, "scenarios")]
 
 
@@ -288,18 +358,38 @@ def ems(ctx) -> list[Block]:
 
     blocks: list[Block] = [Paragraph(ctx.t("text", "register_town_wide"), style="note")]
     status = clause_status(ctx.ws)
-    table = pd.DataFrame({"clause": status["clause"], "title": status[f"title_{ctx.lang}"],
-                          "records": status["records"],
-                          "status": status["status"].map(ctx.value)})  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "clause": status["clause"],
+            "title": status[f"title_{ctx.lang}"],
+            "records": status["records"],
+            "status": status["status"].map(ctx.value),
+        }
+    )
     blocks.append(_table(ctx, table, "ems_status"))
     if ctx.ws.has_table("ems_objectives"):
-        current = indicators(ctx.ws, ctx.cache.get("_compliance"), _findings(ctx),
-                             programme=ctx.cache.get("_programme"))  # fmt: skip
+        current = indicators(
+            ctx.ws,
+            ctx.cache.get("_compliance"),
+            _findings(ctx),
+            programme=ctx.cache.get("_programme"),
+        )
         prog = objective_progress(ctx.ws.read_table("ems_objectives"), current)
-        blocks.append(_table(ctx, pd.DataFrame({
-            "objective": prog["title"], "baseline": prog["baseline"], "target": prog["target"],
-            "current": prog["current"].round(1), "progress": prog["progress_pct"].round(0),
-        }), "objectives"))  # fmt: skip
+        blocks.append(
+            _table(
+                ctx,
+                pd.DataFrame(
+                    {
+                        "objective": prog["title"],
+                        "baseline": prog["baseline"],
+                        "target": prog["target"],
+                        "current": prog["current"].round(1),
+                        "progress": prog["progress_pct"].round(0),
+                    }
+                ),
+                "objectives",
+            )
+        )
     return blocks
 
 
@@ -310,8 +400,7 @@ def comments(ctx) -> list[Block]:
     shown = found[found["status"] == "approved"] if found is not None else None
     if shown is None or shown.empty:
         return _none(ctx, "no_comments")
-    table = pd.DataFrame({"category": shown["category"].map(ctx.value),
-                          "comment": shown["text"]})  # fmt: skip
+    table = pd.DataFrame({"category": shown["category"].map(ctx.value), "comment": shown["text"]})
     return [_table(ctx, table, "comments")]
 
 
@@ -319,18 +408,24 @@ def limits(ctx) -> list[Block]:
     from townmap.management.register import obligations
 
     ob = obligations()
-    table = pd.DataFrame({
-        "instrument": ob[f"instrument_{ctx.lang}"], "article": ob["article"],
-        "version": ob["version"], "valid_from": ob["valid_from"],
-        "verification": ob["verification"].map(ctx.value),
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "instrument": ob[f"instrument_{ctx.lang}"],
+            "article": ob["article"],
+            "version": ob["version"],
+            "valid_from": ob["valid_from"],
+            "verification": ob["verification"].map(ctx.value),
+        }
+    )
     weak = int((ob["verification"] != "verified").sum())
     blocks: list[Block] = []
     if ctx.ws.is_fictional:
         blocks.append(Paragraph(ctx.t("fictional", ""), style="warning"))
-    blocks += [Paragraph(ctx.t("text", "unverified_count", n=weak)),
-               Paragraph(ctx.t("text", "assumptions")),
-               _table(ctx, table, "obligations")]  # fmt: skip
+    blocks += [
+        Paragraph(ctx.t("text", "unverified_count", n=weak)),
+        Paragraph(ctx.t("text", "assumptions")),
+        _table(ctx, table, "obligations"),
+    ]
     return blocks
 
 

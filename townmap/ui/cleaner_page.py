@@ -20,14 +20,23 @@ def _programme(result: dict, lang: str) -> None:
     if per_year.empty:
         st.info(t("no_data", lang))
         return
-    long = per_year.melt(id_vars="year", value_vars=["required", "started", "completed"],
-                         var_name="what", value_name="n")  # fmt: skip
+    long = per_year.melt(
+        id_vars="year",
+        value_vars=["required", "started", "completed"],
+        var_name="what",
+        value_name="n",
+    )
     long["what"] = long["what"].map(lambda w: t(f"cp_{w}", lang))
-    chart = alt.Chart(long).mark_bar().encode(
-        x=alt.X("year:O", title=t("year", lang)), xOffset="what:N",
-        y=alt.Y("n:Q", title=t("enterprises", lang)),
-        color=alt.Color("what:N", legend=alt.Legend(title=None)),
-    )  # fmt: skip
+    chart = (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            x=alt.X("year:O", title=t("year", lang)),
+            xOffset="what:N",
+            y=alt.Y("n:Q", title=t("enterprises", lang)),
+            color=alt.Color("what:N", legend=alt.Legend(title=None)),
+        )
+    )
     st.altair_chart(chart, width="stretch")
     shown = per_year.assign(coverage=(per_year["coverage"] * 100).round(1))
     st.dataframe(shown, hide_index=True, width="stretch")
@@ -39,8 +48,10 @@ def _programme(result: dict, lang: str) -> None:
     triggers = load_programme()["triggers"]
     with st.expander(t("mandatory_triggers", lang)):
         for spec in triggers.values():
-            st.caption(f"{spec['label'][lang]} — {spec['computed_from']} "
-                       f"({value_label(spec['verification'], lang)})")  # fmt: skip
+            st.caption(
+                f"{spec['label'][lang]} — {spec['computed_from']} "
+                f"({value_label(spec['verification'], lang)})"
+            )
 
 
 def _enterprises(ws, result: dict, lang: str) -> None:
@@ -48,8 +59,13 @@ def _enterprises(ws, result: dict, lang: str) -> None:
     phases = {p["code"]: p["label"][lang] for p in load_programme()["phases"]}
     c1, c2, c3 = st.columns(3)
     statuses = ["not_started", "in_progress", "implemented", "accepted", "continuing"]
-    pick = c1.multiselect(t("cp_status", lang), statuses, default=statuses, key="cp_status",
-                          format_func=lambda s: value_label(s, lang))  # fmt: skip
+    pick = c1.multiselect(
+        t("cp_status", lang),
+        statuses,
+        default=statuses,
+        key="cp_status",
+        format_func=lambda s: value_label(s, lang),
+    )
     only_mandatory = c2.checkbox(t("only_mandatory", lang), key="cp_mand")
     only_missing = c3.checkbox(t("only_missing", lang), key="cp_missing")
     keep = view["status"].isin(pick)
@@ -57,28 +73,37 @@ def _enterprises(ws, result: dict, lang: str) -> None:
         keep &= view["mandatory"]
     if only_missing and "missing_audit" in view:
         keep &= view["missing_audit"]
-    shown = view[keep].assign(
-        name=view[f"name_{lang}"], sector=view["sector"].map(lambda s: value_label(s, lang)),
-        phase_name=view["phase_code"].map(phases),
-        status=view["status"].map(lambda s: value_label(s, lang)),
-    ).drop(columns=["name_zh", "name_en"])  # fmt: skip
+    shown = (
+        view[keep]
+        .assign(
+            name=view[f"name_{lang}"],
+            sector=view["sector"].map(lambda s: value_label(s, lang)),
+            phase_name=view["phase_code"].map(phases),
+            status=view["status"].map(lambda s: value_label(s, lang)),
+        )
+        .drop(columns=["name_zh", "name_en"])
+    )
     st.dataframe(shown, hide_index=True, width="stretch", height=360)
     widgets.export_widget(lang, shown, "cleaner_production", "cp_export")
     ids = list(shown["ent_id"])
     if not ids:
         return
     names = dict(zip(shown["ent_id"], shown["name"], strict=False))
-    ent = st.selectbox(t("enterprise", lang), ids, key="cp_ent",
-                       format_func=lambda e: f"{e} · {names.get(e, '')}")  # fmt: skip
+    ent = st.selectbox(
+        t("enterprise", lang), ids, key="cp_ent", format_func=lambda e: f"{e} · {names.get(e, '')}"
+    )
     audits = ws.read_table("cp_audits") if ws.has_table("cp_audits") else pd.DataFrame()
     mine = audits[audits["ent_id"] == ent] if len(audits) else audits
     for _, audit in mine.iterrows():
-        st.markdown(f"**{t('round', lang)} {int(audit['round'])}** · "
-                    f"{value_label(audit['kind'], lang)}")  # fmt: skip
-        steps = pd.DataFrame({
-            t("phase", lang): list(phases.values()),
-            t("done_on", lang): [audit.get(c) or "—" for c in PHASE_COLUMNS],
-        })  # fmt: skip
+        st.markdown(
+            f"**{t('round', lang)} {int(audit['round'])}** · {value_label(audit['kind'], lang)}"
+        )
+        steps = pd.DataFrame(
+            {
+                t("phase", lang): list(phases.values()),
+                t("done_on", lang): [audit.get(c) or "—" for c in PHASE_COLUMNS],
+            }
+        )
         st.dataframe(steps, hide_index=True, width="stretch")
     options = ws.read_table("cp_options") if ws.has_table("cp_options") else pd.DataFrame()
     if len(options):

@@ -27,18 +27,28 @@ def _add(ws, stamp, lang: str) -> None:
     key = f"cm_map_{lang}"
     map_col, form_col = st.columns([3, 2], gap="medium")
     with map_col:
-        widgets.page_map(stamp, lang, {"public_comments"}, [], key,
-                         returned=["last_clicked", "all_drawings"], height=520)  # fmt: skip
+        widgets.page_map(
+            stamp,
+            lang,
+            {"public_comments"},
+            [],
+            key,
+            returned=["last_clicked", "all_drawings"],
+            height=520,
+        )
     place = _place(st.session_state.get(key))
     with form_col, st.form("cm_add", clear_on_submit=True):
         if place is None:
             st.info(t("comment_place_first", lang))
         else:
-            st.caption(t("comment_place", lang).format(kind=place.geom_type,
-                                                        lon=place.centroid.x,
-                                                        lat=place.centroid.y))  # fmt: skip
-        category = st.selectbox(t("category", lang), CATEGORIES,
-                                format_func=lambda c: value_label(c, lang))  # fmt: skip
+            st.caption(
+                t("comment_place", lang).format(
+                    kind=place.geom_type, lon=place.centroid.x, lat=place.centroid.y
+                )
+            )
+        category = st.selectbox(
+            t("category", lang), CATEGORIES, format_func=lambda c: value_label(c, lang)
+        )
         text = st.text_area(t("comment_text", lang), max_chars=1000)
         name = st.text_input(t("comment_name", lang), max_chars=40)
         writer = common.name_box(ws, lang, "cm_add_user")
@@ -60,11 +70,17 @@ def _moderate(ws, lang: str) -> None:
     table = st.session_state["cm_base"].copy()
     table["decision"] = table["status"]
     edited = st.data_editor(
-        table, hide_index=True, width="stretch", key="cm_moderation",
+        table,
+        hide_index=True,
+        width="stretch",
+        key="cm_moderation",
         disabled=[c for c in table.columns if c != "decision"],
-        column_config={"decision": st.column_config.SelectboxColumn(
-            t("moderation", lang), options=["pending", "approved", "rejected"], required=True)},
-    )  # fmt: skip
+        column_config={
+            "decision": st.column_config.SelectboxColumn(
+                t("moderation", lang), options=["pending", "approved", "rejected"], required=True
+            )
+        },
+    )
     writer = common.name_box(ws, lang, "cm_user")
     if st.button(t("save", lang), type="primary", key="cm_save"):
         decisions = dict(zip(edited["comment_id"], edited["decision"], strict=True))
@@ -84,8 +100,7 @@ def render() -> None:
         return
     stamp = map_data.Stamp.of(ws)
     st.caption(t("comments_note", lang))
-    section = widgets.sections(lang, ["add", "moderate", "slides"], "cm_section",
-                               prefix="cm_tab_")  # fmt: skip
+    section = widgets.sections(lang, ["add", "moderate", "slides"], "cm_section", prefix="cm_tab_")
     if section == "slides":
         st.caption(t("slides_note", lang))
         st.link_button(t("open_public", lang), "./?mode=public&slide=1")

@@ -24,8 +24,15 @@ from townmap.ui import conflicts_data as data
 
 def _site_mark(lat: float, lon: float) -> folium.FeatureGroup:
     group = folium.FeatureGroup(name="site", control=False)
-    folium.CircleMarker((lat, lon), radius=10, color="#000000", weight=3, fill=True,
-                        fill_color="#ffeb3b", fill_opacity=0.9).add_to(group)  # fmt: skip
+    folium.CircleMarker(
+        (lat, lon),
+        radius=10,
+        color="#000000",
+        weight=3,
+        fill=True,
+        fill_color="#ffeb3b",
+        fill_opacity=0.9,
+    ).add_to(group)
     return group
 
 
@@ -47,12 +54,18 @@ def _filters(lang: str, findings: pd.DataFrame) -> pd.DataFrame:
     )
     titles = dict(zip(findings["rule_id"], findings[f"title_{lang}"], strict=False))
     rule = c3.selectbox(
-        t("rule", lang), ["*", *sorted(titles)], format_func=lambda r: titles.get(r, "—"),
+        t("rule", lang),
+        ["*", *sorted(titles)],
+        format_func=lambda r: titles.get(r, "—"),
         key="cf_rule",
-    )  # fmt: skip
+    )
     villages = sorted(findings["village_id"].dropna().unique())
-    village = c4.selectbox(t("village", lang), ["*", *villages], key="cf_village",
-                           format_func=lambda v: "—" if v == "*" else v)  # fmt: skip
+    village = c4.selectbox(
+        t("village", lang),
+        ["*", *villages],
+        key="cf_village",
+        format_func=lambda v: "—" if v == "*" else v,
+    )
     keep = findings["severity"].isin(sev) & findings["verification"].isin(ver)
     if rule != "*":
         keep &= findings["rule_id"] == rule
@@ -147,15 +160,23 @@ def _precheck_tab(lang: str, stamp, ws) -> None:
     with form:
         st.caption(t("precheck_hint", lang))
         c1, c2 = st.columns(2)
-        lon = c1.number_input(t("lon", lang), value=float(lon0), format="%.6f",
-                              key=f"pc_lon_{lon0}")  # fmt: skip
-        lat = c2.number_input(t("lat", lang), value=float(lat0), format="%.6f",
-                              key=f"pc_lat_{lat0}")  # fmt: skip
+        lon = c1.number_input(
+            t("lon", lang), value=float(lon0), format="%.6f", key=f"pc_lon_{lon0}"
+        )
+        lat = c2.number_input(
+            t("lat", lang), value=float(lat0), format="%.6f", key=f"pc_lat_{lat0}"
+        )
         c3, c4, c5 = st.columns(3)
-        sector = c3.selectbox(t("sector", lang), sectors, key="pc_sector",
-                              format_func=lambda v: value_label(v, lang))  # fmt: skip
-        size = c4.selectbox(t("size", lang), ["micro", "small", "medium", "large"], index=1,
-                            format_func=lambda v: value_label(v, lang), key="pc_size")  # fmt: skip
+        sector = c3.selectbox(
+            t("sector", lang), sectors, key="pc_sector", format_func=lambda v: value_label(v, lang)
+        )
+        size = c4.selectbox(
+            t("size", lang),
+            ["micro", "small", "medium", "large"],
+            index=1,
+            format_func=lambda v: value_label(v, lang),
+            key="pc_size",
+        )
         flow = c5.number_input(t("flow", lang), min_value=0.0, value=100.0, key="pc_flow")
         site = drawn or shapely.Point(lon, lat)
         if drawn is not None:
@@ -166,9 +187,15 @@ def _precheck_tab(lang: str, stamp, ws) -> None:
 def _precheck_result(lang, ws, layers, site, sector, size, flow) -> None:
     try:
         result = precheck(
-            layers, data.rules(), site, sector=sector, size=size,
-            flow_m3d=flow, context=workspace_context(ws), keys=catalog_keys(common.catalog()),
-        )  # fmt: skip
+            layers,
+            data.rules(),
+            site,
+            sector=sector,
+            size=size,
+            flow_m3d=flow,
+            context=workspace_context(ws),
+            keys=catalog_keys(common.catalog()),
+        )
     except (TownmapError, ValueError) as exc:
         st.error(str(exc))
         return
@@ -178,11 +205,16 @@ def _precheck_result(lang, ws, layers, site, sector, size, flow) -> None:
         st.dataframe(data.table(result.findings, lang), hide_index=True, width="stretch")
     water = result.receiving
     if water:
-        st.markdown(f"**{t('receiving_water', lang)}**: " + t("precheck_water", lang).format(
-            name=water.get(f"name_{lang}") or water["id"], id=water["id"],
-            cls=water["target_class"], basin=value_label(water["basin"], lang),
-            d=f"{water['distance_m']:g}",
-        ))  # fmt: skip
+        st.markdown(
+            f"**{t('receiving_water', lang)}**: "
+            + t("precheck_water", lang).format(
+                name=water.get(f"name_{lang}") or water["id"],
+                id=water["id"],
+                cls=water["target_class"],
+                basin=value_label(water["basin"], lang),
+                d=f"{water['distance_m']:g}",
+            )
+        )
     std = result.standard
     st.markdown(
         f"**{t('discharge_standard', lang)}**: "

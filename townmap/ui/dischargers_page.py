@@ -21,8 +21,13 @@ from townmap.ui import monitoring_data as data
 def _period(result, lang: str):
     years = sorted(pd.to_datetime(result.findings["sampled_at"]).dt.year.unique())
     every = t("all_years", lang)
-    year = st.selectbox(t("year", lang), ["*", *years], index=len(years), key="dc_year",
-                        format_func=lambda y: every if y == "*" else str(y))  # fmt: skip
+    year = st.selectbox(
+        t("year", lang),
+        ["*", *years],
+        index=len(years),
+        key="dc_year",
+        format_func=lambda y: every if y == "*" else str(y),
+    )
     findings = result.findings
     if year != "*":
         findings = findings[pd.to_datetime(findings["sampled_at"]).dt.year == year]
@@ -31,14 +36,17 @@ def _period(result, lang: str):
 
 def _status_layer(stamp, lang: str, result, samples: pd.DataFrame, offenders: pd.DataFrame):
     dps = map_data.layers(stamp)["discharge_points"]
-    per_dp = samples.groupby("dp_id").agg(samples=("compliant", "size"),
-                                          failed=("failed", "sum"),
-                                          worst=("worst_ratio", "max"))  # fmt: skip
+    per_dp = samples.groupby("dp_id").agg(
+        samples=("compliant", "size"), failed=("failed", "sum"), worst=("worst_ratio", "max")
+    )
     frame = dps.merge(per_dp, left_on="dp_id", right_index=True, how="left")
     owner = frame["ent_id"].where(frame["source_kind"] != "plant", frame["plant_id"])
     frame["owner_id"] = owner
-    status = np.where(frame["samples"].isna(), "no_samples",
-                      np.where(frame["failed"].fillna(0) > 0, "failed", "compliant"))  # fmt: skip
+    status = np.where(
+        frame["samples"].isna(),
+        "no_samples",
+        np.where(frame["failed"].fillna(0) > 0, "failed", "compliant"),
+    )
     status = np.where(owner.isin(offenders["owner_id"]), "repeat_offender", status)
     frame["status"] = status
     rate = 1 - frame["failed"] / frame["samples"]
@@ -74,36 +82,64 @@ def _detail(ws, stamp, lang: str, findings: pd.DataFrame, names: pd.Series) -> N
     owners = sorted(findings["owner_id"].dropna().unique())
     if not owners:
         return
-    owner = st.selectbox(t("discharger", lang), owners, key="dc_owner",
-                         format_func=lambda o: f"{o} · {names.get(o, '')}")  # fmt: skip
+    owner = st.selectbox(
+        t("discharger", lang),
+        owners,
+        key="dc_owner",
+        format_func=lambda o: f"{o} · {names.get(o, '')}",
+    )
     mine = findings[findings["owner_id"] == owner].copy()
     mine["basis"] = mine["basis_zh"] if lang == "zh" else mine["basis"]
     mine["verification"] = mine["verification"].map(lambda v: value_label(v, lang))
-    cols = ["dp_id", "sampled_at", "parameter", "value", "limit", "ratio", "compliant",
-            "indicative", "standard_id", "class", "water_temp_c", "temperature_assumed",
-            "verification", "basis"]  # fmt: skip
+    cols = [
+        "dp_id",
+        "sampled_at",
+        "parameter",
+        "value",
+        "limit",
+        "ratio",
+        "compliant",
+        "indicative",
+        "standard_id",
+        "class",
+        "water_temp_c",
+        "temperature_assumed",
+        "verification",
+        "basis",
+    ]
     st.dataframe(mine[cols], hide_index=True, width="stretch", height=300)
     failed = mine[mine["compliant"].eq(False) & ~mine["indicative"]]
     if failed.empty:
         return
     with st.form("dc_nc"):
         st.markdown(f"**{t('raise_nc', lang)}**")
-        labels = (failed["dp_id"] + " " + failed["sampled_at"].astype(str) + " "
-                  + failed["parameter"] + f" {t('ratio', lang)} "
-                  + failed["ratio"].round(2).astype(str) + "×")  # fmt: skip
-        pick = st.selectbox(t("exceedance", lang), list(labels.index),
-                            format_func=lambda i: labels[i])  # fmt: skip
+        labels = (
+            failed["dp_id"]
+            + " "
+            + failed["sampled_at"].astype(str)
+            + " "
+            + failed["parameter"]
+            + f" {t('ratio', lang)} "
+            + failed["ratio"].round(2).astype(str)
+            + "×"
+        )
+        pick = st.selectbox(
+            t("exceedance", lang), list(labels.index), format_func=lambda i: labels[i]
+        )
         writer = common.name_box(ws, lang, "dc_nc_user")
         if st.form_submit_button(t("raise_nc", lang)):
             row = failed.loc[pick]
             try:
                 nc = raise_nonconformity(
-                    writer, source_kind="exceedance",
+                    writer,
+                    source_kind="exceedance",
                     source_ref=f"{row['dp_id']} {row['sampled_at']} {row['parameter']}",
-                    description=(f"{row['parameter']} {row['value']:g} mg/L > {row['limit']:g} "
-                                 f"({row['standard_id']} {row['class']})"),
+                    description=(
+                        f"{row['parameter']} {row['value']:g} mg/L > {row['limit']:g} "
+                        f"({row['standard_id']} {row['class']})"
+                    ),
                     clause="9.1.2",
-                )  # fmt: skip
+                )
                 st.success(t("nc_raised", lang).format(id=nc))
             except TownmapError as exc:
                 st.error(str(exc))
@@ -140,11 +176,18 @@ def render() -> None:
     elif section == "months":
         town = samples.groupby("month", as_index=False)["compliant"].mean()
         town["compliant"] = town["compliant"] * 100
-        chart = alt.Chart(town).mark_bar(color="#2c7bb6").encode(
-            x=alt.X("month:N", title=t("month", lang)),
-            y=alt.Y("compliant:Q", title=t("compliant_share", lang) + " %",
-                    scale=alt.Scale(domain=[0, 100])),
-        )  # fmt: skip
+        chart = (
+            alt.Chart(town)
+            .mark_bar(color="#2c7bb6")
+            .encode(
+                x=alt.X("month:N", title=t("month", lang)),
+                y=alt.Y(
+                    "compliant:Q",
+                    title=t("compliant_share", lang) + " %",
+                    scale=alt.Scale(domain=[0, 100]),
+                ),
+            )
+        )
         st.altair_chart(chart, width="stretch")
         shown = monthly.assign(name=monthly["owner_id"].map(names))
         st.dataframe(shown, hide_index=True, width="stretch", height=360)
@@ -155,9 +198,20 @@ def render() -> None:
         points["choice_verification"] = points["choice_verification"].map(
             lambda v: value_label(v, lang)
         )
-        cols = ["dp_id", "owner_kind", "owner_id", "receiving", "receiving_class",
-                "receiving_nearest", "taihu_level", "standard", "class", "screening",
-                "choice_verification", "basis"]  # fmt: skip
+        cols = [
+            "dp_id",
+            "owner_kind",
+            "owner_id",
+            "receiving",
+            "receiving_class",
+            "receiving_nearest",
+            "taihu_level",
+            "standard",
+            "class",
+            "screening",
+            "choice_verification",
+            "basis",
+        ]
         st.dataframe(points[cols], hide_index=True, width="stretch", height=420)
         widgets.export_widget(lang, findings, "compliance_findings", "dc_export")
 

@@ -52,8 +52,9 @@ def _for_editor(frame: pd.DataFrame, spec) -> pd.DataFrame:
     return frame
 
 
-def edit_table(ws: Workspace, table_id: str, lang: str, *, keys: list[str] | None = None,
-               height: int = 360) -> None:  # fmt: skip
+def edit_table(
+    ws: Workspace, table_id: str, lang: str, *, keys: list[str] | None = None, height: int = 360
+) -> None:
     """The table in an editor with a name, a reason and a save button (in a form, so
     typing does not rerun the page); errors are shown and nothing is written."""
     spec = common.catalog()[table_id]
@@ -65,9 +66,14 @@ def edit_table(ws: Workspace, table_id: str, lang: str, *, keys: list[str] | Non
     base = st.session_state[base_key]
     with st.form(f"edit_{table_id}"):
         edited = st.data_editor(
-            _for_editor(base, spec), num_rows="dynamic", hide_index=True, width="stretch",
-            column_config=_config(spec, lang), height=height, key=f"editor_{table_id}",
-        )  # fmt: skip
+            _for_editor(base, spec),
+            num_rows="dynamic",
+            hide_index=True,
+            width="stretch",
+            column_config=_config(spec, lang),
+            height=height,
+            key=f"editor_{table_id}",
+        )
         c1, c2, c3 = st.columns([2, 3, 1])
         writer = common.name_box(ws, lang, f"user_{table_id}", container=c1)
         reason = c2.text_input(t("change_reason", lang), max_chars=200, key=f"why_{table_id}")

@@ -22,11 +22,25 @@ from townmap.management.register import (
 from townmap.ui import common, conflicts_data, editor, map_data, widgets
 from townmap.ui import monitoring_data as data
 
-SECTIONS = ["status", "aspects", "obligations", "objectives", "audits", "nonconformities",
-            "reviews", "records", "log"]  # fmt: skip
-TABLES = {"aspects": "ems_aspects", "objectives": "ems_objectives", "audits": "ems_audits",
-          "nonconformities": "ems_nonconformities", "reviews": "ems_reviews",
-          "records": "ems_records"}  # fmt: skip
+SECTIONS = [
+    "status",
+    "aspects",
+    "obligations",
+    "objectives",
+    "audits",
+    "nonconformities",
+    "reviews",
+    "records",
+    "log",
+]
+TABLES = {
+    "aspects": "ems_aspects",
+    "objectives": "ems_objectives",
+    "audits": "ems_audits",
+    "nonconformities": "ems_nonconformities",
+    "reviews": "ems_reviews",
+    "records": "ems_records",
+}
 
 
 def _status(ws, lang: str, edition: str) -> None:
@@ -35,10 +49,15 @@ def _status(ws, lang: str, edition: str) -> None:
     cols = st.columns(4)
     for col, key in zip(cols, ["evidence", "attention", "gap", "not_tracked"], strict=True):
         col.metric(value_label(key, lang), int(counts.get(key, 0)))
-    shown = table.assign(title=table[f"title_{lang}"],
-                         status=table["status"].map(lambda v: value_label(v, lang)))  # fmt: skip
-    st.dataframe(shown[["clause", "title", "registers", "records", "attention", "status"]],
-                 hide_index=True, width="stretch", height=600)  # fmt: skip
+    shown = table.assign(
+        title=table[f"title_{lang}"], status=table["status"].map(lambda v: value_label(v, lang))
+    )
+    st.dataframe(
+        shown[["clause", "title", "registers", "records", "attention", "status"]],
+        hide_index=True,
+        width="stretch",
+        height=600,
+    )
 
 
 def _obligations(stamp, lang: str) -> None:
@@ -58,11 +77,22 @@ def _obligations(stamp, lang: str) -> None:
             lambda v: "" if pd.isna(v) else t("compliant_pct", lang).format(p=100 * v)
         )
     shown = table.assign(
-        instrument=table[f"instrument_{lang}"], requirement=table[f"requirement_{lang}"],
+        instrument=table[f"instrument_{lang}"],
+        requirement=table[f"requirement_{lang}"],
         verification=table["verification"].map(lambda v: value_label(v, lang)),
-    )  # fmt: skip
-    cols = ["obligation", "kind", "instrument", "article", "version", "valid_from",
-            "requirement", "verification", "evaluation", "source"]  # fmt: skip
+    )
+    cols = [
+        "obligation",
+        "kind",
+        "instrument",
+        "article",
+        "version",
+        "valid_from",
+        "requirement",
+        "verification",
+        "evaluation",
+        "source",
+    ]
     st.caption(t("obligations_note", lang))
     st.dataframe(shown[cols], hide_index=True, width="stretch", height=520)
     widgets.export_widget(lang, shown[cols], "compliance_obligations", "ems_ob_export")
@@ -71,15 +101,22 @@ def _obligations(stamp, lang: str) -> None:
 def _objectives(ws, stamp, lang: str) -> None:
     current = data.indicators(stamp)
     st.subheader(t("indicators", lang))
-    st.dataframe(current.assign(label=current[f"label_{lang}"])[["indicator", "label", "value",
-                 "unit", "year", "better"]].round(2), hide_index=True, width="stretch")  # fmt: skip
+    st.dataframe(
+        current.assign(label=current[f"label_{lang}"])[
+            ["indicator", "label", "value", "unit", "year", "better"]
+        ].round(2),
+        hide_index=True,
+        width="stretch",
+    )
     if ws.has_table("ems_objectives"):
         progress = objective_progress(ws.read_table("ems_objectives"), current)
         st.subheader(t("progress", lang))
-        bar = st.column_config.ProgressColumn(t("progress", lang), min_value=0, max_value=100,
-                                              format="%.0f%%")  # fmt: skip
-        st.dataframe(progress.round(1), hide_index=True, width="stretch",
-                     column_config={"progress_pct": bar})  # fmt: skip
+        bar = st.column_config.ProgressColumn(
+            t("progress", lang), min_value=0, max_value=100, format="%.0f%%"
+        )
+        st.dataframe(
+            progress.round(1), hide_index=True, width="stretch", column_config={"progress_pct": bar}
+        )
     editor.edit_table(ws, "ems_objectives", lang)
 
 
@@ -90,10 +127,14 @@ def _raise_from_conflict(ws, stamp, lang: str) -> None:
         return
     with st.form("ems_nc_conflict"):
         st.markdown(f"**{t('raise_nc_conflict', lang)}**")
-        labels = (serious["layer"] + " " + serious["feature_id"].astype(str) + " · "
-                  + serious[f"title_{lang}"])  # fmt: skip
-        pick = st.selectbox(t("finding", lang), list(labels.index),
-                            format_func=lambda i: labels[i])  # fmt: skip
+        labels = (
+            serious["layer"]
+            + " "
+            + serious["feature_id"].astype(str)
+            + " · "
+            + serious[f"title_{lang}"]
+        )
+        pick = st.selectbox(t("finding", lang), list(labels.index), format_func=lambda i: labels[i])
         writer = common.name_box(ws, lang, "ems_nc_user")
         if st.form_submit_button(t("raise_nc", lang)):
             row = serious.loc[pick]
@@ -117,8 +158,9 @@ def render() -> None:
     stamp = map_data.Stamp.of(ws)
     known = editions()
     c1, c2 = st.columns([1, 3])
-    edition = c1.selectbox(t("edition", lang), list(known), key="ems_edition",
-                           format_func=lambda e: known[e]["name"])  # fmt: skip
+    edition = c1.selectbox(
+        t("edition", lang), list(known), key="ems_edition", format_func=lambda e: known[e]["name"]
+    )
     c2.caption(f"{known[edition]['note']} · {value_label(known[edition]['verification'], lang)}")
     section = widgets.sections(lang, SECTIONS, "ems_section", prefix="ems_")
     if section == "status":
@@ -135,8 +177,11 @@ def render() -> None:
     else:
         if section == "aspects" and ws.has_table("ems_aspects"):
             scored = significance(ws.read_table("ems_aspects"))
-            st.dataframe(scored[["aspect_id", "aspect", "impact", "score", "significant"]],
-                         hide_index=True, width="stretch")  # fmt: skip
+            st.dataframe(
+                scored[["aspect_id", "aspect", "impact", "score", "significant"]],
+                hide_index=True,
+                width="stretch",
+            )
         if section == "nonconformities":
             _raise_from_conflict(ws, stamp, lang)
         editor.edit_table(ws, TABLES[section], lang)

@@ -29,24 +29,36 @@ GROUPS = {"catchment_id": "by_catchment", "village_id": "by_village", "sector": 
 
 def _controls(stamp, lang: str):
     c1, c2, c3 = st.columns(3)
-    method = c1.radio(t("load_method", lang), ["reported", "measured"], horizontal=True,
-                      key="ld_method", format_func=lambda m: t(f"load_{m}", lang))  # fmt: skip
+    method = c1.radio(
+        t("load_method", lang),
+        ["reported", "measured"],
+        horizontal=True,
+        key="ld_method",
+        format_func=lambda m: t(f"load_{m}", lang),
+    )
     year = None
     if method == "measured":
         effluent = data.compliance(stamp)
         years = (
             sorted(pd.to_datetime(effluent.findings["sampled_at"]).dt.year.unique())
-            if effluent is not None else []
-        )  # fmt: skip
-        year = c2.selectbox(t("year", lang), years, index=len(years) - 1 if years else None,
-                            key="ld_year")  # fmt: skip
+            if effluent is not None
+            else []
+        )
+        year = c2.selectbox(
+            t("year", lang), years, index=len(years) - 1 if years else None, key="ld_year"
+        )
     parameter = c3.selectbox(t("parameter", lang), list(PARAMETERS), key="ld_param")
     return method, year, parameter
 
 
 def _totals(loads: pd.DataFrame, lang: str, parameter: str) -> None:
-    by = st.radio(t("group_by", lang), list(GROUPS), horizontal=True, key="ld_group",
-                  format_func=lambda g: t(GROUPS[g], lang))  # fmt: skip
+    by = st.radio(
+        t("group_by", lang),
+        list(GROUPS),
+        horizontal=True,
+        key="ld_group",
+        format_func=lambda g: t(GROUPS[g], lang),
+    )
     table = totals(loads, by)
     if by == "sector":
         table["sector"] = table["sector"].map(lambda v: value_label(v, lang))
@@ -70,18 +82,29 @@ def _caps(ws, loads: pd.DataFrame, lang: str, parameter: str) -> None:
     status = against_caps(loads, caps)
     mine = status[status["parameter"] == parameter]
     chart_data = mine.dropna(subset=["cap_tpa"]).melt(
-        id_vars=["catchment_id"], value_vars=["load_tpa", "cap_tpa"], var_name="what",
+        id_vars=["catchment_id"],
+        value_vars=["load_tpa", "cap_tpa"],
+        var_name="what",
         value_name="tpa",
-    )  # fmt: skip
-    chart_data["what"] = chart_data["what"].map({"load_tpa": t("load", lang),
-                                                 "cap_tpa": t("cap", lang)})  # fmt: skip
+    )
+    chart_data["what"] = chart_data["what"].map(
+        {"load_tpa": t("load", lang), "cap_tpa": t("cap", lang)}
+    )
     if len(chart_data):
-        chart = alt.Chart(chart_data).mark_bar().encode(
-            x=alt.X("catchment_id:N", title=t("by_catchment", lang)),
-            xOffset="what:N", y=alt.Y("tpa:Q", title=f"{parameter} (t/a)"),
-            color=alt.Color("what:N", scale=alt.Scale(range=["#b2182b", "#4d4d4d"]),
-                            legend=alt.Legend(title=None)),
-        )  # fmt: skip
+        chart = (
+            alt.Chart(chart_data)
+            .mark_bar()
+            .encode(
+                x=alt.X("catchment_id:N", title=t("by_catchment", lang)),
+                xOffset="what:N",
+                y=alt.Y("tpa:Q", title=f"{parameter} (t/a)"),
+                color=alt.Color(
+                    "what:N",
+                    scale=alt.Scale(range=["#b2182b", "#4d4d4d"]),
+                    legend=alt.Legend(title=None),
+                ),
+            )
+        )
         st.altair_chart(chart, width="stretch")
     shown = status.assign(status=status["status"].map(lambda v: value_label(v, lang)))
     st.dataframe(shown.round(3), hide_index=True, width="stretch", height=320)
@@ -106,12 +129,16 @@ def _scenario(ws, stamp, loads: pd.DataFrame, lang: str) -> None:
     standard = json.loads(params or "{}").get("standard")
     effluent = load_effluent(standard or "gb18918_1a")
     catchments = map_data.layers(stamp).get("catchments")
-    after = scenario_loads(loads, scenario["sewers"], scenario["plants"],
-                           effluent["limits_mg_l"], catchments)  # fmt: skip
+    after = scenario_loads(
+        loads, scenario["sewers"], scenario["plants"], effluent["limits_mg_l"], catchments
+    )
     caps = ws.read_table("load_caps") if ws.has_table("load_caps") else None
     effect = scenario_effect(loads, after, caps)
-    st.caption(t("scenario_note", lang).format(std=effluent["name"]) + " · "
-               + value_label(effluent["verification"], lang))  # fmt: skip
+    st.caption(
+        t("scenario_note", lang).format(std=effluent["name"])
+        + " · "
+        + value_label(effluent["verification"], lang)
+    )
     for col in ("status", "status_after"):
         effect[col] = effect[col].map(lambda v: value_label(v, lang) if isinstance(v, str) else v)
     st.dataframe(effect.round(3), hide_index=True, width="stretch", height=360)

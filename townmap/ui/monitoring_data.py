@@ -68,8 +68,11 @@ def loads(stamp: map_data.Stamp, method: str, year: int | None):
     from townmap.monitoring.loads import source_loads
 
     ws = _ws(stamp)
-    layers = {n: ws.read_layer(n) for n in ("enterprises", "discharge_points", "catchments",
-                                             "villages") if ws.has_layer(n)}  # fmt: skip
+    layers = {
+        n: ws.read_layer(n)
+        for n in ("enterprises", "discharge_points", "catchments", "villages")
+        if ws.has_layer(n)
+    }
     effluent = ws.read_table("effluent_samples") if ws.has_table("effluent_samples") else None
     return source_loads(layers, effluent, method=method, year=year)
 

@@ -126,9 +126,9 @@ def _indicator_layers(stamp, indicator: str) -> list:
         points = findings[findings.geom_type == "Point"]
         if points.empty:
             return []
-        frame = points.assign(title=points["title_zh"] + " / " + points["title_en"],
-                              finding=range(len(points)))[["finding", "title", "severity",
-                                                           "geometry"]]  # fmt: skip
+        frame = points.assign(
+            title=points["title_zh"] + " / " + points["title_en"], finding=range(len(points))
+        )[["finding", "title", "severity", "geometry"]]
         spec = public_spec(specs["conflict_points"]).model_copy(
             update={"tooltip": ["title", "severity"], "popup": ["title", "severity"]}
         )

@@ -33,16 +33,31 @@ def _station_table(stamp, lang: str, freq: str) -> gpd.GeoDataFrame:
 
 
 def _stations(stamp, lang: str) -> None:
-    freq = st.radio(t("period", lang), ["Y", "M"], horizontal=True, key="wq_freq",
-                    format_func=lambda f: t(f"period_{f}", lang))  # fmt: skip
+    freq = st.radio(
+        t("period", lang),
+        ["Y", "M"],
+        horizontal=True,
+        key="wq_freq",
+        format_func=lambda f: t(f"period_{f}", lang),
+    )
     table = _station_table(stamp, lang, freq)
     spec = conflicts_data.analysis_specs()["station_classes"]
     shown = table.dropna(subset=["class"])
     layer = prepare_layer(spec, shown[[*(a.name for a in spec.attributes), "geometry"]], lang)
     widgets.page_map(stamp, lang, set(), [layer], f"wq_map_{lang}")
-    cols = ["station_id", "name", "water_body", "water_type", "target_class", "period",
-            "class_label", "deciding_parameter", "attained", "exceedance",
-            "exceeding_parameter"]  # fmt: skip
+    cols = [
+        "station_id",
+        "name",
+        "water_body",
+        "water_type",
+        "target_class",
+        "period",
+        "class_label",
+        "deciding_parameter",
+        "attained",
+        "exceedance",
+        "exceeding_parameter",
+    ]
     st.dataframe(pd.DataFrame(table[cols]), hide_index=True, width="stretch")
     widgets.export_widget(lang, table[[*cols, "geometry"]], "station_classes", "wq_export")
 
@@ -56,8 +71,9 @@ def _attainment(stamp, lang: str) -> None:
     c1, c2 = st.columns([2, 3])
     with c1:
         st.subheader(t("attainment_by_year", lang))
-        st.dataframe(share.rename(t("attained_pct", lang)).reset_index(), hide_index=True,
-                     width="stretch")  # fmt: skip
+        st.dataframe(
+            share.rename(t("attained_pct", lang)).reset_index(), hide_index=True, width="stretch"
+        )
     with c2:
         st.subheader(t("class_by_year", lang))
         grid = years.pivot(index="station", columns="period", values="class_label")
@@ -91,8 +107,12 @@ def _trend(stamp, lang: str) -> None:
     c1, c2 = st.columns(2)
     station = c1.selectbox(t("station", lang), stations, key="wq_station")
     params = sorted(frame.loc[frame["station"] == station, "parameter"].unique())
-    parameter = c2.selectbox(t("parameter", lang), params, key="wq_param",
-                             index=params.index("NH3-N") if "NH3-N" in params else 0)  # fmt: skip
+    parameter = c2.selectbox(
+        t("parameter", lang),
+        params,
+        key="wq_param",
+        index=params.index("NH3-N") if "NH3-N" in params else 0,
+    )
     series = frame[(frame["station"] == station) & (frame["parameter"] == parameter)]
     series = series.dropna(subset=["value"]).sort_values("time")
     if series.empty:
@@ -110,13 +130,18 @@ def _trend(stamp, lang: str) -> None:
     if len(bands):
         colours = conflicts_data.analysis_specs()["station_classes"].style.categories
         layers.append(
-            alt.Chart(bands).mark_rect(opacity=0.18).encode(
-                y=alt.Y("low:Q"), y2="high:Q",
-                color=alt.Color("class:N", scale=alt.Scale(domain=list(colours),
-                                range=list(colours.values())),
-                                legend=alt.Legend(title=t("class", lang))),
+            alt.Chart(bands)
+            .mark_rect(opacity=0.18)
+            .encode(
+                y=alt.Y("low:Q"),
+                y2="high:Q",
+                color=alt.Color(
+                    "class:N",
+                    scale=alt.Scale(domain=list(colours), range=list(colours.values())),
+                    legend=alt.Legend(title=t("class", lang)),
+                ),
             )
-        )  # fmt: skip
+        )
     line = base.mark_line(point=True, color="#222222").encode(
         y=alt.Y("value:Q", title=f"{parameter} (mg/L)"),
         tooltip=["time:T", "value:Q", "below_detection:N"],

@@ -23,16 +23,25 @@ LANG_NAMES = {"zh": "中文", "en": "English"}
 def _area(stamp, lang: str) -> str | None:
     layers = map_data.layers(stamp)
     choices = ["town", "village", "drawn"]
-    kind = st.radio(t("report_area", lang), choices, horizontal=True, key="rp_area",
-                    format_func=lambda k: t(f"report_area_{k}", lang))  # fmt: skip
+    kind = st.radio(
+        t("report_area", lang),
+        choices,
+        horizontal=True,
+        key="rp_area",
+        format_func=lambda k: t(f"report_area_{k}", lang),
+    )
     if kind == "village":
         villages = layers.get("villages")
         if villages is None or villages.empty:
             st.warning(t("no_data", lang))
             return None
         names = dict(zip(villages["village_id"], villages[f"name_{lang}"], strict=False))
-        return st.selectbox(t("village", lang), list(names), key="rp_village",
-                            format_func=lambda v: f"{v} · {names[v]}")  # fmt: skip
+        return st.selectbox(
+            t("village", lang),
+            list(names),
+            key="rp_village",
+            format_func=lambda v: f"{v} · {names[v]}",
+        )
     if kind == "drawn":
         st.caption(t("report_draw_hint", lang))
         key = f"rp_map_{lang}"
@@ -58,11 +67,21 @@ def render() -> None:
     st.caption(t("report_note", lang))
     area = _area(stamp, lang)
     c1, c2 = st.columns(2)
-    report_lang = c1.radio(t("report_language", lang), ["zh", "en"], horizontal=True,
-                           index=0 if lang == "zh" else 1, key="rp_lang",
-                           format_func=LANG_NAMES.get)  # fmt: skip
-    fmt = c2.radio(t("export_format", lang), list(FORMATS), horizontal=True, key="rp_fmt",
-                   format_func=FORMATS.get)  # fmt: skip
+    report_lang = c1.radio(
+        t("report_language", lang),
+        ["zh", "en"],
+        horizontal=True,
+        index=0 if lang == "zh" else 1,
+        key="rp_lang",
+        format_func=LANG_NAMES.get,
+    )
+    fmt = c2.radio(
+        t("export_format", lang),
+        list(FORMATS),
+        horizontal=True,
+        key="rp_fmt",
+        format_func=FORMATS.get,
+    )
     if area is None or not st.button(t("report_build", lang), type="primary", key="rp_build"):
         return
     from townmap.report.build import build_report, write_report
@@ -70,9 +89,12 @@ def render() -> None:
     bar = st.progress(0.0, text=t("report_building", lang))
     try:
         report = build_report(
-            ws, area=area, lang=report_lang, catalog=common.catalog(),
+            ws,
+            area=area,
+            lang=report_lang,
+            catalog=common.catalog(),
             progress=lambda f, label: bar.progress(min(f, 1.0), text=label or t("done", lang)),
-        )  # fmt: skip
+        )
         out = common.download_dir() / f"townmap_report{fmt}"
         write_report(report, out)
     except TownmapError as exc:
@@ -80,11 +102,18 @@ def render() -> None:
         st.error(str(exc))
         return
     bar.progress(1.0, text=t("done", lang))
-    st.success(t("report_ready", lang).format(sections=len(report.headings()),
-                                              figures=len(report.figures),
-                                              tables=len(report.tables)))  # fmt: skip
-    st.download_button(t("download_as", lang).format(fmt=FORMATS[fmt]), out.read_bytes(),
-                       file_name=out.name, mime=MIME[fmt], key="rp_download")  # fmt: skip
+    st.success(
+        t("report_ready", lang).format(
+            sections=len(report.headings()), figures=len(report.figures), tables=len(report.tables)
+        )
+    )
+    st.download_button(
+        t("download_as", lang).format(fmt=FORMATS[fmt]),
+        out.read_bytes(),
+        file_name=out.name,
+        mime=MIME[fmt],
+        key="rp_download",
+    )
 
 
 render()

@@ -48,9 +48,14 @@ def candidate_sites(stamp: map_data.Stamp):
 def plan_for(stamp: map_data.Stamp, k: int, capacity: float, standard: str, limit: float):
     ws = open_workspace(stamp.location)
     return plan(
-        map_data.layers(stamp), candidate_sites(stamp), k, dem=_dem(ws),
-        capacity_m3d=capacity or None, effluent=load_effluent(standard), time_limit=limit,
-    )  # fmt: skip
+        map_data.layers(stamp),
+        candidate_sites(stamp),
+        k,
+        dem=_dem(ws),
+        capacity_m3d=capacity or None,
+        effluent=load_effluent(standard),
+        time_limit=limit,
+    )
 
 
 def _proof(summary: dict, lang: str) -> str:
@@ -116,8 +121,14 @@ def _map(stamp, lang: str, shown: dict, key: str) -> None:
         if frame is not None and len(frame):
             layers.append(prepare_layer(specs[layer_id], frame.to_crs(DISPLAY_CRS), lang))
     parts = build_map(layers, lang, common.asset_base(), bounds)
-    st_folium(parts.base, layer_control=parts.control, height=560, use_container_width=True,
-              returned_objects=[], key=key)  # fmt: skip
+    st_folium(
+        parts.base,
+        layer_control=parts.control,
+        height=560,
+        use_container_width=True,
+        returned_objects=[],
+        key=key,
+    )
 
 
 def _catchments(stamp, lang: str) -> None:
@@ -140,8 +151,12 @@ def render() -> None:
     c1, c2, c3, c4 = st.columns(4)
     kmax = c1.slider(t("kmax", lang), 1, 10, 5, key="tr_kmax")
     cap_text = c2.text_input(t("capacity_opt", lang), "", key="tr_cap", placeholder="5000, 10000")
-    standard = c3.selectbox(t("effluent_std", lang), STANDARDS, key="tr_std",
-                            format_func=lambda s: load_effluent(s)["name"])  # fmt: skip
+    standard = c3.selectbox(
+        t("effluent_std", lang),
+        STANDARDS,
+        key="tr_std",
+        format_func=lambda s: load_effluent(s)["name"],
+    )
     limit = c4.number_input(t("time_limit", lang), 1.0, 300.0, 20.0, key="tr_limit")
     try:
         capacities = _parse_capacities(cap_text)
@@ -149,8 +164,9 @@ def render() -> None:
         st.error(t("bad_capacities", lang))
         return
     effluent = load_effluent(standard)
-    st.caption(f"{effluent['name']} · {value_label(effluent['verification'], lang)} · "
-               f"{effluent['note']}")  # fmt: skip
+    st.caption(
+        f"{effluent['name']} · {value_label(effluent['verification'], lang)} · {effluent['note']}"
+    )
     settings = (tuple(capacities), standard, limit)
     runs = [(k, cap) for cap in capacities for k in range(1, kmax + 1)]
     if st.button(t("compare_k", lang), type="primary", key="tr_go"):
@@ -169,14 +185,24 @@ def render() -> None:
         results = {run: plan_for(stamp, *run, standard, limit) for run in state["runs"]}
         table = _table(results, lang)
         st.dataframe(table, hide_index=True, width="stretch")
-        st.altair_chart(_chart(table, lang).properties(title=t("cost_vs_load", lang)),
-                        width="stretch")  # fmt: skip
+        st.altair_chart(
+            _chart(table, lang).properties(title=t("cost_vs_load", lang)), width="stretch"
+        )
         labels = {run: f"{run[0]} · {_capacity_label(run[1], lang)}" for run in results}
-        run = st.selectbox(t("show_k", lang), list(results), index=len(results) - 1,
-                           format_func=labels.get, key="tr_k")  # fmt: skip
+        run = st.selectbox(
+            t("show_k", lang),
+            list(results),
+            index=len(results) - 1,
+            format_func=labels.get,
+            key="tr_k",
+        )
         chosen = results[run]
-        shown = {"candidate_sites": candidate_sites(stamp), "scenario_areas": chosen.service_areas,
-                 "scenario_sewers": chosen.sewers, "scenario_plants": chosen.plants}  # fmt: skip
+        shown = {
+            "candidate_sites": candidate_sites(stamp),
+            "scenario_areas": chosen.service_areas,
+            "scenario_sewers": chosen.sewers,
+            "scenario_plants": chosen.plants,
+        }
         _map(stamp, lang, shown, f"tr_map_{lang}")
         for note in chosen.summary["notes"]:
             st.caption(note)
@@ -196,8 +222,11 @@ def render() -> None:
         pick = st.selectbox(t("show_k", lang), list(saved["scenario"]), key="tr_saved")
         if pick:
             sc = load_scenario(ws, pick)
-            shown = {"scenario_areas": sc["areas"], "scenario_sewers": sc["sewers"],
-                     "scenario_plants": sc["plants"]}  # fmt: skip
+            shown = {
+                "scenario_areas": sc["areas"],
+                "scenario_sewers": sc["sewers"],
+                "scenario_plants": sc["plants"],
+            }
             _map(stamp, lang, shown, f"tr_saved_map_{lang}")
 
 

@@ -22,8 +22,16 @@ BACKDROP = ("town", "villages", "rivers", "lake")
 FORMATS = [".xlsx", ".csv", ".gpkg"]
 
 
-def page_map(stamp, lang: str, ids: set[str], extra: list[MapLayer], key: str, returned=(),
-             marks=(), height: int = 560):  # fmt: skip
+def page_map(
+    stamp,
+    lang: str,
+    ids: set[str],
+    extra: list[MapLayer],
+    key: str,
+    returned=(),
+    marks=(),
+    height: int = 560,
+):
     """The town backdrop, the catalog layers ``ids`` switched on, and ``extra`` layers."""
     static, bounds = map_data.static_layers(stamp, lang)
     wanted = ids | set(BACKDROP)
@@ -44,9 +52,12 @@ def export_widget(lang: str, frame: pd.DataFrame, name: str, key: str, formats=F
     """A format picker and a download button for ``frame``."""
     c1, c2 = st.columns([1, 3])
     fmt = c1.selectbox(
-        t("export_format", lang), formats, format_func=FORMAT_LABELS.get, key=f"{key}_fmt",
+        t("export_format", lang),
+        formats,
+        format_func=FORMAT_LABELS.get,
+        key=f"{key}_fmt",
         label_visibility="collapsed",
-    )  # fmt: skip
+    )
     out = common.download_dir() / f"{name}{fmt}"
     try:
         if fmt != ".gpkg" and isinstance(frame, gpd.GeoDataFrame):
@@ -67,17 +78,27 @@ def export_widget(lang: str, frame: pd.DataFrame, name: str, key: str, formats=F
 def sections(lang: str, options: list[str], key: str, prefix: str = "tab_") -> str:
     """One section at a time (not st.tabs: a Leaflet map in a hidden tab has no size and
     opens zoomed out to the whole world)."""
-    return st.segmented_control(
-        key, options, default=options[0], format_func=lambda k: t(f"{prefix}{k}", lang),
-        key=key, label_visibility="collapsed",
-    ) or options[0]  # fmt: skip
+    return (
+        st.segmented_control(
+            key,
+            options,
+            default=options[0],
+            format_func=lambda k: t(f"{prefix}{k}", lang),
+            key=key,
+            label_visibility="collapsed",
+        )
+        or options[0]
+    )
 
 
 def drawn_polygon(drawings) -> shapely.Geometry | None:
     """The last polygon drawn on a map (WGS 84, repaired), or None: shared by the
     pre-check, the report area and the comments."""
-    polygons = [d.get("geometry") for d in drawings or []
-                if (d.get("geometry") or {}).get("type") == "Polygon"]  # fmt: skip
+    polygons = [
+        d.get("geometry")
+        for d in drawings or []
+        if (d.get("geometry") or {}).get("type") == "Polygon"
+    ]
     if not polygons:
         return None
     try:
