@@ -49,6 +49,8 @@ _LOCK_NAME = ".townmap.lock"
 #: what a commit is about to make visible, written just before it does (roll-forward)
 _JOURNAL = ".townmap.commit.json"
 _TX_GLOB = ".workspace.tx-*"
+#: per GeoPackage: the file's identity and times, and the table revisions read for them
+_REVISIONS: dict[Path, tuple[tuple, dict[str, str]]] = {}
 
 
 def _raster_stems(folder: Path) -> list[str]:
@@ -179,7 +181,23 @@ class GeoPackageWorkspace(WorkspaceBase):
     def table_revisions(self) -> dict[str, str]:
         """Per layer, table and raster, a token that changes with every write of it —
         Townmap's own (the register's revision) and anyone else's (the GeoPackage's
-        ``last_change``, which QGIS and GDAL keep; a raster file's modification time)."""
+        ``last_change``, which QGIS and GDAL keep; a raster file's modification time).
+        Pages ask on every rerun: the answer is kept until the files change."""
+        stat = self.gpkg.stat()
+        rasters = tuple(
+            (n, (self.raster_folder / f"{n}.tif").stat().st_mtime_ns) for n in self.raster_names()
+        )
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size, rasters)
+        known = _REVISIONS.get(self.gpkg)
+        if known is not None and known[0] == key:
+            return dict(known[1])
+        tokens = self._read_revisions(rasters)
+        if len(_REVISIONS) > 32:
+            _REVISIONS.clear()
+        _REVISIONS[self.gpkg] = (key, dict(tokens))
+        return tokens
+
+    def _read_revisions(self, rasters) -> dict[str, str]:
         tokens = super().table_revisions()
         con = sqlite3.connect(f"{self.gpkg.resolve().as_uri()}?mode=ro", uri=True)
         try:
@@ -189,9 +207,8 @@ class GeoPackageWorkspace(WorkspaceBase):
         for name, changed in rows:
             if name not in SYSTEM_TABLES:
                 tokens[name] = f"{tokens.get(name, '')}@{changed}"
-        for name in self.raster_names():
-            stat = (self.raster_folder / f"{name}.tif").stat()
-            tokens[name] = f"{tokens.get(name, '')}@{stat.st_mtime_ns}"
+        for name, changed in rasters:
+            tokens[name] = f"{tokens.get(name, '')}@{changed}"
         return tokens
 
     def layer_register(self) -> pd.DataFrame:
