@@ -31,14 +31,14 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 # The demo is rebuilt when its generator changes.
-$(DEMO)/workspace.gpkg: $(wildcard townmap/demo/*.py) $(wildcard layers/*.toml) | $(VENV)/.installed
+$(DEMO)/workspace.gpkg: $(wildcard townmap/demo/*.py) $(wildcard townmap/layers/*.toml) | $(VENV)/.installed
 	$(BIN)/townmap demo --out $(DEMO) --force
 
 demo: $(DEMO)/workspace.gpkg
 
 run: $(VENV)/.installed $(DEMO)/workspace.gpkg system-run-deps
-	@echo "Townmap: open http://localhost:$(PORT) in a browser (Ctrl+C stops it)"
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	@echo "Townmap: Ctrl+C stops it"
+	$(BIN)/townmap serve --workspace $(DEMO) --port $(PORT)
 
 # Debian packages the app needs: a CJK font (Chinese in report maps and PDFs, not boxes)
 # and pango for WeasyPrint's PDF. A fresh machine has neither.

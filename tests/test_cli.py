@@ -78,7 +78,9 @@ def test_missing_workspace_is_one_line(tmp_path):
     assert "no workspace" in out.stderr and "Traceback" not in out.stderr
 
 
-@pytest.mark.parametrize("args", [["demo"], ["nonsense"], ["demo", "--out", "x", "--seed", "a"]])
+@pytest.mark.parametrize(
+    "args", [["demo", "--enterprises", "many"], ["nonsense"], ["demo", "--out", "x", "--seed", "a"]]
+)
 def test_bad_arguments_exit_with_usage(args):
     out = _run(*args)
     assert out.returncode == 2 and "usage:" in out.stderr

@@ -18,6 +18,10 @@ from townmap.settings import DEMO_ENTERPRISES, DEMO_SEED, WORKSPACE_HELP, worksp
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from townmap.demo.build import build_demo
+    from townmap.settings import data_home
+
+    if args.out is None:
+        args.out = data_home() / "demo"
 
     if args.county:
         from townmap.demo.county import build_county
@@ -156,12 +160,28 @@ def _cmd_layers(args: argparse.Namespace) -> int:
     return 1 if catalog.errors else 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from townmap.settings import default_workspace
+    from townmap.store import workspace_exists
+    from townmap.ui.server import serve
+
+    location = args.workspace or default_workspace()
+    if not workspace_exists(location):
+        print(
+            f"townmap: no workspace at {location}: build the demo town with 'townmap demo' "
+            "or name one with --workspace",
+            file=sys.stderr,
+        )
+        return 2
+    return serve(location, args.address, args.port)
+
+
 def _workspace_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workspace",
         type=workspace_location,
         default=None,
-        help=f"{WORKSPACE_HELP} (default: $TOWNMAP_WORKSPACE or data/demo)",
+        help=f"{WORKSPACE_HELP} (default: $TOWNMAP_WORKSPACE, else the demo town)",
     )
 
 
@@ -175,7 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = sub.add_parser("demo", help="build the fictional demo town into a workspace folder")
-    demo.add_argument("--out", required=True, type=Path, help="workspace folder to write")
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="workspace folder to write (default: the one 'townmap serve' opens, "
+        "data/demo in a checkout, ~/.local/share/townmap/demo when installed)",
+    )
     demo.add_argument(
         "--seed",
         type=int,
@@ -276,6 +302,20 @@ def build_parser() -> argparse.ArgumentParser:
     from townmap.auth.cli import add_commands as add_users
 
     add_users(sub)
+
+    srv = sub.add_parser(
+        "serve",
+        help="start the app in the browser, with Townmap's server settings enforced "
+        "(loopback, no usage statistics, XSRF on, upload limit)",
+    )
+    _workspace_arg(srv)
+    srv.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
+    srv.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    srv.set_defaults(func=_cmd_serve)
 
     layers = sub.add_parser("layers", help="list the layer catalog with feature counts and CRS")
     _workspace_arg(layers)

@@ -1,8 +1,11 @@
 """Settings in one documented place, each overridable by an environment variable.
 
-``TOWNMAP_LAYERS_DIR``  folder of layer files (default: ``layers/`` of the checkout)
-``TOWNMAP_WORKSPACE``   workspace the app opens: a folder (GeoPackage, default ``data/demo``)
-                        or a PostGIS URL ``postgresql://user@host/db?schema=town1``
+``TOWNMAP_LAYERS_DIR``  folder of layer files (default: the ``layers`` shipped inside the
+                        package, ``townmap/layers``; the checkout's ``layers`` links to it)
+``TOWNMAP_WORKSPACE``   workspace the app opens: a folder (GeoPackage) or a PostGIS URL
+                        ``postgresql://user@host/db?schema=town1``. Default: ``data/demo`` in
+                        a checkout; ``$XDG_DATA_HOME/townmap/demo`` (``~/.local/share/…``)
+                        when installed from a wheel, where ``townmap demo`` writes it
 ``TOWNMAP_LANG``        default interface language, ``zh`` or ``en`` (default: ``zh``)
 ``TOWNMAP_CACHE_DIR``   rendered map images and other rebuildable files
                         (default: ``$XDG_CACHE_HOME/townmap`` or ``~/.cache/townmap``)
@@ -13,12 +16,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from townmap import PROJECT_ROOT
+from townmap import PACKAGE_DIR, PROJECT_ROOT, in_checkout
 
 
 def layers_dir() -> Path:
-    """Folder holding one TOML file per layer (plus ``i18n/``)."""
-    return Path(os.environ.get("TOWNMAP_LAYERS_DIR", PROJECT_ROOT / "layers"))
+    """Folder holding one TOML file per layer (plus ``i18n/``): package data, so an
+    installed Townmap finds its catalog whatever the current folder."""
+    return Path(os.environ.get("TOWNMAP_LAYERS_DIR", PACKAGE_DIR / "layers"))
+
+
+def data_home() -> Path:
+    """Where Townmap keeps workspaces it builds itself (the demo): the checkout's ``data/``,
+    or the user's data folder when installed (site-packages is no place for data)."""
+    if in_checkout():
+        return PROJECT_ROOT / "data"
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "townmap"
 
 
 def workspace_location(text: str | Path) -> str | Path:
@@ -35,7 +48,7 @@ WORKSPACE_HELP = "workspace folder, or a PostGIS URL postgresql://user@host/db?s
 
 def default_workspace() -> str | Path:
     """Workspace the app and the CLI use when none is given."""
-    return workspace_location(os.environ.get("TOWNMAP_WORKSPACE", PROJECT_ROOT / "data" / "demo"))
+    return workspace_location(os.environ.get("TOWNMAP_WORKSPACE", data_home() / "demo"))
 
 
 def cache_dir() -> Path:
