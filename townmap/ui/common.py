@@ -143,7 +143,6 @@ def signed_in(ws: Workspace, lang: str) -> bool:
     """A workspace without users is the single-user default; with users, a sign-in
     form (offline: checked against the workspace's scrypt hashes)."""
     from townmap.auth.access import has_users
-    from townmap.auth.users import sign_in
 
     if not has_users(ws):
         return True
@@ -164,12 +163,33 @@ def signed_in(ws: Workspace, lang: str) -> bool:
         user = st.text_input(t("user_name", lang), max_chars=40)
         password = st.text_input(t("password", lang), type="password", max_chars=200)
         if st.form_submit_button(t("sign_in", lang), type="primary"):
-            role = sign_in(ws, user.strip(), password)
-            if role:
-                st.session_state["townmap_user"] = {"user": user.strip(), "role": role}
-                st.rerun()
-            st.error(t("sign_in_failed", lang))
+            _try_sign_in(ws, lang, user.strip(), password)
     return False
+
+
+def _try_sign_in(ws: Workspace, lang: str, user: str, password: str) -> None:
+    """Check a password unless this user or client must wait (townmap.auth.throttle)."""
+    from townmap.auth.throttle import shared
+    from townmap.auth.users import sign_in
+
+    address = st.context.ip_address  # None where Streamlit cannot tell
+    throttle, where, client = (
+        shared(),
+        str(ws.location),
+        address if isinstance(address, str) else None,
+    )
+    verdict = throttle.check(where, user, client)
+    if not verdict.allowed:
+        key = "sign_in_locked" if verdict.locked else "sign_in_wait"
+        st.error(t(key, lang).format(seconds=verdict.wait_s, minutes=-(-verdict.wait_s // 60)))
+        return
+    role = sign_in(ws, user, password)
+    if role:
+        throttle.succeeded(where, user, client)
+        st.session_state["townmap_user"] = {"user": user, "role": role}
+        st.rerun()
+    throttle.failed(where, user, client)
+    st.error(t("sign_in_failed", lang))
 
 
 def sso_configured() -> bool:
