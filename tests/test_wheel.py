@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -46,6 +47,14 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 900):
     out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert out.returncode == 0, f"{cmd}: {out.stdout[-2000:]}\n{out.stderr[-3000:]}"
     return out
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -138,7 +147,10 @@ def test_townmap_serve_is_private_and_every_page_works(installed):
             context = browser.new_context(viewport={"width": 1400, "height": 900})
             page = context.new_page()
             guard.attach(context, page)
-            page.goto(url)
+            with page.expect_response(lambda r: ".json.gz" in r.url, timeout=120_000) as layer:
+                page.goto(url)
+            assert layer.value.status == 200 and "?t=" in layer.value.url
+            assert _status(layer.value.url.split("?")[0]) == 403, "layer file served to anyone"
             page.wait_for_selector(SCRIPT_DONE, timeout=120_000)
             frame = page.frame_locator("iframe[title='streamlit_folium.st_folium']")
             frame.locator(".leaflet-container canvas").first.wait_for(timeout=120_000)

@@ -22,7 +22,7 @@ from townmap.explore.filters import EnterpriseFilter, apply_filter, totals
 from townmap.i18n import group_label, t
 from townmap.render.mapview import Basemaps, build_map
 from townmap.render.publish import publish
-from townmap.ui import common, map_data, map_panel, timing
+from townmap.ui import common, map_data, map_panel, served_files, timing
 
 RETURNED = ["last_object_clicked", "last_object_clicked_tooltip", "all_drawings"]
 
@@ -33,6 +33,15 @@ def _basemaps(stamp: map_data.Stamp, key: str | None) -> Basemaps:
         return Basemaps(tianditu_key=key)
     base = common.cache_base(map_data.render_cache())
     return Basemaps(base + images.hillshade.name, base + images.elevation.name, images.bounds, key)
+
+
+def _point_url(served: str):
+    """Publish layer data under this session's token, or inline it where nothing checks
+    tokens (``served_files``: a published URL must not work for someone else)."""
+    token = served_files.session_token()
+    if token is None:
+        return None
+    return lambda data: f"{served}{publish(data, map_data.render_cache())}?t={token}"
 
 
 def _highlight(hit) -> folium.FeatureGroup:
@@ -92,7 +101,7 @@ def render() -> None:
         dynamic=dynamic,
         basemaps=_basemaps(stamp, key),
         coords=gauss_kruger_params(ws.crs, lon),
-        point_url=lambda data: served + publish(data, map_data.render_cache()),
+        point_url=_point_url(served),
     )
     if hit is not None:
         parts.dynamic.append(_highlight(hit))
