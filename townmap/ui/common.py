@@ -150,7 +150,10 @@ def signed_in(ws: Workspace, lang: str) -> bool:
     if who:
         st.sidebar.caption(t("signed_in_as", lang).format(user=who["user"], role=who["role"]))
         if st.sidebar.button(t("sign_out", lang), key="townmap_sign_out"):
+            from townmap.ui.served_files import revoke
+
             st.session_state.pop("townmap_user", None)
+            revoke()
             if who.get("sso"):
                 st.logout()
             st.rerun()
