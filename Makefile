@@ -10,7 +10,7 @@ PORT   ?= 8501
 DEMO   := data/demo
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-test system-run-deps system-test-deps demo lint bench clean
+.PHONY: run test test-shuffled install install-test system-run-deps system-test-deps demo lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ system-test-deps: system-run-deps
 test: $(VENV)/.installed-test system-test-deps
 	$(BIN)/ruff check townmap tests app.py
 	$(BIN)/ruff format --check townmap tests app.py
+	TOWNMAP_TEST_POSTGIS=required $(BIN)/python -m pytest -p no:randomly
+
+# The same suite in a random order (pytest-randomly; the seed is printed: rerun one order
+# with `.venv/bin/python -m pytest --randomly-seed=N`).
+test-shuffled: $(VENV)/.installed-test system-test-deps
 	TOWNMAP_TEST_POSTGIS=required $(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
