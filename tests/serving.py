@@ -115,3 +115,77 @@ def launch(playwright):
     if not Path(CHROMIUM).exists():
         raise RuntimeError("Debian's chromium is missing: run `make test`, which installs it")
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+# ------------------------------------------------------------------ waiting in the browser
+# A test reads the page only once the state it asserts on is there: these conditions stand
+# in for fixed sleeps. Timeouts are generous, for a busy machine.
+SLOW = 120_000
+MAP_IFRAME = "iframe[title='streamlit_folium.st_folium']"
+
+#: the script run is over (not running, no element of a previous run left stale)
+IDLE = """() => { const app = document.querySelector('[data-testid=stApp]');
+    return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+        && !document.querySelector('[data-stale=true]'); }"""
+
+#: every frame of the page has loaded, and every image in it has loaded or failed (so any
+#: load or error handler an image carries has run)
+LOADED = """() => [document, ...[...document.querySelectorAll('iframe')].map((f) => {
+        try { return f.contentDocument; } catch (e) { return null; } })]
+    .every((d) => !d || (d.readyState === 'complete'
+        && [...d.images].every((i) => i.complete)
+        && (!d.defaultView.map || (d.defaultView.townmapPending || 0) === 0)))"""
+
+#: a Leaflet map in this frame is drawn: no layer data on its way, no zoom animation,
+#: every point layer on it drawn
+MAP_READY = """() => !!window.map && !!window.map._loaded && !window.map._animatingZoom
+    && (window.townmapPending || 0) === 0
+    && (window.townmapPointLayers || []).every((l) => !l._map || l._drawn !== undefined)"""
+
+#: run in every frame before its scripts (``page.add_init_script``): what the page sends to
+#: the server (``townmapSent``, as text), how many script runs began (``townmapRuns``), and
+#: the timers still due (``townmapTimers()``: e.g. a debounce that has not fired yet)
+WATCH = """(() => {
+    window.townmapSent = [];
+    window.townmapRuns = 0;
+    const text = (d) => typeof d === 'string' ? d : new TextDecoder().decode(
+        d instanceof ArrayBuffer ? new Uint8Array(d)
+            : new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    const send = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (data) {
+        window.townmapSent.push(text(data));
+        return send.call(this, data);
+    };
+    const later = window.setTimeout, clear = window.clearTimeout, due = new Set();
+    window.setTimeout = function (fn, ms, ...rest) {
+        if (typeof fn !== 'function') return later(fn, ms, ...rest);
+        const id = later((...a) => { due.delete(id); fn(...a); }, ms, ...rest);
+        due.add(id);
+        return id;
+    };
+    window.clearTimeout = function (id) { due.delete(id); return clear(id); };
+    window.townmapTimers = () => due.size;
+    new MutationObserver((changes) => {
+        for (const c of changes) {
+            if (c.target.getAttribute('data-test-script-state') === 'running'
+                && c.oldValue !== 'running') window.townmapRuns += 1;
+        }
+    }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                          attributeFilter: ['data-test-script-state']});
+})();"""
+
+
+def settled(page, until: str | None = None, arg=None, timeout: float = SLOW) -> None:
+    """Wait until the page shows what the predicate ``until`` (JavaScript, given ``arg``)
+    asks for — the content an action produces: right after a click its rerun may not have
+    begun — and the script run that drew it is over."""
+    js = IDLE if until is None else f"(arg) => ({IDLE})() && ({until})(arg)"
+    page.wait_for_function(js, arg=arg, timeout=timeout)
+
+
+def map_frame(page, ready: str = MAP_READY, timeout: float = SLOW):
+    """The map's frame once its map is drawn (``ready``: a further predicate in it)."""
+    page.wait_for_selector(MAP_IFRAME, timeout=timeout)
+    frame = page.query_selector(MAP_IFRAME).content_frame()
+    frame.wait_for_function(f"() => ({MAP_READY})() && ({ready})()", timeout=timeout)
+    return frame

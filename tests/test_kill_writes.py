@@ -3,18 +3,33 @@ moderation, nonconformity, scenario, undo, DEM import, backup, restore — leave
 workspace that opens, holding all or none of the change, on both back ends; and what the
 dead writer left (its copy-on-write file, half-written rasters, a backup's part file, a
 restore's staging folder or schema) is removed by the next open or the next run of the
-same kind, never listed as data and never backed up. Each test records whether the kill
-landed inside the write (``record_property``)."""
+same kind, never listed as data and never backed up.
+
+Each case records where the kill landed (``tests/killing.py``: the writer prints each
+stage of its write): before the write began (none of the change), inside it before its
+commit (none), inside the commit (all or none; all once a GeoPackage commit is
+journalled), after it (all). The first case of every kind stops the writer inside its
+write, so that at least one kill is known to land there and to leave litter to clean.
+
+What a killed writer may leave: in a GeoPackage folder its copy-on-write copy
+``.workspace.tx-TAG.gpkg`` with SQLite's ``-journal``/``-wal``/``-shm`` (and GDAL's) side
+files of it, a staged or placed commit journal, half-written ``rasters/.NAME.tx-TAG.tif``;
+beside the folder a restore's ``.ws.restore-TAG`` or a moved-aside ``.ws.replaced-TAG``;
+beside a backup its ``.NAME.zip.TAG.part``; in the temporary folder a PostGIS
+transaction's ``townmap-pg-tx-TAG-…``, a backup's ``townmap-backup-TAG-…`` and a
+restore's ``townmap-restore-TAG-…`` (TAG = the writer's ``PID-HOST-RANDOM``). The next
+open removes what is in and beside the folder (and the PostGIS transaction's folder); the
+next backup or restore what a dead one left."""
 
 from __future__ import annotations
 
 import json
 import os
 import pickle
-import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -25,6 +40,7 @@ import rasterio
 import shapely
 
 from tests.helpers import fingerprint
+from tests.killing import FOLDER_LITTER, INSIDE, Kill, folder_litter, kill_writer
 from townmap import PROJECT_ROOT
 from townmap.store import IMPORT_LOG, Actor, open_workspace
 from townmap.store.copy import copy_workspace
@@ -33,7 +49,9 @@ CHILD = r"""
 import json, pickle, sys
 from pathlib import Path
 from tests import writers
+from tests.killing import trace
 kind, location, payload = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+trace(location, sys.argv[4] or None)
 if kind in ("backup", "restore", "dem"):
     from townmap.catalog import load_catalog
     from townmap.io.backup import backup, restore
@@ -144,25 +162,38 @@ def _state(kind: str, location: str, payload: dict) -> object:
     return ws.has_table("restore_marker")
 
 
-def _kill_at_random(kind, location, payload, seed) -> tuple[bool, subprocess.Popen]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, kind, location, json.dumps(payload)],
-        stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT,
-    )  # fmt: skip
-    assert proc.stdout.readline().strip() == "ready"
-    time.sleep(random.Random(seed).uniform(0.0, 0.4))  # a random point inside the write
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    return "done" in proc.stdout.read(), proc
+def _temp_litter(kill: Kill) -> list[str]:
+    """What the dead writer left in the temporary folder (named for it)."""
+    return sorted(p.name for p in Path(tempfile.gettempdir()).iterdir() if kill.tagged(p.name))
 
 
-def _no_litter(location: str) -> None:
+def _litter_after_kill(kill: Kill, location: str, payload: dict) -> list[str]:
+    """What the dead writer left, before anything opens the workspace: only the kinds a
+    killed writer may leave, each carrying its tag."""
+    left = [f"tmp/{n}" for n in _temp_litter(kill)]
+    assert all(n.startswith(("tmp/townmap-pg-tx-", "tmp/townmap-backup-", "tmp/townmap-restore-"))
+               for n in left), left  # fmt: skip
+    if "out" in payload:  # a backup's part file beside its archive
+        out = Path(payload["out"])
+        parts = [p.name for p in out.parent.glob(".*")] if out.parent.is_dir() else []
+        assert all(n.startswith(f".{out.name}.") and n.endswith(".part") for n in parts), parts
+        assert all(kill.tagged(n) for n in parts), parts
+        left += parts
+    if location.startswith("postgresql"):
+        return left
+    inside = folder_litter(Path(location))
+    name = Path(location).name
+    kinds = (*FOLDER_LITTER, f".{name}.restore-", f".{name}.replaced-")
+    assert all(n.startswith(kinds) for n in inside), inside
+    assert all(kill.tagged(n) for n in inside if n != ".townmap.commit.json"), (kill.pid, inside)
+    return left + inside
+
+
+def _no_litter(location: str, kill: Kill) -> None:
     """What the dead writer left is gone once the workspace is opened, and never data."""
     ws = open_workspace(location)
     assert all(not n.startswith(".") for n in ws.raster_names() + ws.layer_names())
     if location.startswith("postgresql"):
-        import tempfile
-
         from townmap.store.folders import writer_dead
 
         left = [
@@ -170,27 +201,31 @@ def _no_litter(location: str) -> None:
         ]
         assert not left, left
         return
-    folder = Path(location)
-    assert not list(folder.glob(".workspace.tx-*")), list(folder.iterdir())
-    assert not list((folder / "rasters").glob(".*")), list((folder / "rasters").iterdir())
-    siblings = [p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}.")]
-    assert not siblings, siblings
+    assert folder_litter(Path(location)) == [], folder_litter(Path(location))
 
 
-@pytest.mark.parametrize("round_", range(2))
+@pytest.mark.parametrize("when", ["inside", 0, 1])  # stopped inside the write; random
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_write_killed_anywhere_leaves_all_or_none_and_no_litter(
-    demo_location, backend, tmp_path, scenario_file, kind, round_, record_property
+    demo_location, backend, tmp_path, scenario_file, kind, when, record_property
 ):
     location = demo_location
     payload = _prepare(kind, location, tmp_path, scenario_file)
     before = _state(kind, location, payload)
-    finished, _ = _kill_at_random(kind, location, payload, seed=f"{kind}{round_}{backend}")
+    pause = "begun" if when == "inside" else None
+    kill = kill_writer([CHILD, kind, location, json.dumps(payload), pause or ""],
+                       pause=pause, seed=f"{kind}{when}{backend}")  # fmt: skip
+    left = _litter_after_kill(kill, location, payload)
     after = _state(kind, location, payload)
-    record_property("kill_landed", "after the write" if finished else "inside the write")
     landed = after != before
-    if finished:
-        assert landed, (kind, before, after)
+    record_property("kill_landed", kill.landed)
+    record_property("kill_outcome", "all" if landed else "none")
+    record_property("litter", " ".join(left))
+    assert ("all" if landed else "none") in kill.outcome.split(" or "), (
+        kind, kill.landed, kill.stages, before, after
+    )  # fmt: skip
+    if pause:  # known to land inside the write, with something left to clean
+        assert kill.landed == INSIDE and left, (kill.stages, left)
     if kind == "comments" and landed:
         assert after == (before[0] + 1, before[1] + 1)  # the comment with its log row
     elif kind == "moderation" and landed:
@@ -204,17 +239,20 @@ def test_a_write_killed_anywhere_leaves_all_or_none_and_no_litter(
     elif kind == "dem" and landed:  # the new DEM with its log row
         assert after[1] == before[1] + 1 and after[0] > before[0] + 6, (before, after)
     elif kind == "restore":
-        assert after in (True, False)  # the backup's content, or what was there
-    _no_litter(location)
+        assert before is False and after in (True, False)  # the backup's content, or not
+    _no_litter(location, kill)
     ws = open_workspace(location)
+    if kind == "restore":  # the next restore clears a dead one's unpacked copy
+        from townmap.store.folders import temp_folder
+
+        with temp_folder("townmap-restore-"):
+            pass
     if kind == "backup":
         from townmap.io.backup import backup
 
         out = backup(ws, payload["out"])  # the next backup clears a dead one's part file
         assert [p.name for p in out.parent.iterdir()] == [out.name]
-        import tempfile  # ... and a dead one's snapshot in the temporary folder
-
-        from townmap.store.folders import writer_dead
+        from townmap.store.folders import writer_dead  # ... and a dead one's snapshot
 
         snapshots = Path(tempfile.gettempdir()).glob("townmap-backup-*")
         assert not [p for p in snapshots if writer_dead(p.name)]
@@ -223,6 +261,7 @@ def test_a_write_killed_anywhere_leaves_all_or_none_and_no_litter(
 
         names = zipfile.ZipFile(backup(ws, tmp_path / "check.zip")).namelist()
         assert not [n for n in names if "/." in n or n.startswith(".")], names
+    assert _temp_litter(kill) == [], _temp_litter(kill)  # nothing of the dead writer is left
     fingerprint(ws)  # every table and raster still reads
     with ws.transaction() as tx:  # and the workspace still takes writes
         tx.write_table("after_kill", __import__("pandas").DataFrame({"ok": [True]}))
@@ -247,7 +286,7 @@ def test_a_restore_killed_into_postgis_leaves_no_staging_schema(demo_ws, pg_serv
     base = location.split("?")[0]
     for _ in range(5):  # kill the restore as soon as its staging schema is there
         proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD, "restore", location, json.dumps(payload)],
+            [sys.executable, "-c", CHILD, "restore", location, json.dumps(payload), ""],
             stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT,
         )  # fmt: skip
         assert proc.stdout.readline().strip() == "ready"
@@ -272,3 +311,30 @@ def test_a_restore_killed_into_postgis_leaves_no_staging_schema(demo_ws, pg_serv
         left = con.execute(query).fetchall()
     assert not left
     open_workspace(location).metadata()
+
+
+def test_a_dead_writers_sqlite_side_files_are_removed_on_open(demo_ws, tmp_path):
+    """SQLite (and GDAL) write side files next to the copy a transaction works on — a
+    rollback ``-journal``, or ``-wal`` and ``-shm``, an R-tree's temporary database — that a
+    killed writer leaves with it; the next open removes them with the copy, and with a
+    staged commit journal and half-written rasters."""
+    import shutil
+
+    from townmap.store.folders import host_id
+
+    folder = tmp_path / "ws"
+    shutil.copytree(demo_ws.folder, folder)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    tag = f"{int(dead.stdout)}-{host_id()}-0123456789ab"
+    copy = folder / f".workspace.tx-{tag}.gpkg"
+    shutil.copyfile(folder / "workspace.gpkg", copy)
+    sides = [copy.with_name(copy.name + s) for s in ("-journal", "-wal", "-shm",
+                                                      ".tmp_rtree_rivers.db")]  # fmt: skip
+    rasters = [folder / "rasters" / f".dem.tx-{tag}.tif{s}" for s in ("", ".aux.xml")]
+    for path in [*sides, *rasters, folder / f".townmap.commit.json.{tag}"]:
+        path.write_bytes(b"\0" * 512)  # whatever the writer got to write
+    assert len(folder_litter(folder)) == 8
+    ws = open_workspace(folder)  # the next open
+    assert folder_litter(folder) == [], folder_litter(folder)
+    assert fingerprint(ws) == fingerprint(demo_ws)  # and the data as it was

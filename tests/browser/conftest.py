@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.serving import Guard, launch, serve
+from tests.serving import SLOW, Guard, launch, serve
 from townmap.store import open_workspace
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
@@ -60,6 +60,7 @@ def browser_page(app_url) -> Iterator[tuple]:
     with sync_playwright() as p:
         browser = launch(p)
         context = browser.new_context(viewport={"width": 1600, "height": 1100}, locale="zh-CN")
+        context.set_default_timeout(SLOW)  # every wait: the machine may be busy
         page = context.new_page()
         guard.attach(context, page)
         try:

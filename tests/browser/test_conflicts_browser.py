@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.serving import LOADED, MAP_IFRAME, SLOW, map_frame, settled
+
 pytestmark = pytest.mark.browser
 
-IFRAME = "iframe[title='streamlit_folium.st_folium']"
 DRAWN = """() => window.map && window.townmapPointLayers && window.townmapPointLayers.some(
     l => l._data && l._data.layer === 'conflict_points' && l._drawn)"""
 
@@ -16,9 +17,8 @@ def test_findings_map_table_zones_and_precheck(browser_page, artifacts):
     page, guard, url = browser_page
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.goto(f"{url}/conflicts_page?lang=en")
-    page.wait_for_selector(IFRAME, timeout=90_000)
-    frame = page.query_selector(IFRAME).content_frame()
-    frame.wait_for_function(DRAWN, timeout=90_000)
+    settled(page, "() => document.body.innerText.includes('Rules marked unverified')")
+    frame = map_frame(page, DRAWN)
     drawn = frame.evaluate(
         "() => window.townmapPointLayers.find(l => l._data.layer === 'conflict_points')._drawn"
     )
@@ -28,22 +28,17 @@ def test_findings_map_table_zones_and_precheck(browser_page, artifacts):
     page.screenshot(path=str(artifacts / "conflicts.png"))
 
     page.get_by_text("Planning zones", exact=True).click()
-    page.wait_for_function(
-        "() => document.body.innerText.includes('Summary by land use')", timeout=60_000
-    )
+    settled(page, "() => document.body.innerText.includes('Summary by land use')")
     page.get_by_text("Project pre-check", exact=True).click()
-    page.wait_for_function(
-        "() => document.body.innerText.includes('Click the map to place')", timeout=60_000
-    )
-    target = page.wait_for_selector(IFRAME, timeout=60_000)
-    target.content_frame().wait_for_function("() => window.map", timeout=60_000)
-    page.wait_for_timeout(1000)
+    # the pre-check's map in place, drawn, and no longer moving: then the click lands on it
+    hint = "() => document.body.innerText.includes('Click the map to place')"
+    settled(page, f"() => ({hint})() && ({LOADED})()")
+    map_frame(page)
+    target = page.query_selector(MAP_IFRAME)
     box = target.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5)
-    page.wait_for_function("() => !document.body.innerText.includes('120.000000')", timeout=30_000)
-    page.wait_for_function(
-        "() => document.body.innerText.includes('Applicable discharge standard')", timeout=60_000
-    )
+    page.wait_for_function("() => !document.body.innerText.includes('120.000000')", timeout=SLOW)
+    settled(page, "() => document.body.innerText.includes('Applicable discharge standard')")
     assert "GB 8978-1996" in page.inner_text("body")
     page.screenshot(path=str(artifacts / "precheck.png"))
     assert guard.dialogs == []

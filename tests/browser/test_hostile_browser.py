@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 
 from tests.hostile import CORPUS, LIVE_MARKUP_JS
+from tests.serving import LOADED, SLOW, WATCH, map_frame, settled
 
 pytestmark = pytest.mark.browser
 
-IFRAME = "iframe[title='streamlit_folium.st_folium']"
 PAGES = ["", "conflicts_page", "quality_page", "dischargers_page", "loads_page",
          "cleaner_page", "ems_page", "comments_page", "report_page", "import_page",
          "export_page"]  # fmt: skip
@@ -42,12 +42,11 @@ POPUPS_AND_TOOLTIPS = """async () => {
 }"""
 
 
-def _settle(page) -> None:
-    page.wait_for_selector("[data-testid='stMain']", timeout=90_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=120_000
-    )
-    page.wait_for_timeout(1500)
+def _settle(page, until: str = "() => true", arg=None) -> None:
+    """The page shows ``until``, its script run is over, and every frame and image in it
+    has loaded (or failed to): whatever hostile text could have run has run."""
+    page.wait_for_selector("[data-testid='stMain']", timeout=SLOW)
+    settled(page, f"(arg) => ({until})(arg) && ({LOADED})()", arg)
 
 
 def _clean(page, guard, where: str) -> None:
@@ -73,13 +72,11 @@ def test_no_page_runs_hostile_text(browser_page, name):
 def test_map_popups_and_tooltips_show_hostile_text_as_text(browser_page, artifacts):
     page, guard, url = browser_page
     page.goto(f"{url}/?lang=zh")
-    page.wait_for_selector(IFRAME, timeout=90_000)
-    frame = page.query_selector(IFRAME).content_frame()
-    frame.wait_for_function("() => window.map && window.townmapPointLayers", timeout=90_000)
+    frame = map_frame(page, "() => !!window.townmapPointLayers")
     frame.evaluate(OPEN_EVERYTHING)
     frame.wait_for_function(
         "() => window.townmapPending === 0 && window.townmapPointLayers.every(l => l._data)",
-        timeout=90_000,
+        timeout=SLOW,
     )
     opened = frame.evaluate(POPUPS_AND_TOOLTIPS)
     assert opened > 600
@@ -93,16 +90,28 @@ def test_map_popups_and_tooltips_show_hostile_text_as_text(browser_page, artifac
     _clean(page, guard, "map popups")
 
 
-def test_public_display_shows_hostile_titles_and_comments_as_text(browser_page):
+def test_public_display_shows_hostile_titles_and_comments_as_text(browser_page, hostile_ws):
     page, guard, url = browser_page
     page.set_viewport_size({"width": 1920, "height": 1080})
+    page.add_init_script(WATCH)  # counts script runs
     page.goto(f"{url}/?mode=public")
-    page.wait_for_selector(".pub-title", timeout=90_000)
-    for _ in range(4):  # every view, titles and headline indicators
-        page.wait_for_timeout(1500)
+    titles = hostile_ws.read_table("public_slides").sort_values("position")["title_zh"].tolist()
+    shown = """([n, title]) => (n === 1 || location.search.includes('slide=' + n))
+        && document.querySelector('.pub-title').innerText.replace(/\\s+/g, ' ').includes(title)"""
+    for n, title in enumerate(titles, start=1):  # every view, titles and headline indicators
+        page.wait_for_selector(".pub-title", timeout=SLOW)
+        _settle(page, shown, [n, " ".join(title.split())[:40]])
+        map_frame(page)
         _clean(page, guard, "public display")
+        runs = page.evaluate("() => window.townmapRuns")
         page.keyboard.press("PageDown")
-    page.wait_for_timeout(1500)
+        if n < len(titles):
+            page.wait_for_function(
+                "(n) => location.search.includes('slide=' + n)", arg=n + 1, timeout=SLOW
+            )
+    # on the last view the key reruns the script (the key reaches Python), which stays there
+    _settle(page, "(runs) => window.townmapRuns > runs", runs)
+    assert f"slide={len(titles)}" in page.evaluate("() => location.search")
     _clean(page, guard, "public display")
 
 
@@ -114,6 +123,6 @@ def test_html_report_keeps_hostile_text_inert(browser_page, hostile_ws, tmp_path
     html = out.read_text(encoding="utf-8")
     assert "<script" not in html.lower().replace("&lt;script", "")
     page.set_content(html, wait_until="load")
-    page.wait_for_timeout(1000)
+    page.wait_for_function(LOADED, timeout=SLOW)  # every image loaded or failed: handlers ran
     assert any(payload in page.inner_text("body") for payload in CORPUS[:3])
     _clean(page, guard, "HTML report")

@@ -9,11 +9,14 @@ from __future__ import annotations
 import pytest
 from pyproj import Transformer
 
+from tests.serving import LOADED as PAGE_LOADED
+from tests.serving import MAP_IFRAME as IFRAME
+from tests.serving import MAP_READY, SLOW, WATCH, map_frame, settled
+
 from .conftest import HOSTILE_NAME
 
 pytestmark = pytest.mark.browser
 
-IFRAME = "iframe[title='streamlit_folium.st_folium']"
 LOADED = """() => window.map && window.townmapPointLayers &&
     window.townmapPointLayers.some(l => l._data && l._data.layer === 'enterprises' && l._drawn)"""
 POINT_OF = """([layer, id]) => {
@@ -31,22 +34,29 @@ DETAILS_FETCHED = """() => performance.getEntriesByType('resource').map(e => e.n
         l => l.options.details && n.endsWith(l.options.details.url.split('/').pop())))"""
 
 
+#: move the map and resolve once it has settled there (its point layers redraw on the
+#: same "moveend", registered earlier, so they have been redrawn by then)
+MOVE_TO = """([x, y, zoom, animate]) => new Promise((done) => {
+    window.map.once("moveend", () => done(true));
+    window.map.setView(window.map.containerPointToLatLng([x, y]), zoom, {animate: animate});
+})"""
+
+
 def _map(page):
-    page.wait_for_selector(IFRAME, timeout=90_000)
-    frame = page.query_selector(IFRAME).content_frame()
-    frame.wait_for_function(LOADED, timeout=90_000)
-    return frame
+    return map_frame(page, LOADED)
+
+
+def _quiet(page, frame) -> None:
+    """The page and the map have finished drawing: the script run is over, the map has
+    nothing on its way, and every image has loaded or failed — so anything user text
+    could have run (an image's error handler, a dialog) has run by now."""
+    settled(page, PAGE_LOADED)
+    frame.wait_for_function(MAP_READY, timeout=SLOW)
 
 
 def _click_in_map(page, frame, xy):
     box = page.query_selector(IFRAME).bounding_box()
     page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
-
-
-def _sent_frames(page) -> list:
-    frames: list = []
-    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: frames.append(payload)))
-    return frames
 
 
 def test_layers_are_drawn_offline_and_toggle(browser_page, artifacts):
@@ -66,7 +76,7 @@ def test_layers_are_drawn_offline_and_toggle(browser_page, artifacts):
     assert "太湖保护区" not in legend  # hidden layers stay out of the legend
     scripts = frame.evaluate("() => [...document.scripts].map(s => s.src).filter(Boolean)")
     assert any("townmap_assets" in s and s.endswith("leaflet.js") for s in scripts)
-    page.wait_for_timeout(800)
+    _quiet(page, frame)  # drawn in full before the screenshot
     page.screenshot(path=str(artifacts / "map_1920x1080.png"))
 
     # the layer control switches the enterprises off and on, and the legend follows
@@ -90,23 +100,18 @@ def test_popup_shows_hostile_names_as_text_and_opens_details(browser_page, hosti
     page.goto(url)
     frame = _map(page)
     xy = frame.evaluate(POINT_OF, ["enterprises", "E00001"])
-    frame.evaluate(
-        "([x, y]) => window.map.setView(window.map.containerPointToLatLng([x, y]), 16)", xy
-    )
-    frame.wait_for_timeout(600)
+    assert frame.evaluate(MOVE_TO, [*xy, 16, True])  # the zoom animation has ended
     xy = frame.evaluate(POINT_OF, ["enterprises", "E00001"])
     _click_in_map(page, frame, xy)
     popup = frame.locator(".leaflet-popup-content")
-    popup.wait_for(timeout=10_000)
-    frame.wait_for_function(TEXT_SHOWN, arg=".leaflet-popup-content", timeout=10_000)
+    popup.wait_for(timeout=SLOW)
+    frame.wait_for_function(TEXT_SHOWN, arg=".leaflet-popup-content", timeout=SLOW)
     assert HOSTILE_NAME in popup.inner_text()
     assert popup.locator("img").count() == 0
     # the click reached Python: the detail panel shows the enterprise and its station
-    page.wait_for_function(
-        "() => document.body.innerText.includes('最近的监测断面')", timeout=30_000
-    )
+    settled(page, "() => document.body.innerText.includes('最近的监测断面')")
     assert frame.evaluate("() => window.townmapLastClick") == "townmap:enterprises:E00001"
-    page.wait_for_timeout(500)
+    _quiet(page, frame)
     assert guard.dialogs == [], f"user text ran as code: {guard.dialogs}"
 
 
@@ -115,13 +120,10 @@ def test_tooltip_text_is_fetched_when_the_cursor_first_enters_the_map(browser_pa
     page.mouse.move(1, 1)  # outside where the map will be
     page.goto(url)
     frame = _map(page)
-    frame.evaluate(
-        """([x, y]) => window.map.setView(window.map.containerPointToLatLng([x, y]), 16,
-                                          {animate: false})""",
-        frame.evaluate(POINT_OF, ["enterprises", "E00001"]),
-    )
-    frame.wait_for_timeout(600)
-    # drawn without the text: no tooltip file fetched yet
+    xy = frame.evaluate(POINT_OF, ["enterprises", "E00001"])
+    assert frame.evaluate(MOVE_TO, [*xy, 16, False])
+    # drawn without the text, with nothing on its way: no tooltip file fetched, or asked for
+    frame.wait_for_function(MAP_READY, timeout=SLOW)
     assert frame.evaluate(DETAILS_FETCHED) == []
     assert frame.evaluate("() => window.townmapPointLayers.every(l => !l._tooltip)")
     # the cursor enters the map and stops on the point (Leaflet's own events: chromium does
@@ -137,7 +139,7 @@ def test_tooltip_text_is_fetched_when_the_cursor_first_enters_the_map(browser_pa
     )
     tip = ".townmap-tooltip.leaflet-tooltip-top"  # the point's (a village's is sticky, right)
     assert frame.locator(tip).count() == 1
-    frame.wait_for_function(TEXT_SHOWN, arg=tip, timeout=15_000)
+    frame.wait_for_function(TEXT_SHOWN, arg=tip, timeout=SLOW)
     assert HOSTILE_NAME in frame.locator(tip).inner_text()
     assert frame.locator(f"{tip} img").count() == 0
     fetched = frame.evaluate(DETAILS_FETCHED)
@@ -163,7 +165,7 @@ def test_language_switch_changes_legend_and_url(browser_page, artifacts):
     frame = _map(page)
     assert "乡镇企业" in frame.locator(".townmap-legend").inner_text()
     page.get_by_text("English", exact=True).click()
-    page.wait_for_function("() => location.search.includes('lang=en')", timeout=30_000)
+    page.wait_for_function("() => location.search.includes('lang=en')", timeout=SLOW)
     # the map is rebuilt in the new language (its frame is replaced): wait for the new one
     page.wait_for_function(
         """(sel) => { const f = document.querySelectorAll(sel);
@@ -172,7 +174,7 @@ def test_language_switch_changes_legend_and_url(browser_page, artifacts):
                 .querySelector('.townmap-legend');
             return legend && legend.innerText.includes('Township & village enterprises'); }""",
         arg=IFRAME,
-        timeout=60_000,
+        timeout=SLOW,
     )
     legend = page.frame_locator(IFRAME).locator(".townmap-legend")
     assert "Printing & dyeing" in legend.inner_text()
@@ -197,22 +199,48 @@ def test_search_flies_to_the_feature(browser_page, hostile_ws):
             return Math.abs(c.lat - lat) < 1e-4 && Math.abs(c.lng - lon) < 1e-4
                    && window.map.getZoom() === 16; }""",
         arg=[station.geometry.y, station.geometry.x],
-        timeout=30_000,
+        timeout=SLOW,
     )
+
+
+#: a point of a point layer well inside the map's view, [x, y] in the map's frame
+POINT_IN_VIEW = """() => { const size = window.map.getSize();
+    for (const l of window.townmapPointLayers.slice().reverse()) {
+        for (let i = 0; i < l.count(); i++) {
+            const p = window.map.latLngToContainerPoint(l.latLngOf(i));
+            if (p.x > 60 && p.y > 60 && p.x < size.x - 60 && p.y < size.y - 60
+                    && window.townmapPointLayers.every((o) => o === l || o._nearest(p) < 0)) {
+                return [p.x, p.y, l.keyOf(i)];
+            }
+        }
+    }
+    return null; }"""
+SENT = "(n) => window.townmapSent.slice(n)"
 
 
 def test_panning_and_zooming_never_rerun_the_script(browser_page):
     page, _guard, url = browser_page
-    sent = _sent_frames(page)
+    page.add_init_script(WATCH)  # records what the page sends, script runs, pending timers
     page.goto(url)
     frame = _map(page)
-    page.wait_for_timeout(1500)
-    before = len(sent)
+    settled(page)  # the first run is over ...
+    frame.wait_for_function("() => window.townmapTimers() === 0", timeout=SLOW)  # ... and the map's
+    sent, runs = page.evaluate("() => [window.townmapSent.length, window.townmapRuns]")
     frame.evaluate("() => { window.map.panBy([200, 120], {animate: false}); }")
     frame.evaluate("() => { window.map.setZoom(window.map.getZoom() + 2, {animate: false}); }")
     frame.evaluate("() => { window.map.panBy([-300, 50], {animate: false}); }")
-    page.wait_for_timeout(2500)
-    assert len(sent) == before, "a pan or zoom sent a message to the server (a rerun)"
+    # streamlit-folium reports a move after a 250 ms debounce: once no timer is due in the
+    # map's frame, whatever the moves had to report has been reported
+    frame.wait_for_function("() => window.townmapTimers() === 0", timeout=SLOW)
+    # a click on a point is reported the same way, and reruns the script: the sentinel that
+    # the moves' chance to send something has passed
+    x, y, key = frame.evaluate(POINT_IN_VIEW)
+    _click_in_map(page, frame, [x, y])
+    page.wait_for_function("(n) => window.townmapSent.length > n", arg=sent, timeout=SLOW)
+    settled(page, "(n) => window.townmapRuns > n", arg=runs)
+    after = page.evaluate(SENT, sent)
+    assert len(after) == 1 and key in after[0], "a pan or zoom sent the server a message"
+    assert page.evaluate("() => window.townmapRuns") == runs + 1  # the click's run, no other
 
 
 def test_cursor_coordinates_match_pyproj(browser_page):
@@ -229,14 +257,31 @@ def test_cursor_coordinates_match_pyproj(browser_page):
         assert got["northing"] == pytest.approx(north, abs=0.05)
 
 
+#: Leaflet.draw's handler for ``tool`` in the map's frame: its vertices so far, whether it
+#: still draws, whether it takes a click now (it ignores clicks for 50 ms after each one)
+DRAWING = """(tool) => { for (const k of Object.keys(window)) {
+        let c; try { c = window[k]; } catch (e) { continue; }
+        if (c instanceof L.Control.Draw) {
+            const h = c._toolbars.draw._modes[tool].handler;
+            return {on: h.enabled(), n: (h._markers || []).length, busy: !!h._disableMarkers};
+        }
+    } return null; }"""
+CLICK_TAKEN = f"""([tool, n]) => {{ const s = ({DRAWING})(tool);
+    return !s.on || (s.n !== n && !s.busy); }}"""
+
+
 def _draw(page, tool: str, offsets: list[tuple[int, int]]) -> None:
     frame = page.query_selector(IFRAME).content_frame()
     frame.click(f".leaflet-draw-draw-{tool}")
     box = page.query_selector(IFRAME).bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     for dx, dy in offsets:
+        state = frame.evaluate(DRAWING, tool)
+        assert state["on"] and not state["busy"], state
         page.mouse.click(cx + dx, cy + dy)
-        page.wait_for_timeout(250)
+        # each click adds a vertex (or ends the shape) before the next one is made
+        frame.wait_for_function(CLICK_TAKEN, arg=[tool, state["n"]], timeout=SLOW)
+    assert not frame.evaluate(DRAWING, tool)["on"], "the shape was not finished"
 
 
 def test_drawing_measures_and_summarises_an_area(browser_page):
@@ -245,12 +290,12 @@ def test_drawing_measures_and_summarises_an_area(browser_page):
     _map(page)
     square = [(-150, -120), (150, -120), (150, 120), (-150, 120), (-150, -120)]
     _draw(page, "polygon", square)
-    page.wait_for_function(  # the summary renders in parts: wait for its last one
+    settled(  # the summary renders in parts: wait for its last one, and the run's end
+        page,
         "() => ['范围内企业', '范围内的环境约束'].every(t => document.body.innerText.includes(t))",
-        timeout=60_000,
     )
     body = page.inner_text("body")
     assert "面积" in body and "ha" in body and "范围内的环境约束" in body
     _draw(page, "polyline", [(-200, 160), (100, 160), (100, 160)])
-    page.wait_for_function("() => document.body.innerText.includes('长度')", timeout=30_000)
+    settled(page, "() => document.body.innerText.includes('长度')")
     assert guard.dialogs == []
