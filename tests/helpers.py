@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import geopandas as gpd
 import pandas as pd
+
+from townmap.render.escape import WORD_JOINER
 
 
 def fingerprint(ws) -> str:
@@ -21,3 +24,9 @@ def fingerprint(ws) -> str:
     for name in ws.raster_names():
         h.update(name.encode() + ws.raster_path(name).read_bytes())
     return h.hexdigest()
+
+
+def as_read(markdown: str) -> str:
+    """The text a reader sees of Markdown that ``escape_markdown`` made: backslash escapes
+    resolved, word joiners dropped (AppTest gives the Markdown source, not the page)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace(WORD_JOINER, "")

@@ -5,6 +5,12 @@ dialog) or leaves a mark the tests look for (a red body, a ``javascript:`` link,
 element with an event handler). Non-UTF-8 input cannot be stored as text at all: the
 importer decodes or refuses it (tests in test_hostile.py); what a workspace can hold is its
 decoded form, with U+FFFD where bytes were undecodable.
+
+Markdown payloads (issue 19) would make Streamlit fetch an image from, or link to, the
+reserved test address 203.0.113.7 or example.com, colour or restyle text, draw icons,
+emoji or LaTeX, or start a heading, list, quote or table; the browser tests block every
+such request and look for the elements. They alternate with the HTML payloads, so that
+small layers (12 monitoring stations, 4 public slides) receive them too.
 """
 
 from __future__ import annotations
@@ -13,7 +19,31 @@ import pandas as pd
 
 LONG = "长" * 3_000 + "<b>long</b>" + "x" * 3_000
 
-CORPUS = [
+#: Markdown that Streamlit would render (st.markdown, captions, messages, labels)
+MARKDOWN = [
+    "![b](http://203.0.113.7/x.png)",
+    "第一行\n\n![b](http://203.0.113.7/p.png)",  # a blank line ends an HTML block
+    "[link](http://203.0.113.7/)",
+    "<http://203.0.113.7/>",
+    "bare http://203.0.113.7/x and www.example.com",
+    ":red[big] :blue-background[bg] :small[s]",
+    ":material/warning: :smile: :streamlit:",
+    "$x^2$ and $$y$$",
+    "# heading",
+    "- list",
+    "> quote",
+    "| a | b |\n|---|---|",
+    "**bold** _em_ ~~del~~",
+    "`code` and ```fence```",
+    '<img src="http://203.0.113.7/h.png">',
+    "1. first\n\n    indented code",
+    "Title\n===",
+    "a -> b <= c ~= d --",
+    "mail me@example.com &copy; &#60; \\*x\\*",
+]
+
+#: script, event handlers, URLs, CSS, RTL overrides, formulas, long and broken text
+_HTML = [
     '<script>alert("xss-script")</script>',
     '<img src=x onerror=alert("xss-img")>',
     '"><svg onload=alert("xss-svg")>',
@@ -32,6 +62,12 @@ CORPUS = [
     LONG,
 ]
 
+#: HTML and Markdown alternating, so that tables of a few rows receive both kinds
+CORPUS = [
+    payload for pair in zip(_HTML, MARKDOWN[: len(_HTML)], strict=True) for payload in pair
+] + MARKDOWN[len(_HTML) :]
+
+
 #: what must never appear as live markup in any page, iframe or report
 LIVE_MARKUP_JS = """() => {
     const bad = [];
@@ -46,6 +82,12 @@ LIVE_MARKUP_JS = """() => {
             if (el.outerHTML.includes('xss-')) bad.push(el.tagName + ' handler');
         }
         for (const el of d.querySelectorAll('a[href^="javascript:"]')) bad.push('js link');
+        // Markdown rendered from data (issue 19): a beacon image, a link, LaTeX
+        for (const el of d.querySelectorAll('img[src*="203.0.113.7"]')) bad.push('md image');
+        for (const el of d.querySelectorAll('a[href*="203.0.113.7"], a[href*="example.com"]')) {
+            bad.push('md link ' + el.getAttribute('href'));
+        }
+        for (const el of d.querySelectorAll('.katex')) bad.push('katex');
         const bg = d.body ? getComputedStyle(d.body).backgroundColor : '';
         if (bg === 'rgb(255, 0, 1)') bad.push('css injected');
     }

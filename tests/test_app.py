@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.helpers import as_read
 from townmap import PROJECT_ROOT
 from townmap.store import open_workspace
 
@@ -25,7 +26,7 @@ def test_map_page_opens_in_chinese_with_the_fiction_banner(page):
     table = next(d.value for d in page.dataframe if "图层" in d.value.columns)
     counts = dict(zip(table["图层"], table["要素数"], strict=True))
     assert counts["乡镇企业"] == 600
-    assert any("EPSG:4549" in c.value for c in page.caption)
+    assert any("EPSG:4549" in as_read(c.value) for c in page.caption)
 
 
 def test_language_comes_from_the_url(page):
@@ -163,7 +164,7 @@ def test_import_page_opens_and_undo_is_reported(tmp_path, demo_ws, monkeypatch, 
     assert any(s.value == "Import log" for s in at.subheader)
     at.button(key="imp_undo").click().run()
     assert not at.exception
-    assert any("r.csv" in s.value for s in at.success)
+    assert any("r.csv" in as_read(s.value) for s in at.success)
     assert len(open_workspace(folder).read_layer("sensitive_receptors")) == len(
         demo_ws.read_layer("sensitive_receptors")
     )
@@ -188,7 +189,7 @@ def test_export_page_offers_a_layer_and_the_whole_workspace(demo_ws, monkeypatch
     assert not at.exception and not at.error
     downloads = at.get("download_button")
     assert len(downloads) == 1
-    assert "water_samples.xlsx" in downloads[0].proto.label
+    assert "water_samples.xlsx" in as_read(downloads[0].proto.label)
     at.button(key="exp_all_go").click().run()
     assert not at.exception and not at.error
     labels = [d.proto.label for d in at.get("download_button")]

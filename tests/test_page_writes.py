@@ -11,7 +11,7 @@ import pytest
 import shapely
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import fingerprint
+from tests.helpers import as_read, fingerprint
 from townmap import PROJECT_ROOT
 from townmap.auth.users import add_user
 from townmap.settings import shell_actor
@@ -60,7 +60,8 @@ def _press(at: AppTest, label: str, index: int = 0) -> AppTest:
 
 
 def _refused(at: AppTest, ws, before: str) -> None:
-    assert any("'public' may not" in e.value for e in at.error), [e.value for e in at.error]
+    errors = [as_read(e.value) for e in at.error]
+    assert any("'public' may not" in e for e in errors), errors
     assert fingerprint(ws) == before  # nothing written
 
 
@@ -123,7 +124,7 @@ def test_dischargers_page_raises_a_nonconformity_as_the_signed_in_user(ws, who):
     _press(at, "Raise a nonconformity")
     if who is PUBLIC:
         return _refused(at, ws, before)
-    assert any("NC-0004" in s.value for s in at.success)
+    assert any("NC-0004" in as_read(s.value) for s in at.success)
     _logged_by(ws, PLANNER["user"], "ems_nonconformities")
 
 
@@ -134,7 +135,7 @@ def test_ems_page_raises_a_nonconformity_from_a_conflict_as_the_signed_in_user(w
     _press(at, "Raise a nonconformity")
     if who is PUBLIC:
         return _refused(at, ws, before)
-    assert any("NC-0004" in s.value for s in at.success), [s.value for s in at.success]
+    assert any("NC-0004" in as_read(s.value) for s in at.success), [s.value for s in at.success]
     nc = ws.read_table("ems_nonconformities").set_index("nc_id").loc["NC-0004"]
     assert nc["source_kind"] == "conflict"
     _logged_by(ws, PLANNER["user"], "ems_nonconformities")
@@ -154,7 +155,7 @@ def test_import_page_undoes_as_the_signed_in_user(ws, who, tmp_path, catalog):
     at.button(key="imp_undo").click().run()
     if who is PUBLIC:
         return _refused(at, ws, before)
-    assert any("r.csv" in s.value for s in at.success)
+    assert any("r.csv" in as_read(s.value) for s in at.success)
     assert (ws.read_table(IMPORT_LOG)["undone"] == "true").all()
 
 

@@ -10,6 +10,7 @@ import pyogrio
 import pytest
 import rasterio
 
+from tests.helpers import as_read
 from townmap.analysis.checks import workspace_layers
 from townmap.analysis.siting import load_effluent, plan
 from townmap.analysis.suitability import load_settings, suitability
@@ -162,7 +163,7 @@ def test_treatment_page_compares_plans_and_saves_one(demo_ws, tmp_path, monkeypa
     at.text_input(key="tr_name").input("<b>two</b>").run()
     at.button(key="tr_save").click().run()
     assert not at.exception and not at.error
-    assert any("<b>two</b>" in s.value for s in at.success)
+    assert any("<b>two</b>" in as_read(s.value) for s in at.success)
     assert any(s.value == "Saved scenarios" for s in at.subheader)
 
 

@@ -11,6 +11,7 @@ import streamlit as st
 
 from townmap.i18n import t, value_label
 from townmap.management.cleaner import PHASE_COLUMNS, load_programme
+from townmap.render.escape import escape_markdown
 from townmap.ui import common, editor, map_data, widgets
 from townmap.ui import monitoring_data as data
 
@@ -96,7 +97,8 @@ def _enterprises(ws, result: dict, lang: str) -> None:
     mine = audits[audits["ent_id"] == ent] if len(audits) else audits
     for _, audit in mine.iterrows():
         st.markdown(
-            f"**{t('round', lang)} {int(audit['round'])}** · {value_label(audit['kind'], lang)}"
+            f"**{t('round', lang)} {int(audit['round'])}** · "
+            + escape_markdown(value_label(audit["kind"], lang))
         )
         steps = pd.DataFrame(
             {

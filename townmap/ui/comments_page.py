@@ -10,6 +10,7 @@ import streamlit as st
 from townmap.errors import TownmapError
 from townmap.i18n import t, value_label
 from townmap.participation.comments import CATEGORIES, add_comment, moderate, read_comments
+from townmap.render.escape import escape_markdown
 from townmap.ui import common, editor, map_data, widgets
 
 
@@ -55,9 +56,9 @@ def _add(ws, stamp, lang: str) -> None:
         if st.form_submit_button(t("comment_add", lang), type="primary"):
             try:
                 cid = add_comment(writer, place, category=category, text=text, name=name)
-                st.success(t("comment_added", lang).format(id=cid))
+                st.success(t("comment_added", lang).format(id=escape_markdown(cid)))
             except TownmapError as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
 
 
 def _moderate(ws, lang: str) -> None:
@@ -90,7 +91,7 @@ def _moderate(ws, lang: str) -> None:
             n = moderate(writer, decisions, seen=seen)
             st.success(t("moderated", lang).format(n=n))
         except TownmapError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
     widgets.export_widget(lang, frame, "public_comments", "cm_export")
 
 

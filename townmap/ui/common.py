@@ -11,6 +11,7 @@ from townmap.catalog import Catalog, load_catalog
 from townmap.errors import TownmapError
 from townmap.i18n import LANGUAGES, check_lang, t
 from townmap.render.assets import ASSET_DIR
+from townmap.render.escape import escape_markdown
 from townmap.settings import default_workspace, layers_dir, login_name
 from townmap.store import Actor, Workspace, is_postgis, open_workspace, workspace_exists
 
@@ -82,10 +83,10 @@ def configured_workspace(lang: str) -> Workspace | None:
         try:
             return open_workspace(folder, catalog=catalog())
         except TownmapError as exc:  # the message names the server, never its password
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
             return None
     if not workspace_exists(folder):
-        st.error(f"{t('no_workspace', lang)}: {folder}")
+        st.error(f"{t('no_workspace', lang)}: {escape_markdown(folder)}")
         st.info(t("no_workspace_help", lang))
         if st.button(t("build_demo", lang)):
             from townmap.demo.build import build_demo
@@ -97,7 +98,7 @@ def configured_workspace(lang: str) -> Workspace | None:
     try:
         return open_workspace(folder, catalog=catalog())
     except TownmapError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
         return None
 
 

@@ -17,6 +17,7 @@ from townmap.analysis.precheck import precheck
 from townmap.analysis.zones import summarise
 from townmap.errors import TownmapError
 from townmap.i18n import t, value_label
+from townmap.render.escape import escape_markdown
 from townmap.render.mapview import prepare_layer
 from townmap.ui import common, map_data, widgets
 from townmap.ui import conflicts_data as data
@@ -113,7 +114,7 @@ def _findings_tab(lang: str, stamp) -> None:
     if skipped:
         with st.expander(t("skipped_rules", lang)):
             for note in skipped:
-                st.caption(note)
+                st.caption(escape_markdown(note))
 
 
 def _zones_tab(lang: str, stamp) -> None:
@@ -197,7 +198,7 @@ def _precheck_result(lang, ws, layers, site, sector, size, flow) -> None:
             keys=catalog_keys(common.catalog()),
         )
     except (TownmapError, ValueError) as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
         return
     if result.findings.empty:
         st.success(t("no_findings", lang))
@@ -208,10 +209,10 @@ def _precheck_result(lang, ws, layers, site, sector, size, flow) -> None:
         st.markdown(
             f"**{t('receiving_water', lang)}**: "
             + t("precheck_water", lang).format(
-                name=water.get(f"name_{lang}") or water["id"],
-                id=water["id"],
-                cls=water["target_class"],
-                basin=value_label(water["basin"], lang),
+                name=escape_markdown(water.get(f"name_{lang}") or water["id"]),
+                id=escape_markdown(water["id"]),
+                cls=escape_markdown(water["target_class"]),
+                basin=escape_markdown(value_label(water["basin"], lang)),
                 d=f"{water['distance_m']:g}",
             )
         )
@@ -219,14 +220,16 @@ def _precheck_result(lang, ws, layers, site, sector, size, flow) -> None:
     st.markdown(
         f"**{t('discharge_standard', lang)}**: "
         + t("precheck_standard", lang).format(
-            std=std["standard_id"], cls=std["class"] or "—", route=value_label(std["route"], lang)
+            std=escape_markdown(std["standard_id"]),
+            cls=escape_markdown(std["class"] or "—"),
+            route=escape_markdown(value_label(std["route"], lang)),
         )
-        + f" · {value_label(std['verification'], lang)}"
+        + f" · {escape_markdown(value_label(std['verification'], lang))}"
     )
     for note in std["notes"]:
-        st.caption(note[lang])
-    for note in result.notes:
-        st.caption(note)
+        st.caption(escape_markdown(note[lang]))
+    for note in result.notes:  # may name the features found there
+        st.caption(escape_markdown(note))
 
 
 def render() -> None:
@@ -236,7 +239,7 @@ def render() -> None:
     stamp = map_data.Stamp.of(ws)
     errors = data.rules().errors
     for err in errors:
-        st.warning(str(err))
+        st.warning(escape_markdown(err))
     # one section at a time, not st.tabs: a Leaflet map laid out in a hidden tab has no size
     # and opens zoomed out to the whole world
     section = st.segmented_control(

@@ -13,6 +13,7 @@ from townmap.errors import TownmapError
 from townmap.i18n import t, value_label
 from townmap.management.editing import raise_nonconformity
 from townmap.monitoring.compliance import summarise
+from townmap.render.escape import escape_markdown
 from townmap.render.mapview import prepare_layer
 from townmap.ui import common, conflicts_data, map_data, widgets
 from townmap.ui import monitoring_data as data
@@ -140,9 +141,9 @@ def _detail(ws, stamp, lang: str, findings: pd.DataFrame, names: pd.Series) -> N
                     ),
                     clause="9.1.2",
                 )
-                st.success(t("nc_raised", lang).format(id=nc))
+                st.success(t("nc_raised", lang).format(id=escape_markdown(nc)))
             except TownmapError as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
 
 
 def render() -> None:

@@ -10,6 +10,7 @@ import streamlit as st
 from townmap.errors import TownmapError
 from townmap.i18n import t
 from townmap.management.editing import save_edits
+from townmap.render.escape import escape_markdown
 from townmap.store import Workspace
 from townmap.ui import common
 
@@ -82,7 +83,7 @@ def edit_table(
         try:
             result = save_edits(writer, table_id, edited, reason=reason, keys=keys, base=base)
         except TownmapError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
             if st.button(t("reload_table", lang), key=f"reload_{table_id}"):
                 st.session_state.pop(base_key, None)
                 st.rerun()

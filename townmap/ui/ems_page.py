@@ -19,6 +19,7 @@ from townmap.management.register import (
     obligations,
     significance,
 )
+from townmap.render.escape import escape_markdown
 from townmap.ui import common, conflicts_data, editor, map_data, widgets
 from townmap.ui import monitoring_data as data
 
@@ -146,9 +147,9 @@ def _raise_from_conflict(ws, stamp, lang: str) -> None:
                     description=f"{row['title_zh']} / {row['title_en']}",
                     clause="8.1",
                 )
-                st.success(t("nc_raised", lang).format(id=nc))
+                st.success(t("nc_raised", lang).format(id=escape_markdown(nc)))
             except TownmapError as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
 
 
 def render() -> None:

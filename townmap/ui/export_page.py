@@ -16,6 +16,7 @@ from townmap.errors import TownmapError
 from townmap.i18n import t
 from townmap.io.export import FORMAT_LABELS, MIME, export_layer
 from townmap.io.package import export_workspace
+from townmap.render.escape import escape_markdown
 from townmap.ui import common
 
 VECTOR_FORMATS = [".gpkg", ".zip", ".geojson", ".kml", ".csv", ".xlsx"]
@@ -24,7 +25,7 @@ TABLE_FORMATS = [".xlsx", ".csv", ".gpkg"]
 
 def _offer(lang: str, path: Path, key: str) -> None:
     st.download_button(
-        t("export_download", lang).format(file=path.name),
+        t("export_download", lang).format(file=escape_markdown(path.name)),
         path.read_bytes(),
         file_name=path.name,
         mime=MIME.get(path.suffix, "application/octet-stream"),
@@ -68,7 +69,7 @@ def render() -> None:
                     "exp_download",
                 )
             except TownmapError as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
     st.divider()
     st.subheader(t("export_all", lang))
     st.caption(t("export_all_help", lang))
@@ -78,7 +79,7 @@ def render() -> None:
         try:
             _offer(lang, export_workspace(ws, out, cat), "exp_all_download")
         except TownmapError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
 
 
 render()

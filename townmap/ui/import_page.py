@@ -27,6 +27,7 @@ from townmap.io.importer import (
 )
 from townmap.io.raster_import import RasterPlan, warp_into
 from townmap.io.readers import list_sources
+from townmap.render.escape import escape_markdown
 from townmap.render.mapview import build_map, prepare_layer
 from townmap.render.terrain import render_terrain
 from townmap.store.folders import upload_folder
@@ -145,10 +146,10 @@ def _raster_preview(source: str, sha256: str, crs_wkt: str, _plan) -> tuple[str,
 
 
 def _show_plan(lang: str, plan, ws) -> None:
-    for note in plan.notes:
-        st.info(note)
+    for note in plan.notes:  # notes and blocks quote the file's names and values
+        st.info(escape_markdown(note))
     for block in plan.blocking:
-        st.error(block)
+        st.error(escape_markdown(block))
     if plan.problems:
         st.warning(t("import_problems", lang).format(n=len(plan.problems)))
         st.dataframe(
@@ -165,7 +166,7 @@ def _show_plan(lang: str, plan, ws) -> None:
                 c1.image(shade, caption=t("raster_preview", lang), width="stretch")
                 c2.image(elevation, caption=t("elevation_preview", lang), width="stretch")
             except TownmapError as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
         return
     st.caption(
         t("import_summary", lang).format(
@@ -191,7 +192,7 @@ def render() -> None:
         try:
             plan = plan_import(path, options, cat)
         except TownmapError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
             plan = None
         if plan is not None:
             _show_plan(lang, plan, ws)
@@ -212,7 +213,7 @@ def render() -> None:
                     )
                     st.session_state.pop("imp_mapping", None)
                 except TownmapError as exc:
-                    st.error(str(exc))
+                    st.error(escape_markdown(exc))
     st.divider()
     if ws.has_table(IMPORT_LOG):
         st.subheader(t("import_log", lang))
@@ -224,9 +225,11 @@ def render() -> None:
         if st.button(t("import_undo", lang), key="imp_undo"):
             try:
                 record = undo_last_import(ws)
-                st.success(t("import_undone", lang).format(file=record["file_name"]))
+                st.success(
+                    t("import_undone", lang).format(file=escape_markdown(record["file_name"]))
+                )
             except TownmapError as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
 
 
 render()

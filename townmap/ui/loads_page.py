@@ -21,6 +21,7 @@ from townmap.monitoring.loads import (
     scenario_loads,
     totals,
 )
+from townmap.render.escape import escape_markdown
 from townmap.ui import common, editor, map_data, widgets
 from townmap.ui import monitoring_data as data
 
@@ -73,7 +74,9 @@ def _totals(loads: pd.DataFrame, lang: str, parameter: str) -> None:
     st.altair_chart(chart, width="stretch")
     st.dataframe(table.round(3), hide_index=True, width="stretch")
     sources = loads["source"].value_counts()
-    st.caption(" · ".join(f"{value_label(k, lang)}: {v}" for k, v in sources.items()))
+    st.caption(
+        " · ".join(f"{escape_markdown(value_label(k, lang))}: {v}" for k, v in sources.items())
+    )
     widgets.export_widget(lang, table, f"loads_{by}", "ld_export")
 
 
@@ -123,7 +126,7 @@ def _scenario(ws, stamp, loads: pd.DataFrame, lang: str) -> None:
     try:
         scenario = load_scenario(ws, name)
     except TownmapError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
         return
     params = saved.loc[saved["scenario"] == name, "params"].iloc[0]
     standard = json.loads(params or "{}").get("standard")

@@ -20,6 +20,7 @@ from townmap.crs import describe, gauss_kruger_params
 from townmap.explore import inspect
 from townmap.explore.filters import EnterpriseFilter, apply_filter, totals
 from townmap.i18n import group_label, t
+from townmap.render.escape import escape_markdown
 from townmap.render.mapview import Basemaps, build_map
 from townmap.render.publish import publish
 from townmap.ui import common, map_data, map_panel, served_files, timing
@@ -54,8 +55,9 @@ def _highlight(hit) -> folium.FeatureGroup:
 
 def _sidebar_info(ws, lang: str) -> None:
     with st.sidebar.expander(t("layers", lang)):
-        st.caption(f"{t('workspace', lang)}: {ws.metadata().get('name', ws.name)}")
-        st.caption(f"{t('crs', lang)}: {describe(ws.crs)}")
+        name = ws.metadata().get("name", ws.name)
+        st.caption(f"{t('workspace', lang)}: {escape_markdown(name)}")
+        st.caption(f"{t('crs', lang)}: {escape_markdown(describe(ws.crs))}")
         counts = map_data.feature_counts(map_data.Stamp.of(ws))
         rows = [
             {

@@ -14,6 +14,7 @@ from townmap.explore import inspect
 from townmap.explore.filters import CHOICE_FIELDS, LOAD_FIELDS, EnterpriseFilter
 from townmap.explore.search import Hit, search
 from townmap.i18n import t, value_label
+from townmap.render.escape import escape_markdown
 
 _KEY = re.compile(r"^[0-9a-fA-F]{32}$")
 
@@ -154,9 +155,10 @@ def show_click(
             st.dataframe(pd.DataFrame(dps[cols]), hide_index=True, width="stretch")
         station = links["station"]
         if station is not None:
-            name = station["name_zh"] if lang == "zh" else station["name_en"]
+            name = escape_markdown(station["name_zh"] if lang == "zh" else station["name_en"])
             st.markdown(
-                f"**{t('nearest_station', lang)}**: {name} ({station['station_id']}), "
+                f"**{t('nearest_station', lang)}**: {name} "
+                f"({escape_markdown(station['station_id'])}), "
                 f"{t('distance', lang)} {links['station_distance_m']:,.0f} m"
             )
 

@@ -15,6 +15,7 @@ import streamlit as st
 from townmap.errors import TownmapError
 from townmap.i18n import t, value_label
 from townmap.participation.display import load_slides, public_frame, public_spec
+from townmap.render.escape import escape_html_line, escape_markdown
 from townmap.render.mapview import build_map, prepare_layer
 from townmap.store import Workspace, open_workspace, workspace_exists
 from townmap.ui import common, map_data
@@ -148,7 +149,7 @@ def render() -> None:
     try:
         ws = open_workspace(folder, catalog=common.catalog())
     except TownmapError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
         return
     stamp = map_data.Stamp.of(ws)
     slides, _problems = load_slides(ws, common.catalog())
@@ -167,8 +168,8 @@ def render() -> None:
         note = f"{t('pub_fictional', 'zh')} · {t('pub_fictional', 'en')}"
         fiction = f'<span class="pub-fiction">{html.escape(note)}</span>'
     st.markdown(
-        f'<div class="pub-title">{html.escape(slide.title_zh)}</div>'
-        f'<div class="pub-sub">{html.escape(slide.title_en)} {fiction}</div>',
+        f'<div class="pub-title">{escape_html_line(slide.title_zh)}</div>'
+        f'<div class="pub-sub">{escape_html_line(slide.title_en)} {fiction}</div>',
         unsafe_allow_html=True,
     )
     map_col, side = st.columns([3, 1], gap="large")
@@ -196,8 +197,8 @@ def render() -> None:
     with side:
         for value, label in _headline(ws, stamp, slide.indicator):
             st.markdown(
-                f'<div class="pub-big">{html.escape(value)}</div>'
-                f'<div class="pub-label">{html.escape(label)}</div><br>',
+                f'<div class="pub-big">{escape_html_line(value)}</div>'
+                f'<div class="pub-label">{escape_html_line(label)}</div><br>',
                 unsafe_allow_html=True,
             )
         prev_link = f'<a href="?mode=public&slide={max(i - 1, 1)}" target="_self">◀</a>'

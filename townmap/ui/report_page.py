@@ -12,6 +12,7 @@ import streamlit as st
 
 from townmap.errors import TownmapError
 from townmap.i18n import t
+from townmap.render.escape import escape_markdown
 from townmap.ui import common, map_data, widgets
 
 FORMATS = {".pdf": "PDF", ".docx": "Word (DOCX)", ".html": "HTML"}
@@ -93,13 +94,15 @@ def render() -> None:
             area=area,
             lang=report_lang,
             catalog=common.catalog(),
-            progress=lambda f, label: bar.progress(min(f, 1.0), text=label or t("done", lang)),
+            progress=lambda f, label: bar.progress(
+                min(f, 1.0), text=escape_markdown(label) or t("done", lang)
+            ),
         )
         out = common.download_dir() / f"townmap_report{fmt}"
         write_report(report, out)
     except TownmapError as exc:
         bar.empty()
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
         return
     bar.progress(1.0, text=t("done", lang))
     st.success(

@@ -22,6 +22,7 @@ from townmap.analysis.suitability import suitability
 from townmap.crs import DISPLAY_CRS
 from townmap.errors import TownmapError
 from townmap.i18n import t, value_label
+from townmap.render.escape import escape_markdown
 from townmap.render.mapview import build_map, prepare_layer
 from townmap.store import Workspace, open_workspace
 from townmap.ui import common, map_data
@@ -178,7 +179,7 @@ def render() -> None:
                 plan_for(stamp, k, cap, standard, limit)
             bar.progress(1.0)
         except (TownmapError, ValueError) as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
         st.session_state["tr_results"] = {"settings": settings, "runs": runs}
     state = st.session_state.get("tr_results")
     if state and state["settings"] == settings:
@@ -205,16 +206,16 @@ def render() -> None:
         }
         _map(stamp, lang, shown, f"tr_map_{lang}")
         for note in chosen.summary["notes"]:
-            st.caption(note)
+            st.caption(escape_markdown(note))
         n1, n2 = st.columns([3, 1])
         name = n1.text_input(t("scenario_name", lang), key="tr_name", max_chars=60)
         if n2.button(t("save_scenario", lang), key="tr_save"):
             try:
                 params = {"k": run[0], "capacity_m3d": run[1] or None, "standard": standard}
                 save_scenario(ws, name, chosen, params)
-                st.success(t("scenario_saved", lang).format(name=name.strip()))
+                st.success(t("scenario_saved", lang).format(name=escape_markdown(name.strip())))
             except TownmapError as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
     saved = list_scenarios(ws)
     if len(saved):
         st.subheader(t("saved_scenarios", lang))

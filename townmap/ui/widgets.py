@@ -15,6 +15,7 @@ from streamlit_folium import st_folium
 from townmap.errors import TownmapError
 from townmap.i18n import t
 from townmap.io.export import FORMAT_LABELS, export_frame
+from townmap.render.escape import escape_markdown
 from townmap.render.mapview import MapLayer, build_map
 from townmap.ui import common, map_data
 
@@ -72,7 +73,7 @@ def export_widget(lang: str, frame: pd.DataFrame, name: str, key: str, formats=F
             key=f"{key}_dl",
         )
     except TownmapError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
 
 
 def sections(lang: str, options: list[str], key: str, prefix: str = "tab_") -> str:
