@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import tomllib
-import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.serving import Guard, free_port, launch
+from tests.serving import http_status as _status
 from townmap import PROJECT_ROOT
 from townmap.ui.navigation import PAGES
 from townmap.ui.server import ENFORCED
@@ -47,14 +47,6 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 900):
     out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert out.returncode == 0, f"{cmd}: {out.stdout[-2000:]}\n{out.stderr[-3000:]}"
     return out
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -184,3 +176,11 @@ def test_the_checkout_config_holds_the_enforced_settings():
         section, name = key.split(".")
         assert config[section][name] == value, key
     assert config["server"]["address"] == "127.0.0.1"
+
+
+def test_every_cited_source_ships_with_townmap():
+    """Rule and standard files cite Townmap's own reference, never a file users lack."""
+    layers = PROJECT_ROOT / "townmap" / "layers"
+    for path in layers.rglob("*.toml"):
+        assert "shared/reference" not in path.read_text(encoding="utf-8"), path
+    assert (layers / "references.md").is_file()
