@@ -88,6 +88,17 @@ def serve(script: str, env: dict[str, str], log: Path, timeout: float = 120) -> 
             proc.kill()
 
 
+def http_status(url: str) -> int:
+    """HTTP status of a plain GET, as curl would make it: no cookie, no headers."""
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 class Guard:
     """Blocks and records every request that would leave the machine."""
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import shutil
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from tests.serving import Guard, launch, serve
+from tests.serving import http_status as _status
 from townmap.auth.users import add_user
 from townmap.settings import shell_actor
 from townmap.store import open_workspace
@@ -21,15 +20,6 @@ pytestmark = pytest.mark.browser
 SECRET = "correct horse battery staple"
 SCRIPT_DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 MAP = "iframe[title='streamlit_folium.st_folium']"
-
-
-def _status(url: str) -> int:
-    """HTTP status of a plain GET, as curl would make it: no cookie, no headers."""
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 def _until(check, what: str, timeout: float = 60) -> None:
