@@ -172,18 +172,18 @@ def test_validate_frame_accepts_a_good_frame(catalog):
 def test_validate_frame_lists_every_problem(catalog):
     bad = _rivers_frame()
     bad = pd.concat([bad, bad], ignore_index=True)
-    bad = bad.drop(columns=["basin"])
+    bad = bad.drop(columns=["basin", "river_id"])  # optional; the key is always required
     bad.loc[0, "target_class"] = "VI"
     bad["length_km"] = ["long", 2.0]
-    bad.loc[1, "name_en"] = None
+    bad.loc[1, "target_class"] = None  # required: the GB 8978 rule is by target class
     attrs = pd.DataFrame(bad.drop(columns="geometry"))
     bad = gpd.GeoDataFrame(attrs, geometry=[Point(0, 0), LineString([(0, 0), (1, 1)])])
     problems = validate_frame(catalog["rivers"], bad)
     text = " | ".join(problems)
-    assert "'basin' is missing" in text
+    assert "'river_id' is missing" in text and "basin" not in text
     assert "'target_class' has values outside" in text
     assert "'length_km' must be a number" in text
-    assert "'name_en' is empty in 1 row" in text
+    assert "'target_class' is empty in 1 row" in text
     assert "no coordinate reference system" in text
     assert "geometry must be LineString" in text
 

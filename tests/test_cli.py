@@ -116,9 +116,14 @@ def test_import_command_reports_and_commits(tmp_path, demo_ws):
         str(folder),
         "--dry-run",
     )
+    # the layer holds the demo's receptors: the dry run refuses as the commit would
+    assert dry.returncode == 2 and "--mode" in dry.stderr, dry.stderr
+    assert "gb18030" in dry.stdout
+    args = ["import", str(csv), "--layer", "sensitive_receptors", "--workspace", str(folder)]
+    dry = _run(*args, "--mode", "append", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "would be imported" in dry.stdout and "gb18030" in dry.stdout
-    done = _run("import", str(csv), "--layer", "sensitive_receptors", "--workspace", str(folder))
+    assert "would be imported" in dry.stdout and "adds 1 feature" in dry.stdout
+    done = _run(*args, "--mode", "append")
     assert done.returncode == 0, done.stderr
     assert "imported 1 feature" in done.stdout
     bad = _run(

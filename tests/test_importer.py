@@ -98,9 +98,10 @@ def test_projected_table_without_crs_needs_a_choice(tmp_path, catalog):
 
 
 def test_missing_required_attributes_block_the_commit_and_change_nothing(tmp_path, catalog, ws):
-    path = _csv(tmp_path, "名称,经度,纬度\n甲,119.95,31.40\n")
-    plan = plan_import(path, ImportOptions("monitoring_stations"), catalog)
-    assert not plan.ok and any("station_id" in b for b in plan.blocking)
+    # a lab table without units: a sample cannot be classified without its unit
+    path = _csv(tmp_path, "断面编号,采样时间,指标,监测值\nS1,2024-05-01,COD,12\n")
+    plan = plan_import(path, ImportOptions("water_samples"), catalog)
+    assert not plan.ok and any("'unit'" in b for b in plan.blocking)
     before = fingerprint(ws)
     with pytest.raises(UploadError, match="cannot be committed"):
         commit_import(ws, plan)
@@ -146,19 +147,25 @@ def test_point_geojson_in_wgs84(tmp_path, catalog):
     assert plan.ok and plan.frame["population"].iloc[0] == 300
 
 
-def test_the_last_import_can_be_undone(tmp_path, catalog, ws):
+def test_every_import_can_be_undone_in_turn(tmp_path, catalog, ws):
     from townmap.io.importer import undo_last_import
 
     first = _csv(tmp_path, STATIONS)
     commit_import(ws, plan_import(first, ImportOptions("monitoring_stations"), catalog))
     after_first = ws.read_layer("monitoring_stations")
+    head = STATIONS.splitlines()[0]
     second = tmp_path / "more.csv"
-    second.write_text(STATIONS.splitlines()[0] + "\nS9,新断面,New,R1,river,II,119.9,31.35\n")
-    commit_import(ws, plan_import(second, ImportOptions("monitoring_stations"), catalog))
+    second.write_text(head + "\nS9,新断面,New,R1,river,II,119.9,31.35\n")
+    third = tmp_path / "third.csv"
+    third.write_text(head + "\nS7,又一断面,Another,R1,river,II,119.91,31.36\n")
+    replace = ImportOptions("monitoring_stations", mode="replace")
+    commit_import(ws, plan_import(second, replace, catalog, ws=ws))
+    commit_import(ws, plan_import(third, replace, catalog, ws=ws))
+    assert list(ws.read_layer("monitoring_stations")["station_id"]) == ["S7"]
+    assert not any(n.startswith("townmap_prev") for n in ws.layer_names())
+    assert undo_last_import(ws)["file_name"] == "third.csv"
     assert list(ws.read_layer("monitoring_stations")["station_id"]) == ["S9"]
-    assert "townmap_prev_monitoring_stations" not in ws.layer_names()
-    undone = undo_last_import(ws)
-    assert undone["file_name"] == "more.csv"
+    assert undo_last_import(ws)["file_name"] == "more.csv"  # the third undo used to fail
     restored = ws.read_layer("monitoring_stations")
     assert list(restored["station_id"]) == list(after_first["station_id"])
     undo_last_import(ws)  # the first import created the layer: undo removes it
@@ -166,7 +173,22 @@ def test_the_last_import_can_be_undone(tmp_path, catalog, ws):
     with pytest.raises(UploadError, match="no import to undo"):
         undo_last_import(ws)
     log = ws.read_table(IMPORT_LOG)
-    assert list(log["undone"]) == ["true", "true"]
+    assert list(log["undone"]) == ["true", "true", "true"]
+    assert not any(n.startswith("townmap_prev") for n in ws.stored_names())
+
+
+def test_a_populated_layer_needs_a_mode_and_the_dry_run_says_so(tmp_path, catalog, ws):
+    commit_import(
+        ws, plan_import(_csv(tmp_path, STATIONS), ImportOptions("monitoring_stations"), catalog)
+    )
+    again = plan_import(
+        _csv(tmp_path, STATIONS), ImportOptions("monitoring_stations"), catalog, ws=ws
+    )
+    assert not again.ok and any("--mode" in b for b in again.blocking)
+    before = fingerprint(ws)
+    with pytest.raises(UploadError, match="--mode"):
+        commit_import(ws, again)
+    assert fingerprint(ws) == before
 
 
 def test_a_million_vertex_polygon_is_refused_with_a_clear_message(tmp_path, catalog):

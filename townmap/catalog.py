@@ -28,6 +28,7 @@ GROUPS: tuple[str, ...] = (
     "monitoring",
     "terrain",
     "management",
+    "own",  # a consultant's own layers (townmap.own_layers)
 )
 
 #: tables only Townmap itself writes (the change log is the register's document control)
@@ -57,7 +58,10 @@ class Attribute(Strict):
     name: Ident
     type: Literal["str", "int", "float", "bool", "date", "datetime"]
     label: Label
-    required: bool = True
+    #: only what an analysis needs is required (each such attribute says why in its
+    #: file); the rest may be missing from an import and stays empty. A layer's key is
+    #: always required (an import generates missing keys).
+    required: bool = False
     unit: str = ""
     choices: list[str] | None = None
     min: float | None = None
@@ -256,11 +260,12 @@ def validate_frame(spec: LayerSpec, frame: pd.DataFrame) -> list[str]:
     problems: list[str] = []
     for attr in spec.attributes:
         if attr.name not in frame.columns:
-            if attr.required:
+            if attr.required or attr.name == spec.key:
                 problems.append(f"required attribute '{attr.name}' is missing")
             continue
         col = frame[attr.name]
-        if attr.required and col.isna().any():
+        required = attr.required or attr.name == spec.key
+        if required and col.isna().any():
             problems.append(
                 f"required attribute '{attr.name}' is empty in {col.isna().sum()} row(s)"
             )

@@ -40,28 +40,50 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from townmap.catalog import load_catalog
-    from townmap.io.importer import ImportOptions, commit_import, plan_import
+    from townmap.io.importer import ImportOptions, NewLayer, commit_import, plan_import
+    from townmap.io.mapping import mapping_from_pairs, parse_pairs
+    from townmap.own_layers import workspace_catalog
     from townmap.settings import default_workspace, shell_actor
     from townmap.store import open_workspace
 
-    catalog = load_catalog(args.layers_dir)
-    ws = open_workspace(args.workspace or default_workspace(), catalog=catalog, actor=shell_actor())
+    if bool(args.layer) == bool(args.new_layer):
+        print("townmap: say --layer ID (a layer of the catalog) or --new-layer ID", file=sys.stderr)
+        return 2
+    ws = open_workspace(
+        args.workspace or default_workspace(),
+        catalog=load_catalog(args.layers_dir),
+        actor=shell_actor(),
+    )
+    catalog = workspace_catalog(ws)
     town = ws.read_layer("town") if ws.has_layer("town") else None
     hint = float(town.to_crs(4326).total_bounds[[0, 2]].mean()) if town is not None else None
+    layer_id = args.layer or args.new_layer
+    mapping = None
+    if args.map:
+        if args.new_layer or layer_id not in catalog:
+            print("townmap: --map is for catalog layers (see 'townmap layers')", file=sys.stderr)
+            return 2
+        mapping = mapping_from_pairs(parse_pairs(args.map, "--map"), catalog[layer_id])
     options = ImportOptions(
-        args.layer,
+        layer_id,
         encoding=args.encoding,
         crs=args.crs,
         datum=args.datum,
         source_layer=args.source_layer,
+        mapping=mapping,
+        fixed=dict(parse_pairs(args.set, "--set")) or None,
+        mode=args.mode,
+        new_layer=NewLayer(args.label_zh, args.label_en, args.group) if args.new_layer else None,
     )
-    plan = plan_import(args.file, options, catalog, hint_lon=hint)
+    plan = plan_import(args.file, options, catalog, hint_lon=hint, ws=ws)
     for note in plan.notes:
         print(f"note: {note}")
     for problem in plan.problems[:30]:
         print(f"problem: {problem}")
     if len(plan.problems) > 30:
         print(f"problem: … and {len(plan.problems) - 30} more")
+    if getattr(plan, "merge_summary", ""):
+        print(f"note: the import {plan.merge_summary}")
     if not plan.ok:
         print("townmap: nothing imported: " + "; ".join(plan.blocking), file=sys.stderr)
         return 2
@@ -104,6 +126,10 @@ def _cmd_layers(args: argparse.Namespace) -> int:
     explicit = args.workspace is not None
     has_ws = explicit or workspace_exists(folder)
     ws = open_workspace(folder, catalog=catalog) if has_ws else None
+    if ws is not None:
+        from townmap.own_layers import workspace_catalog
+
+        catalog = workspace_catalog(ws, catalog)  # the workspace's own layers listed too
     rows = [("id", "group", "kind", "geometry", "features", "crs", "label")]
     for spec in catalog:
         if ws is not None and ws.has_layer(spec.id):
@@ -221,7 +247,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", help="import a GIS file or table into a catalog layer")
     imp.add_argument("file", type=Path, help="GeoPackage, zipped Shapefile, GeoJSON, KML/KMZ, CSV")
-    imp.add_argument("--layer", required=True, help="catalog layer id (see 'townmap layers')")
+    target = imp.add_mutually_exclusive_group()
+    target.add_argument("--layer", help="layer id (see 'townmap layers'), own layers included")
+    target.add_argument(
+        "--new-layer",
+        metavar="ID",
+        help="make a new own layer of this workspace from the file (its columns kept)",
+    )
+    imp.add_argument("--label-zh", default=None, help="Chinese name of a new layer")
+    imp.add_argument("--label-en", default=None, help="English name of a new layer")
+    imp.add_argument("--group", default=None, help="layer-control group of a new layer")
+    imp.add_argument(
+        "--map",
+        action="append",
+        metavar="SRC=DST",
+        help="file column SRC fills attribute DST (repeatable; one SRC may fill several)",
+    )
+    imp.add_argument(
+        "--set",
+        action="append",
+        metavar="DST=VALUE",
+        help="one value for attribute DST in every row, e.g. basin=taihu (repeatable)",
+    )
+    imp.add_argument(
+        "--mode",
+        choices=["replace", "append", "update"],
+        default=None,
+        help="when the layer holds features: replace them, append, or update by key",
+    )
     _workspace_arg(imp)
     imp.add_argument("--encoding", default=None, help="text encoding, e.g. gbk (default: detect)")
     imp.add_argument("--crs", default=None, help="CRS when the file has none, e.g. EPSG:4549")
@@ -245,8 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     undo.set_defaults(func=_cmd_undo_import)
 
     from townmap.io.export_cli import add_commands as add_export
+    from townmap.own_layers_cli import add_commands as add_own
 
     add_export(sub)
+    add_own(sub)
     from townmap.analysis.cli import add_commands
     from townmap.monitoring.cli import add_commands as add_monitoring
     from townmap.report.cli import add_commands as add_report

@@ -46,6 +46,21 @@ class ImportOptions:
     datum: str | None = None  # "gcj02" or "bd09": points copied from Chinese web maps
     source_layer: str | None = None
     mapping: dict[str, str] | None = None  # catalog attribute -> file column
+    #: attribute -> one value for every row (``--set basin=taihu``)
+    fixed: dict[str, str] | None = None
+    #: replace | append | update; a layer that holds features refuses without one
+    mode: str | None = None
+    #: a layer that is not in the catalog, made from the file (``--new-layer``)
+    new_layer: NewLayer | None = None
+
+
+@dataclass(frozen=True)
+class NewLayer:
+    """What the consultant says about a new own layer; the rest is inferred."""
+
+    label_zh: str | None = None
+    label_en: str | None = None
+    group: str | None = None
 
 
 @dataclass
@@ -62,6 +77,13 @@ class ImportPlan:
     repaired: int = 0
     dropped: int = 0
     source_columns: list[str] = field(default_factory=list)  # the file's own columns
+    #: the file's columns no attribute takes (listed in the report and the import log)
+    unused_columns: list[str] = field(default_factory=list)
+    #: attributes the file or a fixed value gives (an update changes only these)
+    given: set[str] = field(default_factory=set)
+    existing: int = 0  # features the layer holds now
+    merge_summary: str = ""
+    new_spec: object | None = None  # the OwnLayerSpec an import with --new-layer defines
 
     @property
     def ok(self) -> bool:
@@ -95,7 +117,7 @@ def _choose_crs(bounds, options: ImportOptions, hint_lon: float | None, notes: l
     )
 
 
-def _points_from_table(frame: pd.DataFrame, options, hint_lon, notes, problems):
+def _points_from_table(frame: pd.DataFrame, options, hint_lon, notes, problems, row_label):
     coords = find_coordinates(frame)
     if coords is None:
         raise UploadError(
@@ -108,8 +130,13 @@ def _points_from_table(frame: pd.DataFrame, options, hint_lon, notes, problems):
         x, y = y, x
     notes.append(f"points from {coords.describe()}")
     bad = x.isna() | y.isna()
-    for i in np.flatnonzero(bad.to_numpy())[:50]:
-        problems.append(f"row {i + 2}: coordinates missing or not numbers; row skipped")
+    bad = bad | ~np.isfinite(x.fillna(0)) | ~np.isfinite(y.fillna(0))
+    for idx in bad.index[bad.to_numpy()][:50]:
+        problems.append(
+            f"{row_label(idx)}: coordinates in '{coords.x}'/'{coords.y}' missing, not "
+            f"numbers or infinite ({frame.at[idx, coords.x]!r}, {frame.at[idx, coords.y]!r}); "
+            "row skipped"
+        )
     frame, x, y = frame[~bad], x[~bad], y[~bad]
     if frame.empty:
         raise UploadError("no row has usable coordinates")
@@ -134,7 +161,7 @@ def _apply_datum(gdf: gpd.GeoDataFrame, datum: str, notes: list[str]) -> gpd.Geo
     return ll
 
 
-def _coerce(spec: LayerSpec, frame: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
+def _coerce(spec: LayerSpec, frame: pd.DataFrame, problems: list[str], row_label) -> pd.DataFrame:
     for attr in spec.attributes:
         if attr.name not in frame.columns:
             continue
@@ -148,8 +175,13 @@ def _coerce(spec: LayerSpec, frame: pd.DataFrame, problems: list[str]) -> pd.Dat
                 errors="coerce",
             )
             bad = values.isna() & col.notna() & (col.astype(str).str.strip() != "")
-            for i in np.flatnonzero(bad.to_numpy())[:20]:
-                problems.append(f"row {i + 2}: '{attr.name}' is not a number ({col.iloc[i]!r})")
+            bad = bad | ~np.isfinite(values.fillna(0))
+            values = values.where(np.isfinite(values.fillna(0)))
+            for idx in bad.index[bad.to_numpy()][:20]:
+                problems.append(
+                    f"{row_label(idx)}: '{attr.name}' is not a finite number ({col[idx]!r}); "
+                    "left empty"
+                )
             frame[attr.name] = values.round() if attr.type == "int" else values
         elif attr.type == "bool":
             text = col.astype(str).str.strip().str.casefold()
@@ -164,7 +196,7 @@ def _coerce(spec: LayerSpec, frame: pd.DataFrame, problems: list[str]) -> pd.Dat
     return frame
 
 
-def _repair(spec: LayerSpec, gdf: gpd.GeoDataFrame, notes, problems) -> tuple:
+def _repair(spec: LayerSpec, gdf: gpd.GeoDataFrame, notes, problems, row_label) -> tuple:
     geoms = gdf.geometry
     invalid = ~geoms.is_valid & ~geoms.isna()  # a missing geometry is skipped, not repaired
     repaired = int(invalid.sum())
@@ -189,9 +221,9 @@ def _repair(spec: LayerSpec, gdf: gpd.GeoDataFrame, notes, problems) -> tuple:
             )
         gdf = gdf.set_geometry(gpd.GeoSeries(parts, index=gdf.index, crs=gdf.crs))
     missing = gdf.geometry.isna()
-    for i in np.flatnonzero(missing.to_numpy())[:50]:
+    for idx in missing.index[missing.to_numpy()][:50]:
         problems.append(
-            f"row {i + 2}: no {spec.geometry} geometry (empty or another kind); row skipped"
+            f"{row_label(idx)}: no {spec.geometry} geometry (empty or another kind); row skipped"
         )
     return gdf[~missing], repaired, int(missing.sum())
 
@@ -213,48 +245,172 @@ def _check_limits(frame: pd.DataFrame, path: Path) -> None:
             )
 
 
-def plan_import(
-    path: str | Path, options: ImportOptions, catalog: Catalog, hint_lon: float | None = None
-) -> ImportPlan | RasterPlan:
-    """Read and check a file for a catalog layer; nothing is written."""
-    path = Path(path)
-    if options.layer_id not in catalog:
-        raise UploadError(f"no layer {options.layer_id!r} in the catalog; see 'townmap layers'")
-    if options.layer_id in READ_ONLY_TABLES:
-        raise UploadError(f"{options.layer_id!r} is written only by Townmap and cannot be imported")
-    spec = catalog[options.layer_id]
-    if spec.kind == "raster":
-        if not path.is_file() or path.stat().st_size == 0:
-            raise UploadError(f"{path.name} does not exist or is empty")
-        return plan_raster_import(path, options, catalog, _sha256(path), hint_lon)
-    raw = read_file(path, encoding=options.encoding, layer=options.source_layer)
-    _check_limits(raw.frame, path)
-    notes, problems = list(raw.notes), []
+def _row_label(raw) -> callable:
+    """How the report names a row: the reader's own naming (spreadsheet lines for
+    tables, feature numbers for GIS files) for the frame's original position."""
+    named = getattr(raw, "row_label", None)
+    if named is not None:
+        return lambda idx: named(int(idx))
+    tabular = not raw.has_geometry
+    return lambda idx: f"row {int(idx) + 2}" if tabular else f"feature {int(idx) + 1}"
+
+
+def _existing(ws: Workspace | None, layer_id: str, kind: str):
+    if ws is None or not ws.has_layer(layer_id) or kind == "raster":
+        return None
+    return ws.read_layer(layer_id) if kind == "vector" else ws.read_table(layer_id)
+
+
+def _locate(raw, spec_kind: str, options, hint_lon, notes, problems, row_label, geometry=None):
+    """The file's rows with geometries in a known CRS (points from coordinate columns
+    of a table), web-map datums corrected."""
     frame, dropped = raw.frame, 0
-    if spec.kind == "vector":
-        if raw.has_geometry:
-            if frame.crs is None:
-                crs = _choose_crs(tuple(frame.total_bounds), options, hint_lon, notes)
-                frame = frame.set_crs(crs, allow_override=True)
-        else:
-            frame, dropped = _points_from_table(
-                pd.DataFrame(frame), options, hint_lon, notes, problems
+    if spec_kind != "vector":
+        return frame, dropped
+    if raw.has_geometry:
+        if frame.crs is None:
+            crs = _choose_crs(tuple(frame.total_bounds), options, hint_lon, notes)
+            frame = frame.set_crs(crs, allow_override=True)
+    else:
+        if geometry not in (None, "Point"):
+            raise UploadError(
+                f"{raw.source.name} is a table: its coordinates give points, but "
+                f"{options.layer_id!r} holds {geometry} geometries; import a GIS file "
+                "(GeoPackage, Shapefile, GeoJSON, KML) with them, or make a new layer"
             )
-        if options.datum:
-            frame = _apply_datum(frame, options.datum, notes)
-    columns = [c for c in frame.columns if c != getattr(frame, "geometry", pd.Series()).name]
-    mapping = dict(options.mapping) if options.mapping else guess_mapping(columns, spec)
+        frame, dropped = _points_from_table(
+            pd.DataFrame(frame), options, hint_lon, notes, problems, row_label
+        )
+    if options.datum:
+        frame = _apply_datum(frame, options.datum, notes)
+    return frame, dropped
+
+
+def _new_layer_spec(raw, options, catalog, ws, hint_lon, notes, problems, row_label):
+    """The own layer a file defines: a table stays a table unless it has coordinates."""
+    from townmap.own_layers import check_new_id, infer_spec, own_specs
+
+    existing_specs = own_specs(ws.metadata()) if ws is not None else []
+    check_new_id(options.layer_id, catalog, existing_specs)
+    if any(s.id == options.layer_id for s in existing_specs):
+        raise UploadError(
+            f"own layer {options.layer_id!r} exists already: import into it with "
+            f"--layer {options.layer_id} --mode replace|append|update, or delete it first"
+        )
+    kind = "vector" if raw.has_geometry or find_coordinates(raw.frame) is not None else "table"
+    frame, dropped = _locate(raw, kind, options, hint_lon, notes, problems, row_label)
+    spec, frame, inferred = infer_spec(
+        options.layer_id,
+        frame,
+        label_zh=options.new_layer.label_zh,
+        label_en=options.new_layer.label_en,
+        group=options.new_layer.group,
+        colour_index=len(existing_specs),
+        source=raw.source.name,
+    )
+    notes.extend(inferred)
+    return spec, frame, dropped
+
+
+def plan_import(
+    path: str | Path,
+    options: ImportOptions,
+    catalog: Catalog,
+    hint_lon: float | None = None,
+    ws: Workspace | None = None,
+) -> ImportPlan | RasterPlan:
+    """Read and check a file for a layer; nothing is written. With ``ws`` the plan runs
+    every check the commit runs (the workspace CRS, the mode against what the layer
+    holds), so a dry run and a commit give the same verdict."""
+    from townmap.io.mapping import (
+        apply_mapping,
+        check_fixed,
+        codes_from_labels,
+        generate_keys,
+        unmapped_columns,
+    )
+    from townmap.io.merge import check_mode, merge
+    from townmap.own_layers import workspace_catalog
+
+    path = Path(path)
+    if ws is not None:
+        catalog = workspace_catalog(ws, catalog)
+    new = options.new_layer is not None
+    if not new:
+        if options.layer_id not in catalog:
+            raise UploadError(
+                f"no layer {options.layer_id!r} in the catalog; see 'townmap layers', "
+                "or make a new layer from the file with --new-layer"
+            )
+        if options.layer_id in READ_ONLY_TABLES:
+            raise UploadError(
+                f"{options.layer_id!r} is written only by Townmap and cannot be imported"
+            )
+        spec = catalog[options.layer_id]
+        if spec.kind == "raster":
+            if not path.is_file() or path.stat().st_size == 0:
+                raise UploadError(f"{path.name} does not exist or is empty")
+            return plan_raster_import(path, options, catalog, _sha256(path), hint_lon)
+    raw = read_file(path, encoding=options.encoding, layer=options.source_layer)
+    raw.frame = raw.frame.reset_index(drop=True)
+    _check_limits(raw.frame, path)
+    row_label = _row_label(raw)
+    notes, problems = list(raw.notes), list(getattr(raw, "problems", []))
+    new_spec = None
+    if new:
+        spec, frame, dropped = _new_layer_spec(
+            raw, options, catalog, ws, hint_lon, notes, problems, row_label
+        )
+        new_spec = spec
+    else:
+        frame, dropped = _locate(
+            raw, spec.kind, options, hint_lon, notes, problems, row_label, spec.geometry
+        )
+    geometry_name = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    columns = [c for c in frame.columns if c != geometry_name]
+    fixed = dict(options.fixed or {})
+    if new:
+        mapping = {c: c for c in columns}
+    else:
+        check_fixed(fixed, spec)
+        mapping = dict(options.mapping) if options.mapping else guess_mapping(columns, spec)
+        mapping = {k: v for k, v in mapping.items() if k not in fixed}
     unknown = sorted(set(mapping.values()) - set(columns))
     if unknown:
         raise UploadError(f"the mapping names columns the file does not have: {unknown}")
-    renamed = frame[[*mapping.values()]].rename(columns={v: k for k, v in mapping.items()})
+    unused = unmapped_columns(columns, mapping)
+    if unused:
+        notes.append(
+            f"column(s) not imported, no attribute takes them (listed in the import log): "
+            f"{', '.join(map(str, unused[:20]))}{' …' if len(unused) > 20 else ''}"
+        )
+    if fixed:
+        notes.append(
+            "fixed value(s) for every row: " + ", ".join(f"{k} = {v}" for k, v in fixed.items())
+        )
+    renamed = apply_mapping(frame, mapping, fixed, spec)
     if spec.kind == "vector":
         renamed = gpd.GeoDataFrame(renamed, geometry=frame.geometry.values, crs=frame.crs)
-    renamed = _coerce(spec, renamed.copy(), problems)
+        renamed.index = frame.index
+    renamed = codes_from_labels(spec, renamed, row_label, problems, notes)
+    renamed = _coerce(spec, renamed, problems, row_label)
     repaired = 0
     if spec.kind == "vector":
-        renamed, repaired, lost = _repair(spec, renamed, notes, problems)
+        if ws is not None:
+            renamed = renamed.to_crs(ws.crs)  # checked as it will be stored
+        renamed, repaired, lost = _repair(spec, renamed, notes, problems, row_label)
         dropped += lost
+    existing = _existing(ws, spec.id, spec.kind) if not new else None
+    renamed = generate_keys(
+        spec,
+        renamed,
+        # keys go on after the layer's own, unless the file replaces them
+        existing[spec.key]
+        if existing is not None and spec.key in existing and options.mode != "replace"
+        else None,
+        notes,
+    )
+    given = set(mapping) | set(fixed) | ({spec.key} if spec.key else set())
     if spec.key and spec.key in renamed.columns:
         dupes = renamed[spec.key][renamed[spec.key].duplicated()].dropna().unique()
         if len(dupes):
@@ -262,8 +418,18 @@ def plan_import(
                 f"duplicate {spec.key}: {', '.join(map(str, dupes[:10]))}"
                 + (" …" if len(dupes) > 10 else "")
             )
+    renamed = renamed.reset_index(drop=True)
+    blocking = check_mode(options.mode, 0 if existing is None else len(existing), spec.id)
+    summary = ""
+    result_frame = renamed
+    if not blocking and existing is not None:
+        try:
+            result = merge(existing, renamed, options.mode, spec.key, given)
+            result_frame, summary = result.frame, result.describe(options.mode or "replace")
+        except UploadError as exc:
+            blocking.append(str(exc))
     # whatever the workspace would refuse blocks the commit; row-level notes do not
-    blocking = validate_frame(spec, renamed)
+    blocking += validate_frame(spec, result_frame)
     if renamed.empty:
         blocking.append("no feature is left to import")
     return ImportPlan(
@@ -279,22 +445,57 @@ def plan_import(
         repaired,
         dropped,
         source_columns=columns,
+        unused_columns=unused,
+        given=given,
+        existing=0 if existing is None else len(existing),
+        merge_summary=summary,
+        new_spec=new_spec,
     )
 
 
-def _previous_name(layer_id: str) -> str:
-    return f"townmap_prev_{layer_id}"
+#: copies kept per layer so recent imports can be undone (older ones cannot)
+UNDO_DEPTH = 5
+
+
+def _previous_name(layer_id: str, seq: int | None = None) -> str:
+    """The copy kept for undoing one import (``seq``: its row in the import log); the
+    legacy name, without a number, is what imports before per-import copies kept."""
+    base = f"townmap_prev_{layer_id[:40]}"
+    return base if seq is None else f"{base}_{seq}"
+
+
+def _prune_copies(tx, layer_id: str, log: pd.DataFrame) -> pd.DataFrame:
+    """Keep the undo copies of the layer's last ``UNDO_DEPTH`` imports; mark older ones."""
+    mine = log.index[(log["layer_id"] == layer_id) & (log["undone"] == "false")]
+    for row in mine[:-UNDO_DEPTH]:
+        name = log.at[row, "previous"] if "previous" in log.columns else ""
+        if isinstance(name, str) and name and name != "nan":
+            if tx.has_raster(name):
+                tx.delete_raster(name)
+            elif tx.has_table(name):
+                tx.delete_layer(name)
+            log.at[row, "previous"] = ""
+            log.at[row, "undone"] = "expired"
+    return log
 
 
 def commit_import(ws: Workspace, plan: ImportPlan | RasterPlan) -> dict:
     """Write the planned layer and its import-log row in one transaction, by ``ws.actor``.
-    The layer it replaces is kept (as ``townmap_prev_<layer>``) so the import can be
-    undone. What it replaces and the log it appends to are read under the lock."""
+    The layer it replaces is kept (as ``townmap_prev_<layer>_<n>``) so the import can be
+    undone. What it replaces, the merge and the log it appends to are read under the
+    lock; an own layer's definition is written in the same transaction."""
+    from townmap.io.merge import check_mode, merge
+    from townmap.own_layers import own_specs, write_specs
+
     if not plan.ok:
         raise UploadError("the import cannot be committed: " + "; ".join(plan.blocking))
     layer_id = plan.spec.id
     with ws.transaction("import") as tx:
         had_previous = tx.has_layer(layer_id)
+        log = tx.read_table(IMPORT_LOG) if tx.has_table(IMPORT_LOG) else pd.DataFrame()
+        seq = len(log)
+        specs = own_specs(tx.metadata())
+        before = next((s for s in specs if s.id == layer_id), None)
         record = {
             "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "user": tx.actor.user or login_name(),
@@ -306,25 +507,40 @@ def commit_import(ws: Workspace, plan: ImportPlan | RasterPlan) -> dict:
             "dropped": plan.dropped,
             "problems": len(plan.problems),
             "choices": json.dumps(
-                {**asdict(plan.options), "mapping": plan.mapping}, ensure_ascii=False
+                {
+                    **asdict(plan.options),
+                    "mapping": plan.mapping,
+                    "unused_columns": list(getattr(plan, "unused_columns", [])),
+                },
+                ensure_ascii=False,
+                default=str,
             ),
             "had_previous": str(had_previous).lower(),
+            "previous": _previous_name(layer_id, seq) if had_previous else "",
+            "own_before": before.model_dump_json() if before is not None else "",
             "undone": "false",
         }
-        log = tx.read_table(IMPORT_LOG) if tx.has_table(IMPORT_LOG) else pd.DataFrame()
-        log = pd.concat([log, pd.DataFrame([record])], ignore_index=True).astype(str)
         if isinstance(plan, RasterPlan):
             if had_previous:
-                _copy_raster(tx, tx.raster_path(layer_id), _previous_name(layer_id))
+                _copy_raster(tx, tx.raster_path(layer_id), record["previous"])
             tx.write_raster(
                 layer_id, lambda out: warp_into(plan, tx.crs, out), source=plan.source.name
             )
         else:
+            kind = plan.spec.kind
+            frame = plan.frame
             if had_previous:
-                kind = plan.spec.kind
                 old = tx.read_layer(layer_id) if kind == "vector" else tx.read_table(layer_id)
-                _write(tx, kind, _previous_name(layer_id), old, "kept for undo")
-            _write(tx, plan.spec.kind, layer_id, plan.frame, plan.source.name)
+                problems = check_mode(plan.options.mode, len(old), layer_id)
+                if problems:
+                    raise UploadError("; ".join(problems))
+                _write(tx, kind, record["previous"], old, "kept for undo")
+                frame = merge(old, frame, plan.options.mode, plan.spec.key, plan.given).frame
+            if plan.new_spec is not None:
+                write_specs(tx, [*[s for s in specs if s.id != layer_id], plan.new_spec])
+            _write(tx, kind, layer_id, frame, plan.source.name)
+        log = pd.concat([log, pd.DataFrame([record])], ignore_index=True).astype(str)
+        log = _prune_copies(tx, layer_id, log)
         tx.write_table(IMPORT_LOG, log, description="Townmap import log")
     return record
 
@@ -344,31 +560,55 @@ def undo_last_import(ws: Workspace) -> dict:
     """Put the workspace back as it was before the last import that is not yet undone
     (found under the lock: two undos never undo the same import)."""
     from townmap.auth.access import admit
+    from townmap.own_layers import OwnLayerSpec, own_specs, workspace_catalog, write_specs
 
     with ws.transaction("import") as tx:
         log = tx.read_table(IMPORT_LOG) if tx.has_table(IMPORT_LOG) else pd.DataFrame()
         undone = log.get("undone", pd.Series(dtype=str))
         open_rows = log.index[undone == "false"] if len(log) else []
         if len(open_rows) == 0:
-            raise UploadError("there is no import to undo")
+            expired = int((undone == "expired").sum()) if len(log) else 0
+            more = (
+                f" ({expired} older import(s) can no longer be undone: only the last "
+                f"{UNDO_DEPTH} per layer keep a copy)"
+                if expired
+                else ""
+            )
+            raise UploadError("there is no import to undo" + more)
         row = open_rows[-1]
         record = log.loc[row].to_dict()
         layer_id = record["layer_id"]
         admit(tx, tx.actor, "edit", layer_id)  # a consultant undoes only their own imports
-        kind = ws.catalog[layer_id].kind if ws.catalog and layer_id in ws.catalog else "vector"
-        prev = _previous_name(layer_id)
+        catalog = workspace_catalog(tx, ws.catalog)
+        kind = catalog[layer_id].kind if layer_id in catalog else "vector"
+        prev = str(record.get("previous") or "")
+        if prev in ("", "nan"):
+            prev = _previous_name(layer_id)  # an import recorded before per-import copies
+        had_previous = record["had_previous"] == "true"
+        if had_previous and not (tx.has_raster(prev) or tx.has_table(prev)):
+            raise UploadError(
+                f"the copy of {layer_id!r} kept for undoing the import of "
+                f"{record['file_name']} is gone: that import cannot be undone"
+            )
         if kind == "raster":
-            if record["had_previous"] == "true":
+            if had_previous:
                 _copy_raster(tx, tx.raster_path(prev), layer_id)
                 tx.delete_raster(prev)
             else:
                 tx.delete_raster(layer_id)
-        elif record["had_previous"] == "true":
+        elif had_previous:
             old = tx.read_layer(prev) if kind == "vector" else tx.read_table(prev)
             _write(tx, kind, layer_id, old, "restored by undo")
             tx.delete_layer(prev)
         else:
             tx.delete_layer(layer_id)
+        specs = own_specs(tx.metadata())
+        if any(s.id == layer_id for s in specs):
+            before = str(record.get("own_before") or "")
+            kept = [s for s in specs if s.id != layer_id]
+            if before not in ("", "nan"):
+                kept.append(OwnLayerSpec.model_validate_json(before))
+            write_specs(tx, kept)
         log.loc[row, "undone"] = "true"
         tx.write_table(IMPORT_LOG, log, description="Townmap import log")
     return record

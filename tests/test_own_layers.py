@@ -1,0 +1,267 @@
+"""A consultant's files as they come: own layers, column and value mapping, modes."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pyogrio
+import pytest
+import shapely
+from shapely.geometry import Polygon
+
+from tests.helpers import fingerprint
+from townmap.crs import DEMO_CRS
+from townmap.errors import UploadError
+from townmap.io.importer import (
+    IMPORT_LOG,
+    ImportOptions,
+    NewLayer,
+    commit_import,
+    plan_import,
+    undo_last_import,
+)
+from townmap.own_layers import change, delete, own_specs, restyled, workspace_catalog
+from townmap.store import create_workspace, open_workspace
+
+
+@pytest.fixture
+def ws(new_location, catalog):
+    return create_workspace(new_location(), DEMO_CRS, {"name": "own layers"}, catalog=catalog)
+
+
+def _zones_gpkg(tmp_path):
+    """A consultant's protection zones: Chinese columns, a MultiPolygon, a date, codes
+    with leading zeros (a code, not a number)."""
+    frame = gpd.GeoDataFrame(
+        {
+            "保护区名称": ["西山湿地", "东湖缓冲区"],
+            "级别": ["一级", "二级"],
+            "面积公顷": [120.5, 33.0],
+            "批复年份": [2019, 2021],
+            "编码": ["007", "012"],
+        },
+        geometry=[
+            Polygon([(119.95, 31.40), (119.96, 31.40), (119.96, 31.41), (119.95, 31.41)]),
+            gpd.GeoSeries.from_wkt(
+                [
+                    "MULTIPOLYGON (((119.97 31.40, 119.98 31.40, 119.98 31.41, 119.97 31.40)),"
+                    " ((119.99 31.40, 120.0 31.40, 120.0 31.41, 119.99 31.40)))"
+                ]
+            ).iloc[0],
+        ],
+        crs=4490,  # CGCS2000 geographic, as Chinese agencies deliver
+    )
+    path = tmp_path / "保护区.gpkg"
+    pyogrio.write_dataframe(frame, path, layer="保护区")
+    return path
+
+
+def _new(layer_id, **labels):
+    return ImportOptions(layer_id, new_layer=NewLayer(**labels))
+
+
+def test_any_file_becomes_an_own_layer_with_its_columns(tmp_path, catalog, ws):
+    plan = plan_import(
+        _zones_gpkg(tmp_path), _new("wetland_zones", label_zh="湿地保护区"), catalog, ws=ws
+    )
+    assert plan.ok, plan.blocking
+    spec = plan.new_spec
+    types = {a.name: a.type for a in spec.attributes}
+    assert types["保护区名称"] == "str" and types["面积公顷"] == "float"
+    assert types["批复年份"] == "int" and types["编码"] == "str"  # 007 stays a code
+    assert spec.geometry == "Polygon" and spec.tooltip == ["保护区名称"]
+    commit_import(ws, plan)
+    cat = workspace_catalog(open_workspace(ws.location, catalog=catalog))
+    assert "wetland_zones" in cat and cat["wetland_zones"].label.zh == "湿地保护区"
+    stored = ws.read_layer("wetland_zones")
+    assert list(stored["编码"]) == ["007", "012"]
+    assert set(stored.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert [len(shapely.get_parts(g)) for g in stored.geometry] == [1, 2]  # no part lost
+    assert "wetland_zones" not in catalog  # the shipped catalog is untouched
+
+
+def test_an_own_layer_is_restyled_renamed_and_deleted_and_undo_removes_it(tmp_path, catalog, ws):
+    commit_import(ws, plan_import(_zones_gpkg(tmp_path), _new("zones"), catalog, ws=ws))
+    spec = change(ws, "zones", lambda s, f: restyled(s, f, "#123456", "级别"))
+    assert spec.style.color == "#123456" and set(spec.style.categories) == {"一级", "二级"}
+    with pytest.raises(UploadError, match="no column"):
+        change(ws, "zones", lambda s, f: restyled(s, f, None, "nope"))
+    with pytest.raises(UploadError, match="#rrggbb"):
+        change(ws, "zones", lambda s, f: restyled(s, f, "red", None))
+    assert own_specs(ws.metadata())[0].style.color == "#123456"  # refused changes left nothing
+    undo_last_import(ws)
+    assert own_specs(ws.metadata()) == [] and "zones" not in ws.layer_names()
+    commit_import(ws, plan_import(_zones_gpkg(tmp_path), _new("zones"), catalog, ws=ws))
+    delete(ws, "zones")
+    assert own_specs(ws.metadata()) == [] and "zones" not in ws.layer_names()
+    with pytest.raises(UploadError, match="no own layer"):
+        delete(ws, "zones")
+
+
+@pytest.mark.parametrize(
+    ("layer_id", "words"),
+    [("villages", "catalog layer"), ("Bad Id", "lower-case"), ("townmap_x", "Townmap's own")],
+)
+def test_bad_new_layer_ids_are_refused(tmp_path, catalog, ws, layer_id, words):
+    with pytest.raises(UploadError, match=words):
+        plan_import(_zones_gpkg(tmp_path), _new(layer_id), catalog, ws=ws)
+
+
+def test_an_own_layer_travels_with_a_workspace_copy(tmp_path, catalog, ws, new_location):
+    from townmap.store.copy import copy_workspace
+
+    commit_import(ws, plan_import(_zones_gpkg(tmp_path), _new("zones"), catalog, ws=ws))
+    target = new_location()
+    copy = copy_workspace(ws.location, target)
+    assert [s.id for s in own_specs(copy.metadata())] == ["zones"]
+    assert len(copy.read_layer("zones")) == 2
+
+
+DISTRICTS = (
+    "district,code,人口,lon,lat\n"
+    "吴中区,320506,1390000,120.63,31.26\n"
+    "相城区,320507,900000,120.64,31.37\n"
+)
+
+
+DISTRICTS_GEOJSON = """{"type": "FeatureCollection", "features": [
+ {"type": "Feature", "properties": {"district": "吴中区", "adcode": "320506"},
+  "geometry": {"type": "Polygon", "coordinates":
+   [[[119.93, 31.38], [119.96, 31.38], [119.96, 31.41], [119.93, 31.41], [119.93, 31.38]]]}},
+ {"type": "Feature", "properties": {"district": "相城区", "adcode": "320507"},
+  "geometry": {"type": "MultiPolygon", "coordinates":
+   [[[[119.97, 31.38], [119.99, 31.38], [119.99, 31.40], [119.97, 31.38]]],
+    [[[120.0, 31.38], [120.02, 31.38], [120.02, 31.40], [120.0, 31.38]]]]}}]}"""
+
+
+def test_one_column_fills_two_attributes_and_fixed_values_fill_every_row(tmp_path, catalog, ws):
+    path = tmp_path / "districts.csv"
+    path.write_text(DISTRICTS, encoding="utf-8")
+    options = ImportOptions(
+        "monitoring_stations",
+        mapping={"name_zh": "district", "name_en": "district"},
+        fixed={"water_type": "lake", "target_class": "III"},
+    )
+    plan = plan_import(path, options, catalog, ws=ws)
+    assert plan.ok, plan.blocking
+    assert list(plan.frame["name_zh"]) == list(plan.frame["name_en"]) == ["吴中区", "相城区"]
+    assert set(plan.frame["water_type"]) == {"lake"}
+    assert list(plan.frame["station_id"]) == ["S001", "S002"]  # no key column: generated
+    assert any("S001–S002 generated" in n for n in plan.notes)
+    assert any("not imported" in n and "code" in n and "人口" in n for n in plan.notes)
+    assert plan.frame["water_body"].isna().all()  # optional and not given: stays empty
+    record = commit_import(ws, plan)
+    assert "人口" in record["choices"]  # the unused columns are in the import log
+    assert len(ws.read_table(IMPORT_LOG)) == 1
+
+
+def test_values_written_as_labels_become_codes_and_unknown_ones_are_named(tmp_path, catalog, ws):
+    path = tmp_path / "企业.csv"
+    path.write_text(
+        "企业编号,企业名称,行业,规模,经度,纬度\n"
+        "E1,甲印染厂,印染,小型,119.95,31.40\n"
+        "E2,乙电镀,Electroplating,small,119.96,31.40\n"
+        "E3,丙厂,造船,small,119.97,31.40\n",
+        encoding="utf-8",
+    )
+    plan = plan_import(path, ImportOptions("enterprises"), catalog, ws=ws)
+    assert list(plan.frame["sector"][:2]) == ["printing_dyeing", "electroplating"]
+    unknown = [p for p in plan.problems if "造船" in p]
+    assert unknown and "row 4" in unknown[0] and "印染 / Printing & dyeing" in unknown[0]
+    assert not plan.ok and any("'sector' is empty in 1 row" in b for b in plan.blocking)
+    assert list(plan.frame["size"][:2]) == ["small", "small"]  # 小型 is Townmap's label
+    assert not any("'size'" in p for p in plan.problems)
+
+
+def test_append_and_update_by_key_keep_what_the_file_does_not_give(tmp_path, catalog, ws):
+    first = tmp_path / "a.csv"
+    first.write_text(
+        "断面编号,断面名称,英文名,水体类型,目标水质,经度,纬度\n"
+        "S1,甲,A,river,III,119.95,31.40\nS2,乙,B,river,II,119.96,31.41\n",
+        encoding="utf-8",
+    )
+    commit_import(ws, plan_import(first, ImportOptions("monitoring_stations"), catalog, ws=ws))
+    update = tmp_path / "b.csv"
+    update.write_text(
+        "断面编号,目标水质,经度,纬度\nS2,III,119.96,31.41\nS3,IV,119.97,31.42\n",
+        encoding="utf-8",
+    )
+    clash = plan_import(update, ImportOptions("monitoring_stations", mode="append"), catalog, ws=ws)
+    assert not clash.ok and any("S2" in b and "update" in b for b in clash.blocking)
+    plan = plan_import(update, ImportOptions("monitoring_stations", mode="update"), catalog, ws=ws)
+    assert plan.ok, plan.blocking
+    assert "updates 1" in plan.merge_summary and "adds 1" in plan.merge_summary
+    commit_import(ws, plan)
+    stored = ws.read_layer("monitoring_stations").set_index("station_id")
+    assert stored.loc["S2", "target_class"] == "III" and stored.loc["S2", "name_zh"] == "乙"
+    assert stored.loc["S1", "name_en"] == "A" and len(stored) == 3
+    before = fingerprint(ws)
+    undo_last_import(ws)
+    assert fingerprint(ws) != before
+    assert list(ws.read_layer("monitoring_stations")["station_id"]) == ["S1", "S2"]
+
+
+def test_bad_mapping_and_fixed_values_are_one_line_errors(tmp_path, catalog):
+    from townmap.io.mapping import mapping_from_pairs, parse_pairs
+
+    spec = catalog["villages"]
+    with pytest.raises(UploadError, match="no attribute 'nom'"):
+        mapping_from_pairs(parse_pairs(["district=nom"], "--map"), spec)
+    with pytest.raises(UploadError, match="NAME=VALUE"):
+        parse_pairs(["district"], "--map")
+    path = tmp_path / "d.csv"
+    path.write_text(DISTRICTS, encoding="utf-8")
+    with pytest.raises(UploadError, match="does not have"):
+        plan_import(path, ImportOptions("monitoring_stations", fixed={"colour": "red"}), catalog)
+
+
+def test_cli_imports_a_new_layer_and_maps_columns(tmp_path, catalog, demo_ws):
+    import shutil
+
+    from tests.test_cli import _run
+
+    folder = tmp_path / "ws"
+    shutil.copytree(demo_ws.folder, folder)
+    pts = tmp_path / "points.csv"
+    pts.write_text("名称,类型,经度,纬度\n甲,湿地,119.95,31.40\n乙,林地,119.96,31.41\n")
+    done = _run("import", str(pts), "--new-layer", "wet", "--workspace", str(folder))
+    assert done.returncode == 0, done.stderr
+    listed = _run("layers", "--workspace", str(folder))
+    assert "wet " in listed.stdout and "Traceback" not in listed.stderr
+    restyle = _run("own-layer", "restyle", "wet", "--by", "类型", "--workspace", str(folder))
+    assert restyle.returncode == 0, restyle.stderr
+    districts = tmp_path / "districts.geojson"
+    districts.write_text(DISTRICTS_GEOJSON, encoding="utf-8")
+    points = tmp_path / "districts.csv"
+    points.write_text(DISTRICTS, encoding="utf-8")
+    wrong = _run("import", str(points), "--layer", "villages", "--workspace", str(folder))
+    assert wrong.returncode == 2 and "Polygon" in wrong.stderr
+    args = ["import", str(districts), "--layer", "villages", "--workspace", str(folder)]
+    refused = _run(*args, "--map", "district=name_zh", "--map", "district=name_en")
+    assert refused.returncode == 2 and "--mode" in refused.stderr  # 12 villages are there
+    assert len(open_workspace(folder).read_layer("villages")) > 2
+    done = _run(
+        *args, "--map", "district=name_zh", "--map", "district=name_en", "--mode", "replace"
+    )
+    assert done.returncode == 0, done.stderr
+    villages = open_workspace(folder).read_layer("villages")
+    assert list(villages["name_en"]) == ["吴中区", "相城区"]
+    assert list(villages["village_id"]) == ["V001", "V002"]
+
+
+def test_a_table_without_coordinates_becomes_a_table_layer(tmp_path, catalog, ws):
+    path = tmp_path / "监测计划.csv"
+    path.write_text("项目,频次\nCOD,每月\n氨氮,每季\n", encoding="utf-8")
+    plan = plan_import(path, _new("plan_table"), catalog, ws=ws)
+    assert plan.ok and plan.new_spec.kind == "table" and plan.new_spec.geometry is None
+    commit_import(ws, plan)
+    assert list(ws.read_table("plan_table")["项目"]) == ["COD", "氨氮"]
+
+
+def test_points_with_infinite_coordinates_are_named_rows(tmp_path, catalog, ws):
+    path = tmp_path / "s.csv"
+    path.write_text(
+        "断面编号,断面名称,经度,纬度\nS1,甲,119.95,31.40\nS2,乙,inf,31.40\n", encoding="utf-8"
+    )
+    plan = plan_import(path, ImportOptions("monitoring_stations"), catalog, ws=ws)
+    assert plan.count == 1 and plan.dropped == 1
+    assert any(p.startswith("row 3") and "经度" in p for p in plan.problems)
