@@ -136,6 +136,18 @@ def _cmd_hydrology(args: argparse.Namespace) -> int:
     return 0
 
 
+def _off_dem(flow, lon: float, lat: float, why: str) -> str:
+    """One line naming the point, what is wrong with it and what the DEM covers."""
+    from pyproj import Transformer
+
+    w, s, e, n = Transformer.from_crs(flow.crs, 4326, always_xy=True).transform_bounds(*flow.bounds)
+    return (
+        f"no catchment: the point {lon:.4f}°E {lat:.4f}°N {why} (the DEM covers "
+        f"{w:.3f}–{e:.3f}°E, {s:.3f}–{n:.3f}°N); choose a point on the DEM"
+        + (" or import a DEM that covers it" if "outside" in why else "")
+    )
+
+
 def _cmd_catchment(args: argparse.Namespace) -> int:
     import geopandas as gpd
     import shapely
@@ -148,10 +160,11 @@ def _cmd_catchment(args: argparse.Namespace) -> int:
     _catalog, _rules, ws = _load(args)
     flow = workspace_drainage(ws)
     x, y = Transformer.from_crs(4326, flow.crs, always_xy=True).transform(args.lon, args.lat)
-    area = flow.catchment(x, y, snap_m=args.snap)
-    if area.is_empty:
-        print("townmap: that point is not on the DEM", file=sys.stderr)
+    why = flow.why_no_catchment(x, y, args.snap)
+    if why:
+        print(f"townmap: {_off_dem(flow, args.lon, args.lat, why)}", file=sys.stderr)
         return 2
+    area = flow.catchment(x, y, snap_m=args.snap)
     outlet = flow.outlet_of([x], [y])
     frame = gpd.GeoDataFrame(
         {

@@ -76,6 +76,24 @@ class Drainage:
         idx[ok] = np.where(valid[idx[ok]], idx[ok], -1)
         return idx
 
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Left, bottom, right, top of the grid in the DEM's CRS."""
+        return tuple(float(v) for v in rasterio.transform.array_bounds(*self.shape, self.transform))
+
+    def why_no_catchment(self, x: float, y: float, snap_m: float = 0.0) -> str | None:
+        """Why (x, y) has no catchment, in words (None when it has one): it lies off the
+        DEM, or only on cells without elevation (the masked lake, nodata)."""
+        if not (np.isfinite(x) and np.isfinite(y)):
+            return "has no finite coordinates"
+        if self.snap(x, y, snap_m) >= 0:
+            return None
+        left, bottom, right, top = self.bounds
+        if not (left <= x <= right and bottom <= y <= top):
+            return "lies outside the DEM"
+        within = f" within {snap_m:g} m" if snap_m > 0 else ""
+        return f"lies on DEM cells without elevation (the lake or nodata){within}"
+
     def accumulation_km2(self) -> np.ndarray:
         cells = self.flw.upstream_area(unit="cell").astype("float64")
         cells[cells < 0] = np.nan
@@ -85,7 +103,7 @@ class Drainage:
         """The cell with the largest upstream area within ``radius_m`` (a mouth or an
         outfall mapped a cell off the burnt river still gets the river's catchment)."""
         idx = int(self.cells(x, y)[0])
-        if radius_m <= 0:
+        if not radius_m > 0:  # zero, negative or NaN: no snapping
             return idx
         r = int(np.ceil(radius_m / self.cell_m))
         row, col = (
@@ -95,6 +113,8 @@ class Drainage:
         )
         r0, r1 = max(row - r, 0), min(row + r + 1, self.shape[0])
         c0, c1 = max(col - r, 0), min(col + r + 1, self.shape[1])
+        if r0 >= r1 or c0 >= c1:  # the whole search window lies off the grid
+            return -1
         acc = self.flw.upstream_area(unit="cell")[r0:r1, c0:c1].astype("float64")
         acc[~np.isfinite(self.filled[r0:r1, c0:c1])] = -1
         if acc.max() < 0:
