@@ -154,7 +154,9 @@ def test_import_page_opens_and_undo_is_reported(tmp_path, demo_ws, monkeypatch, 
         encoding="utf-8",
     )
     ws = open_workspace(folder, catalog=catalog)
-    commit_import(ws, plan_import(csv, ImportOptions("sensitive_receptors"), catalog))
+    commit_import(
+        ws, plan_import(csv, ImportOptions("sensitive_receptors", mode="replace"), catalog)
+    )
     monkeypatch.setenv("TOWNMAP_WORKSPACE", str(folder))
     at = AppTest.from_file(IMPORT_PAGE, default_timeout=60)
     at.query_params["lang"] = "en"

@@ -82,7 +82,7 @@ def test_an_import_that_fills_the_disk_leaves_the_workspace_as_it_was(
         copies.append(part)
     big = tmp_path / "county_enterprises.gpkg"
     pd.concat(copies, ignore_index=True).pipe(type(tve)).to_file(big, driver="GPKG")
-    plan = plan_import(big, ImportOptions("enterprises"), catalog)
+    plan = plan_import(big, ImportOptions("enterprises", mode="replace"), catalog)
     assert plan.ok, plan.blocking
     workspace_mb = sum(p.stat().st_size for p in Path(demo_ws.location).rglob("*")) / 2**20
     gpkg_mb = (Path(demo_ws.location) / "workspace.gpkg").stat().st_size / 2**20

@@ -54,7 +54,9 @@ def test_a_csv_with_broken_bytes_imports_with_the_damage_shown(tmp_path):
     raw = text.encode("utf-8").replace("新".encode(), b"\xff\xfe")
     path = tmp_path / "receptors.csv"
     path.write_bytes(raw)
-    plan = plan_import(path, ImportOptions(layer_id="sensitive_receptors"), load_catalog())
+    plan = plan_import(
+        path, ImportOptions(layer_id="sensitive_receptors", mode="replace"), load_catalog()
+    )
     assert plan.ok, plan.blocking
     assert any("undecodable" in note for note in plan.notes)
     assert plan.frame["name_zh"].tolist() == ["\ufffd\ufffd小学", "东小学"]

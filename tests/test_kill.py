@@ -49,7 +49,7 @@ from townmap.store import open_workspace
 trace(sys.argv[1], sys.argv[4] or None)
 catalog = load_catalog()
 ws = open_workspace(sys.argv[1], catalog=catalog)
-plan = plan_import(sys.argv[3], ImportOptions("enterprises"), catalog)
+plan = plan_import(sys.argv[3], ImportOptions("enterprises", mode="replace"), catalog)
 assert plan.ok, plan.blocking
 print("ready", flush=True)
 commit_import(ws, plan)

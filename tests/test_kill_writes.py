@@ -105,7 +105,9 @@ def _prepare(kind: str, location: str, tmp_path: Path, scenario_file: Path) -> d
         csv.write_text("编号,名称,英文名,类型,人数,经度,纬度\nSRX,新小学,New School,school,300,"
                        "119.95,31.40\n", encoding="utf-8")  # fmt: skip
         cat = load_catalog()
-        commit_import(ws, plan_import(csv, ImportOptions("sensitive_receptors"), cat))
+        commit_import(
+            ws, plan_import(csv, ImportOptions("sensitive_receptors", mode="replace"), cat)
+        )
         return {}
     if kind == "dem":
         with rasterio.open(ws.raster_path("dem")) as src:

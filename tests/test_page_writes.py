@@ -149,7 +149,9 @@ def test_import_page_undoes_as_the_signed_in_user(ws, who, tmp_path, catalog):
     csv.write_text("编号,名称,英文名,类型,人数,经度,纬度\nSRX,新小学,New School,school,300,119.95,"
                    "31.40\n", encoding="utf-8")  # fmt: skip
     admin = open_workspace(ws.location, catalog=catalog, actor=shell_actor())
-    commit_import(admin, plan_import(csv, ImportOptions("sensitive_receptors"), catalog))
+    commit_import(
+        admin, plan_import(csv, ImportOptions("sensitive_receptors", mode="replace"), catalog)
+    )
     before = fingerprint(ws)
     at = _page("import_page", who)
     at.button(key="imp_undo").click().run()

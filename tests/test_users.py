@@ -203,7 +203,7 @@ def test_imports_scenarios_and_exports_check_the_role_too(ws, tmp_path):
     )
     plan = plan_import(
         csv,
-        ImportOptions(layer_id="sensitive_receptors"),
+        ImportOptions(layer_id="sensitive_receptors", mode="replace"),
         ws.catalog or __import__("townmap.catalog").catalog.load_catalog(),
     )
     add_user(ws, "admin", "administrator", SECRET)
@@ -261,7 +261,7 @@ def test_a_consultant_edits_and_undoes_only_their_own_imports(ws, tmp_path):
     csv = export_layer(
         ws.as_actor(Actor("zhao", "consultant")), "ems_aspects", tmp_path / "aspects.csv"
     )
-    plan = plan_import(csv, ImportOptions(layer_id="ems_aspects"), catalog)
+    plan = plan_import(csv, ImportOptions(layer_id="ems_aspects", mode="replace"), catalog)
     assert plan.ok, plan.blocking
     commit_import(ws.as_actor(Actor("zhao", "consultant")), plan)
     table = ws.read_table("ems_aspects")

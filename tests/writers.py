@@ -93,7 +93,7 @@ def import_layer(location: str, i: int, payload) -> str:
     from townmap.io.importer import ImportOptions, commit_import, plan_import
 
     path, layer = payload[i]
-    plan = plan_import(path, ImportOptions(layer), load_catalog())
+    plan = plan_import(path, ImportOptions(layer, mode="replace"), load_catalog())
     assert plan.ok, plan.blocking
     commit_import(_ws(location, f"consultant {i}"), plan)
     return layer

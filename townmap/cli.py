@@ -82,6 +82,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
         print(f"problem: {problem}")
     if len(plan.problems) > 30:
         print(f"problem: … and {len(plan.problems) - 30} more")
+    for warning in getattr(plan, "warnings", []):
+        print(f"warning: {warning}")
     if getattr(plan, "merge_summary", ""):
         print(f"note: the import {plan.merge_summary}")
     if not plan.ok:

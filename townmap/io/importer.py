@@ -26,6 +26,8 @@ from townmap.datums import ACCURACY_M, to_wgs84
 from townmap.errors import UploadError
 from townmap.io.columns import find_coordinates, guess_mapping
 from townmap.io.crs_choice import single_candidate, user_crs
+from townmap.io.geometry_fix import fit_geometries
+from townmap.io.placement import check_dem, check_extent, raster_footprint, web_map_hint
 from townmap.io.raster_import import RasterPlan, plan_raster_import, warp_into
 from townmap.io.readers import read_file
 from townmap.settings import login_name
@@ -83,6 +85,9 @@ class ImportPlan:
     given: set[str] = field(default_factory=set)
     existing: int = 0  # features the layer holds now
     merge_summary: str = ""
+    #: worth a look before committing, but not wrong (far from the town, a web-map datum)
+    warnings: list[str] = field(default_factory=list)
+    outside_rows: list[int] = field(default_factory=list)  # positions in ``frame``
     new_spec: object | None = None  # the OwnLayerSpec an import with --new-layer defines
 
     @property
@@ -196,38 +201,6 @@ def _coerce(spec: LayerSpec, frame: pd.DataFrame, problems: list[str], row_label
     return frame
 
 
-def _repair(spec: LayerSpec, gdf: gpd.GeoDataFrame, notes, problems, row_label) -> tuple:
-    geoms = gdf.geometry
-    invalid = ~geoms.is_valid & ~geoms.isna()  # a missing geometry is skipped, not repaired
-    repaired = int(invalid.sum())
-    if repaired:
-        gdf = gdf.set_geometry(geoms.where(~invalid, shapely.make_valid(geoms.values)))
-        notes.append(f"{repaired} invalid geometrie(s) repaired with make_valid")
-    kind = spec.geometry
-    values = gdf.geometry.values
-    types = gdf.geom_type.to_numpy()
-    fine = ((types == kind) | (types == f"Multi{kind}")) & ~gdf.geometry.is_empty.to_numpy()
-    if not fine.all():  # only mixed, empty or missing geometries need the slow path
-        parts = list(values)
-        for i in np.flatnonzero(~fine):
-            g = parts[i]
-            same = (
-                []
-                if g is None or g.is_empty
-                else [p for p in shapely.get_parts(g) if p.geom_type == kind]
-            )
-            parts[i] = (
-                None if not same else (same[0] if len(same) == 1 else shapely.union_all(same))
-            )
-        gdf = gdf.set_geometry(gpd.GeoSeries(parts, index=gdf.index, crs=gdf.crs))
-    missing = gdf.geometry.isna()
-    for idx in missing.index[missing.to_numpy()][:50]:
-        problems.append(
-            f"{row_label(idx)}: no {spec.geometry} geometry (empty or another kind); row skipped"
-        )
-    return gdf[~missing], repaired, int(missing.sum())
-
-
 def _check_limits(frame: pd.DataFrame, path: Path) -> None:
     if len(frame) > MAX_FEATURES:
         raise UploadError(
@@ -312,6 +285,45 @@ def _new_layer_spec(raw, options, catalog, ws, hint_lon, notes, problems, row_la
     return spec, frame, dropped
 
 
+def _fit(frame, spec, ws, notes, problems, row_label):
+    """Geometries as the workspace will store them: in its CRS, of the layer's kind."""
+    target = ws.crs if ws is not None else frame.crs
+    fit = fit_geometries(frame, spec.geometry, target, lambda i: row_label(frame.index[i]))
+    notes.extend(fit.notes)
+    problems.extend(fit.problems)
+    return fit.frame, fit.repaired, fit.dropped, fit.blocking
+
+
+def _place(frame, ws, notes, problems, row_label):
+    """Rows outside the workspace CRS's area are refused; rows far from the town warned."""
+    town = ws.read_layer("town") if ws.has_layer("town") else None
+    area = shapely.union_all(town.to_crs(ws.crs).geometry.values) if town is not None else None
+    report = check_extent(frame, ws.crs, area, lambda i: row_label(frame.index[i]))
+    notes.extend(report.notes)
+    problems.extend(report.problems)
+    refused = sorted(set(report.refused_rows))
+    far = list(frame.index[sorted(set(report.outside_rows))])
+    if refused:
+        frame = frame.drop(index=frame.index[refused])
+    positions = [frame.index.get_loc(label) for label in far if label in frame.index]
+    return frame, len(refused), list(report.warnings), positions
+
+
+def _dem_warnings(plan: RasterPlan, ws: Workspace | None) -> None:
+    """A coarse DEM, or one that does not cover the town, is said before it replaces one."""
+    if ws is None:
+        return
+    new = raster_footprint(plan.source, ws.crs, src_crs=plan.crs)
+    current = (
+        raster_footprint(ws.raster_path(plan.spec.id), ws.crs)
+        if ws.has_raster(plan.spec.id)
+        else None
+    )
+    town = ws.read_layer("town").to_crs(ws.crs) if ws.has_layer("town") else None
+    bounds = tuple(town.total_bounds) if town is not None else None
+    plan.warnings = check_dem(new, current, bounds)
+
+
 def plan_import(
     path: str | Path,
     options: ImportOptions,
@@ -350,7 +362,9 @@ def plan_import(
         if spec.kind == "raster":
             if not path.is_file() or path.stat().st_size == 0:
                 raise UploadError(f"{path.name} does not exist or is empty")
-            return plan_raster_import(path, options, catalog, _sha256(path), hint_lon)
+            plan = plan_raster_import(path, options, catalog, _sha256(path), hint_lon)
+            _dem_warnings(plan, ws)
+            return plan
     raw = read_file(path, encoding=options.encoding, layer=options.source_layer)
     raw.frame = raw.frame.reset_index(drop=True)
     _check_limits(raw.frame, path)
@@ -394,12 +408,17 @@ def plan_import(
         renamed.index = frame.index
     renamed = codes_from_labels(spec, renamed, row_label, problems, notes)
     renamed = _coerce(spec, renamed, problems, row_label)
-    repaired = 0
+    repaired, warnings, outside, fit_blocking = 0, [], [], []
     if spec.kind == "vector":
-        if ws is not None:
-            renamed = renamed.to_crs(ws.crs)  # checked as it will be stored
-        renamed, repaired, lost = _repair(spec, renamed, notes, problems, row_label)
+        renamed, repaired, lost, fit_blocking = _fit(renamed, spec, ws, notes, problems, row_label)
         dropped += lost
+        if ws is not None:
+            renamed, refused, warnings, outside = _place(renamed, ws, notes, problems, row_label)
+            dropped += refused
+        if not options.datum:
+            hint = web_map_hint(columns, " ".join([path.name, *raw.notes]), frame)
+            if hint:
+                warnings.append(hint)
     existing = _existing(ws, spec.id, spec.kind) if not new else None
     renamed = generate_keys(
         spec,
@@ -429,7 +448,7 @@ def plan_import(
         except UploadError as exc:
             blocking.append(str(exc))
     # whatever the workspace would refuse blocks the commit; row-level notes do not
-    blocking += validate_frame(spec, result_frame)
+    blocking += fit_blocking + validate_frame(spec, result_frame)
     if renamed.empty:
         blocking.append("no feature is left to import")
     return ImportPlan(
@@ -450,6 +469,8 @@ def plan_import(
         existing=0 if existing is None else len(existing),
         merge_summary=summary,
         new_spec=new_spec,
+        warnings=warnings,
+        outside_rows=outside,
     )
 
 
@@ -528,7 +549,7 @@ def commit_import(ws: Workspace, plan: ImportPlan | RasterPlan) -> dict:
             )
         else:
             kind = plan.spec.kind
-            frame = plan.frame
+            frame = _in_workspace_crs(plan, tx.crs)
             if had_previous:
                 old = tx.read_layer(layer_id) if kind == "vector" else tx.read_table(layer_id)
                 problems = check_mode(plan.options.mode, len(old), layer_id)
@@ -543,6 +564,22 @@ def commit_import(ws: Workspace, plan: ImportPlan | RasterPlan) -> dict:
         log = _prune_copies(tx, layer_id, log)
         tx.write_table(IMPORT_LOG, log, description="Townmap import log")
     return record
+
+
+def _in_workspace_crs(plan: ImportPlan, crs) -> pd.DataFrame:
+    """A plan made without the workspace is fitted to its CRS here; if that changes the
+    verdict (a geometry refused), nothing is written: plan again with the workspace."""
+    frame = plan.frame
+    if plan.spec.kind != "vector" or frame.crs is None or frame.crs == crs:
+        return frame
+    fit = fit_geometries(frame, plan.spec.geometry, crs, lambda i: f"feature {i + 1}")
+    if fit.blocking or fit.dropped:
+        raise UploadError(
+            "in the workspace's coordinate system "
+            + "; ".join((fit.blocking + fit.problems)[:5])
+            + ": check the file again against this workspace (the dry run does)"
+        )
+    return fit.frame
 
 
 def _copy_raster(tx, source: Path, name: str) -> None:
