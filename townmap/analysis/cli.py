@@ -15,14 +15,18 @@ FINDING_FORMATS = (".csv", ".gpkg", ".xlsx", ".geojson")
 def _load(args):
     from townmap.analysis.rules import load_rules
     from townmap.catalog import load_catalog
+    from townmap.own_layers import workspace_catalog
     from townmap.settings import default_workspace, shell_actor
     from townmap.store import open_workspace
 
-    catalog = load_catalog(args.layers_dir)
+    base = load_catalog(args.layers_dir)
+    ws = open_workspace(args.workspace or default_workspace(), catalog=base, actor=shell_actor())
+    catalog = workspace_catalog(ws, base)  # a rule may name the workspace's own layers
     rules = load_rules(args.rules_dir, catalog)
     for err in rules.errors:
         print(f"townmap: rule skipped: {err}", file=sys.stderr)
-    ws = open_workspace(args.workspace or default_workspace(), catalog=catalog, actor=shell_actor())
+    for note in rules.skipped:
+        print(f"townmap: rule skipped: {note}", file=sys.stderr)
     return catalog, rules, ws
 
 

@@ -47,16 +47,34 @@ class Range(Strict):
 Conditions = dict[str, list[str | int | float | bool] | Range]
 
 
-class Subject(Strict):
-    layer: Ident
+#: ``"own:ID"`` names a consultant's own layer of the workspace (townmap.own_layers)
+OWN_PREFIX = "own:"
+LayerRef = Annotated[str, Field(pattern=r"^(own:)?[a-z][a-z0-9_]*$", max_length=67)]
+
+
+class _OnLayer(Strict):
+    """A rule side that names a layer: a catalog layer, or ``own:ID``."""
+
+    layer: LayerRef
+    #: set from ``own:``: the layer is one of the workspace's own layers
+    own: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_prefix(cls, data):
+        if isinstance(data, dict) and str(data.get("layer", "")).startswith(OWN_PREFIX):
+            data = {**data, "layer": data["layer"][len(OWN_PREFIX) :], "own": True}
+        return data
+
+
+class Subject(_OnLayer):
     sectors: list[str] = Field(default_factory=list)
     where: Conditions = Field(default_factory=dict)
     #: "new" = proposed or expanded projects (pre-check); "existing" = features on record
     status: Literal["new", "existing", "any"] = "any"
 
 
-class Constraint(Strict):
-    layer: Ident
+class Constraint(_OnLayer):
     where: Conditions = Field(default_factory=dict)
     predicate: Predicate
     #: for polygons and lines: shared (or outside) area below this is not a finding
@@ -113,6 +131,8 @@ class Rule(Strict):
 class RuleSet:
     rules: dict[str, Rule] = field(default_factory=dict)
     errors: list[CatalogError] = field(default_factory=list)
+    #: rules on an own layer this workspace does not have (said, not applied)
+    skipped: list[str] = field(default_factory=list)
 
     def __iter__(self):
         return iter(self.rules.values())
@@ -147,6 +167,17 @@ def load_rules(folder: Path | None = None, catalog=None) -> RuleSet:
         try:
             rule = load_rule_file(path)
             if catalog is not None:
+                missing_own = [
+                    part.layer
+                    for part in (rule.subject, rule.constraint)
+                    if part.own and part.layer not in catalog
+                ]
+                if missing_own:
+                    out.skipped.append(
+                        f"{path.name}: applies to own layer {missing_own[0]!r}, which this "
+                        "workspace does not have: not checked"
+                    )
+                    continue
                 _check_against(rule, catalog, path)
         except CatalogError as exc:
             out.errors.append(exc)
@@ -163,6 +194,17 @@ def _check_against(rule: Rule, catalog, path: Path) -> None:
         if spec_id not in catalog:
             raise CatalogError(
                 f"{path.name}: key '{part}.layer': no layer {spec_id!r} in the catalog"
+                " (a workspace's own layer is written own:ID)"
+            )
+        own = getattr(rule, part).own
+        if own != bool(getattr(catalog[spec_id], "own", False)):
+            raise CatalogError(
+                f"{path.name}: key '{part}.layer': {spec_id!r} is "
+                + (
+                    "a catalog layer: write it without own:"
+                    if own
+                    else "an own layer: write own:" + spec_id
+                )
             )
         names = {a.name for a in catalog[spec_id].attributes}
         for name in where:

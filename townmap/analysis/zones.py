@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from townmap.analysis.conflicts import analysis_crs, condition_mask, prepare
 from townmap.analysis.rules import Conditions, Verification
@@ -32,10 +32,17 @@ MIN_OVERLAP_M2 = 1.0
 
 
 class ZoneConstraint(Strict):
-    layer: str
+    layer: str  # a catalog layer, or own:ID for one of the workspace's own layers
     where: Conditions = Field(default_factory=dict)
     mode: Literal["inside", "outside"] = "inside"
     label: Label
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_prefix(cls, data):
+        if isinstance(data, dict) and str(data.get("layer", "")).startswith("own:"):
+            data = {**data, "layer": data["layer"][4:]}
+        return data
 
 
 class Cell(Strict):

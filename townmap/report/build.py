@@ -107,7 +107,9 @@ def build_report(
     if lang not in ("zh", "en"):
         raise UploadError("--lang must be zh or en")
     figures.cjk_font()  # fail first, not after a minute of work
-    catalog = catalog or ws.catalog or load_catalog()
+    from townmap.own_layers import workspace_catalog
+
+    catalog = workspace_catalog(ws, catalog or ws.catalog or load_catalog())
     texts = tomllib.loads(texts_path().read_text(encoding="utf-8"))
     name, polygon = resolve_area(ws, area, lang)
     present = set(ws.layer_names())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -52,8 +53,46 @@ def cache_base(folder: Path) -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def catalog() -> Catalog:
+def base_catalog() -> Catalog:
+    """The shipped layer files (what a workspace is opened with)."""
     return load_catalog(layers_dir())
+
+
+#: per script thread: the own-layer definitions of the workspace this run opened
+_RUN = threading.local()
+
+
+def catalog() -> Catalog:
+    """The catalog this page works with: the shipped layers plus the own layers of the
+    workspace the page opened (``page_start``), so an own layer is drawn, listed and
+    analysed like a catalog layer."""
+    text = getattr(_RUN, "own_layers", "")
+    return _with_own(text) if text else base_catalog()
+
+
+def catalog_token() -> str:
+    """Changes when the page's catalog does (an own layer added, restyled, removed)."""
+    from townmap.own_layers import METADATA_KEY, definitions_token
+
+    return definitions_token({METADATA_KEY: getattr(_RUN, "own_layers", "")})
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _with_own(text: str) -> Catalog:
+    from townmap.own_layers import METADATA_KEY, merged, own_specs
+
+    try:
+        return merged(base_catalog(), own_specs({METADATA_KEY: text}))
+    except TownmapError as exc:  # a damaged definition: shown, the catalog still loads
+        cat = base_catalog()
+        return Catalog(layers=dict(cat.layers), errors=[*cat.errors, exc])
+
+
+def _remember(ws: Workspace) -> Workspace:
+    from townmap.own_layers import METADATA_KEY
+
+    _RUN.own_layers = ws.metadata().get(METADATA_KEY, "")
+    return ws
 
 
 @st.cache_resource(show_spinner=False)
@@ -80,11 +119,13 @@ def configured_workspace(lang: str) -> Workspace | None:
     """The configured workspace, or None after telling the user how to get one."""
     folder = workspace_folder()
     if is_postgis(folder):
+        _RUN.own_layers = ""
         try:
-            return open_workspace(folder, catalog=catalog())
+            return _remember(open_workspace(folder, catalog=base_catalog()))
         except TownmapError as exc:  # the message names the server, never its password
             st.error(escape_markdown(exc))
             return None
+    _RUN.own_layers = ""
     if not workspace_exists(folder):
         st.error(f"{t('no_workspace', lang)}: {escape_markdown(folder)}")
         st.info(t("no_workspace_help", lang))
@@ -92,11 +133,11 @@ def configured_workspace(lang: str) -> Workspace | None:
             from townmap.demo.build import build_demo
 
             with st.spinner(t("build_demo", lang)):
-                build_demo(folder, catalog=catalog())
+                build_demo(folder, catalog=base_catalog())
             st.rerun()
         return None
     try:
-        return open_workspace(folder, catalog=catalog())
+        return _remember(open_workspace(folder, catalog=base_catalog()))
     except TownmapError as exc:
         st.error(escape_markdown(exc))
         return None

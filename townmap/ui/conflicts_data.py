@@ -18,8 +18,13 @@ from townmap.store import open_workspace
 from townmap.ui import common, map_data
 
 
-@st.cache_resource(show_spinner=False)
 def rules() -> RuleSet:
+    """The rules, checked against this workspace's catalog (own layers included)."""
+    return _rules(common.catalog_token())
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _rules(_token: str) -> RuleSet:
     return load_rules(rules_dir(), common.catalog())
 
 

@@ -237,8 +237,8 @@ def render() -> None:
     if ws is None:
         return
     stamp = map_data.Stamp.of(ws)
-    errors = data.rules().errors
-    for err in errors:
+    ruleset = data.rules()
+    for err in [*ruleset.errors, *ruleset.skipped]:
         st.warning(escape_markdown(err))
     # one section at a time, not st.tabs: a Leaflet map laid out in a hidden tab has no size
     # and opens zoomed out to the whole world
