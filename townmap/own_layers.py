@@ -133,6 +133,9 @@ def _type_of(col: pd.Series) -> str:
         return "int" if bool(as_int.all()) and values.abs().max() < 2**53 else "float"
     if pd.api.types.is_datetime64_any_dtype(col):
         return "datetime"
+    head = values.iloc[:1000].astype(str).str.strip().str.replace(",", "")
+    if pd.to_numeric(head[head != ""], errors="coerce").isna().any():
+        return "str"  # a sample decides text columns fast; numbers are checked in full
     text = values.astype(str).str.strip()
     text = text[text != ""]
     if text.empty:
