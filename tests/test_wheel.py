@@ -99,7 +99,10 @@ def test_the_installed_command_builds_and_lists_the_demo(installed):
     code = "import townmap; print(townmap.__file__)"
     where = _run([py, "-c", code], installed["cwd"], installed["env"])
     assert str(installed["root"] / "venv") in where.stdout, "imported the checkout, not the wheel"
-    demo = _run([str(installed["bin"] / "townmap"), "demo"], installed["cwd"], installed["env"])
+    # --force: in a shuffled run another test of this module may have built it first
+    demo = _run(
+        [str(installed["bin"] / "townmap"), "demo", "--force"], installed["cwd"], installed["env"]
+    )
     assert str(installed["root"] / "data" / "townmap" / "demo") in demo.stdout
     listing = _run([py, "-m", "townmap", "layers"], installed["cwd"], installed["env"])
     assert "enterprises" in listing.stdout and "error" not in listing.stderr
