@@ -116,3 +116,13 @@ def to_wgs84(lon, lat, datum: str) -> tuple[np.ndarray, np.ndarray]:
     if datum == "bd09":
         return bd09_to_wgs84(lon, lat)
     raise ValueError(f"datum must be 'gcj02' or 'bd09', not {datum!r}")
+
+
+def from_wgs84(lon, lat, datum: str) -> tuple[np.ndarray, np.ndarray]:
+    """Web-map coordinates from WGS 84 (for handing points back to AMap or Baidu users):
+    ``datum`` is ``gcj02`` or ``bd09``; the inverse of ``to_wgs84``."""
+    if datum == "gcj02":
+        return wgs84_to_gcj02(lon, lat)
+    if datum == "bd09":
+        return wgs84_to_bd09(lon, lat)
+    raise ValueError(f"datum must be 'gcj02' or 'bd09', not {datum!r}")

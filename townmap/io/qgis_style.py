@@ -4,18 +4,60 @@ QGIS reads a GeoPackage's ``layer_styles`` table (the QGIS GeoPackage styling
 extension) and applies the row marked ``useAsDefault`` when a layer is added. The QML
 mirrors what the web map draws: the same colours, opacities and dashes, widths in
 pixels, categories with bilingual labels. Only the symbology is written; QGIS fills in
-the rest with its defaults.
+the rest with its defaults. The same QML goes beside an exported Shapefile (``x.qml``,
+which QGIS loads as the layer's default style), with the renderer pointed at the
+Shapefile's shortened field name.
+
+Attribute names and values come from the catalog or from a consultant's own layer
+(Chinese column names, ``&``, ``<`` and quotes included): every one is escaped, and text
+XML cannot hold at all (control characters) is refused rather than dropped.
 """
 
 from __future__ import annotations
 
+import re
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from townmap.catalog import LayerSpec
+from townmap.errors import UploadError
 from townmap.i18n import value_label
 
 QGIS_VERSION = "3.28.0"
 _SYMBOL_TYPE = {"Point": "marker", "LineString": "line", "Polygon": "fill"}
+#: characters XML 1.0 cannot hold, escaped or not
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+STYLES_TABLE = "layer_styles"
+_CREATE_STYLES = f"""
+CREATE TABLE "{STYLES_TABLE}" (
+    "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    "f_table_catalog" TEXT(256),
+    "f_table_schema" TEXT(256),
+    "f_table_name" TEXT(256),
+    "f_geometry_column" TEXT(256),
+    "styleName" TEXT(30),
+    "styleQML" TEXT,
+    "styleSLD" TEXT,
+    "useAsDefault" BOOLEAN,
+    "description" TEXT,
+    "owner" TEXT(30),
+    "ui" TEXT(30),
+    "update_time" DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+)"""
+
+
+def _attr(value: object) -> str:
+    """An XML attribute value, quoted and escaped; refused if XML cannot hold it."""
+    text = str(value)
+    if _NOT_XML.search(text):
+        raise UploadError(
+            f"{text!r} holds control characters that a QGIS style (XML) cannot hold: "
+            "rename it first"
+        )
+    return quoteattr(text)
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
@@ -26,8 +68,7 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 def _options(values: dict[str, str]) -> str:
     items = "".join(
-        f'<Option type="QString" name={quoteattr(k)} value={quoteattr(str(v))}/>'
-        for k, v in values.items()
+        f'<Option type="QString" name={_attr(k)} value={_attr(v)}/>' for k, v in values.items()
     )
     return f'<Option type="Map">{items}</Option>'
 
@@ -90,7 +131,7 @@ def _symbol_layer(spec: LayerSpec, colour: str) -> str:
 def _symbol(spec: LayerSpec, name: str, colour: str) -> str:
     kind = _SYMBOL_TYPE[spec.geometry or "Polygon"]
     return (
-        f'<symbol type="{kind}" name={quoteattr(name)} alpha="1" clip_to_extent="1" '
+        f'<symbol type="{kind}" name={_attr(name)} alpha="1" clip_to_extent="1" '
         f'force_rhr="0">{_symbol_layer(spec, colour)}</symbol>'
     )
 
@@ -100,23 +141,24 @@ def _default_colour(spec: LayerSpec) -> str:
     return s.color if spec.geometry == "LineString" else (s.fill_color or s.color)
 
 
-def layer_qml(spec: LayerSpec) -> str:
-    """The QML document for a vector layer of the catalog."""
+def layer_qml(spec: LayerSpec, fields: Mapping[str, str] | None = None) -> str:
+    """The QML document for a vector layer of the catalog; ``fields`` maps attribute
+    names to the names a file format gave them (a Shapefile's 10-byte field names)."""
     s = spec.style
     if s.by and s.categories:
+        by = (fields or {}).get(s.by, s.by)
         cats, symbols = [], []
         for i, (value, colour) in enumerate(s.categories.items()):
             label = f"{value_label(value, 'zh')} / {value_label(value, 'en')}"
             cats.append(
-                f'<category render="true" symbol="{i}" value={quoteattr(value)} '
-                f"label={quoteattr(label)}/>"
+                f'<category render="true" symbol="{i}" value={_attr(value)} label={_attr(label)}/>'
             )
             symbols.append(_symbol(spec, str(i), colour))
         other = len(cats)
         cats.append(f'<category render="true" symbol="{other}" value="" label="其他 / other"/>')
         symbols.append(_symbol(spec, str(other), _default_colour(spec)))
         renderer = (
-            f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(s.by)} symbollevels="0" '
+            f'<renderer-v2 type="categorizedSymbol" attr={_attr(by)} symbollevels="0" '
             f'enableorderby="0" forceraster="0"><categories>{"".join(cats)}</categories>'
             f"<symbols>{''.join(symbols)}</symbols></renderer-v2>"
         )
@@ -130,3 +172,40 @@ def layer_qml(spec: LayerSpec) -> str:
         "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
         f'<qgis version="{QGIS_VERSION}" styleCategories="Symbology">{renderer}</qgis>'
     )
+
+
+def write_layer_styles(gpkg: str | Path, specs: Mapping[str, LayerSpec]) -> int:
+    """Add a ``layer_styles`` table to ``gpkg`` with one default style per feature table
+    whose name is in ``specs`` (table name -> layer spec); returns how many were written."""
+    con = sqlite3.connect(gpkg)
+    try:
+        with con:
+            geometry_columns = dict(
+                con.execute("select table_name, column_name from gpkg_geometry_columns")
+            )
+            rows = [
+                (
+                    table,
+                    column,
+                    spec.id,
+                    layer_qml(spec),
+                    f"{spec.label.zh} / {spec.label.en} (Townmap catalog)",
+                )
+                for table, column in geometry_columns.items()
+                if (spec := specs.get(table)) is not None and spec.kind == "vector"
+            ]
+            con.execute(_CREATE_STYLES)
+            con.execute(
+                "insert into gpkg_contents (table_name, data_type, identifier, description) "
+                "values (?, 'attributes', ?, 'QGIS layer styles')",
+                (STYLES_TABLE, STYLES_TABLE),
+            )
+            con.executemany(
+                f'insert into "{STYLES_TABLE}" (f_table_catalog, f_table_schema, f_table_name, '
+                "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
+                "owner, ui) values ('', '', ?, ?, ?, ?, '', 1, ?, 'townmap', '')",
+                rows,
+            )
+        return len(rows)
+    finally:
+        con.close()
