@@ -188,9 +188,12 @@ def render() -> None:
         state_key = f"{path}|{layer_id}|{source}"
         saved = st.session_state.get("imp_mapping", {})
         mapping = saved.get("mapping") if saved.get("key") == state_key else None
-        options = ImportOptions(layer_id, mapping=mapping, source_layer=source, **opts)
+        # until the page asks (issue 20), a page import replaces the layer as it always did
+        options = ImportOptions(
+            layer_id, mapping=mapping, source_layer=source, mode="replace", **opts
+        )
         try:
-            plan = plan_import(path, options, cat)
+            plan = plan_import(path, options, cat, ws=ws)
         except TownmapError as exc:
             st.error(escape_markdown(exc))
             plan = None
