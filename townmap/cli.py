@@ -13,7 +13,11 @@ from pathlib import Path
 
 from townmap import __version__
 from townmap.errors import TownmapError
-from townmap.settings import DEMO_ENTERPRISES, DEMO_SEED, WORKSPACE_HELP, workspace_location
+from townmap.settings import (
+    DEMO_ENTERPRISES,
+    DEMO_SEED,
+    add_workspace_argument,
+)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -184,12 +188,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _workspace_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--workspace",
-        type=workspace_location,
-        default=None,
-        help=f"{WORKSPACE_HELP} (default: $TOWNMAP_WORKSPACE, else the demo town)",
-    )
+    add_workspace_argument(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from townmap.settings import WORKSPACE_HELP, workspace_location
+from townmap.settings import add_workspace_argument
 
 
 def _open(args: argparse.Namespace):
@@ -50,12 +50,7 @@ def add_commands(sub) -> None:
     ):
         p = verbs.add_parser(name, help=text)
         p.add_argument("id", help="the own layer's id (see 'townmap layers')")
-        p.add_argument(
-            "--workspace",
-            type=workspace_location,
-            default=None,
-            help=f"{WORKSPACE_HELP} (default: $TOWNMAP_WORKSPACE, else the demo town)",
-        )
+        add_workspace_argument(p)
         if name == "rename":
             p.add_argument("--label-zh", default=None)
             p.add_argument("--label-en", default=None)

@@ -46,6 +46,16 @@ def workspace_location(text: str | Path) -> str | Path:
 WORKSPACE_HELP = "workspace folder, or a PostGIS URL postgresql://user@host/db?schema=NAME"
 
 
+def add_workspace_argument(parser) -> None:
+    """The ``--workspace`` option every command that opens a workspace takes."""
+    parser.add_argument(
+        "--workspace",
+        type=workspace_location,
+        default=None,
+        help=f"{WORKSPACE_HELP} (default: $TOWNMAP_WORKSPACE, else the demo town)",
+    )
+
+
 def default_workspace() -> str | Path:
     """Workspace the app and the CLI use when none is given."""
     return workspace_location(os.environ.get("TOWNMAP_WORKSPACE", data_home() / "demo"))

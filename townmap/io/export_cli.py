@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from townmap.settings import WORKSPACE_HELP, workspace_location
+from townmap.settings import add_workspace_argument
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -79,12 +79,7 @@ def add_commands(sub) -> None:
         help="language of KML placemark names (default: the app's default language)",
     )
     exp.add_argument("--layers-dir", type=Path, default=None, help=argparse.SUPPRESS)
-    exp.add_argument(
-        "--workspace",
-        type=workspace_location,
-        default=None,
-        help=f"{WORKSPACE_HELP} (default: $TOWNMAP_WORKSPACE, else the demo town)",
-    )
+    add_workspace_argument(exp)
     exp.add_argument(
         "--encoding",
         default="utf-8",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,7 +219,7 @@ def _check_limits(frame: pd.DataFrame, path: Path) -> None:
             )
 
 
-def _row_label(raw) -> callable:
+def _row_label(raw) -> Callable[[object], str]:
     """How the report names a row: the reader's own naming (spreadsheet lines for
     tables, feature numbers for GIS files) for the frame's original position."""
     named = getattr(raw, "row_label", None)
