@@ -1,10 +1,29 @@
-"""The import page in a real browser: upload a GBK table, read the report, commit, undo."""
+"""The import page in a real browser: upload a GBK table, read the report, answer the
+mode question, commit, undo; a DEM; districts mapped onto the villages (one column for two
+attributes, a fixed value, replace) on a server of its own."""
 
 from __future__ import annotations
 
+import shutil
+
+import geopandas as gpd
 import pytest
+from shapely.geometry import box
+
+from tests.serving import MAP_IFRAME, SLOW, Guard, launch, map_frame, serve, settled
+from townmap.store import open_workspace
 
 pytestmark = pytest.mark.browser
+
+#: a select whose text (label and current value) holds ``arg[0]`` shows ``arg[1]``
+SELECT_SHOWS = """([label, text]) => [...document.querySelectorAll('[data-testid=stSelectbox]')]
+    .some((b) => b.innerText.includes(label) && (b.innerText.includes(text)
+        || [...b.querySelectorAll('input')].some((i) => i.value === text)))"""
+BODY_HAS = "(text) => document.body.innerText.includes(text)"
+#: the column headers of the tables on the page (the grid keeps them in its DOM)
+HEADERS = """() => [...document.querySelectorAll('[data-testid=stDataFrame] [role=columnheader]')]
+    .map((h) => h.innerText).join(' | ')"""
+LOG_HEADERS = f"(names) => names.every((n) => ({HEADERS})().includes(n))"
 
 
 def test_upload_check_commit_and_undo(browser_page, tmp_path, artifacts):
@@ -19,20 +38,20 @@ def test_upload_check_commit_and_undo(browser_page, tmp_path, artifacts):
     page.locator("[data-testid='stSelectbox']").first.click()
     page.keyboard.type("Sensitive")  # the list is long and virtualised: filter it
     page.get_by_role("option", name="Sensitive receptors").click()
+    settled(page, SELECT_SHOWS, ["Import into layer", "Sensitive receptors"])
     page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(csv))
-    page.wait_for_function(
-        "() => document.body.innerText.includes('1 row(s) skipped')", timeout=60_000
-    )
+    settled(page, BODY_HAS, "1 row(s) skipped")
     body = page.inner_text("body")
     assert "gb18030" in body and "'经度' and '纬度'" in body
     page.wait_for_selector("iframe[title='streamlit_folium.st_folium']", timeout=60_000)
     page.screenshot(path=str(artifacts / "import.png"), full_page=True)
+    assert page.get_by_role("button", name="Import now").is_disabled()  # replace or append?
+    page.locator("[data-testid=stRadio] label").filter(has_text="Be appended").click()
+    settled(page, BODY_HAS, "stay and 1 are added")
     page.get_by_role("button", name="Import now").click()
-    page.wait_for_function(
-        "() => document.body.innerText.includes('Imported 1 feature')", timeout=60_000
-    )
+    settled(page, BODY_HAS, "Imported 1 feature")  # the run after the commit is over
     page.get_by_role("button", name="Undo the last import").click()
-    page.wait_for_function("() => document.body.innerText.includes('was undone')", timeout=60_000)
+    settled(page, BODY_HAS, "was undone")
     assert guard.dialogs == []
 
 
@@ -55,10 +74,9 @@ def test_dem_upload_shows_a_hillshade_and_is_undone(browser_page, tmp_path, arti
     page.locator("[data-testid='stSelectbox']").first.click()
     page.keyboard.type("Elevation")  # the list is long and virtualised: filter it
     page.get_by_role("option", name="Elevation (DEM)").click()
+    settled(page, SELECT_SHOWS, ["Import into layer", "Elevation (DEM)"])
     page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(dem))
-    page.wait_for_function(
-        "() => document.body.innerText.includes('40,000 cell(s) to import')", timeout=60_000
-    )
+    settled(page, BODY_HAS, "40,000 cell(s) to import")
     page.wait_for_selector("[data-testid='stImage'] img", timeout=60_000)
     widths = page.locator("[data-testid='stImage'] img").evaluate_all(
         "imgs => imgs.map(i => i.naturalWidth)"
@@ -66,11 +84,9 @@ def test_dem_upload_shows_a_hillshade_and_is_undone(browser_page, tmp_path, arti
     assert len(widths) == 2 and min(widths) > 100  # hillshade and elevation colours
     page.screenshot(path=str(artifacts / "import_dem.png"), full_page=True)
     page.get_by_role("button", name="Import now").click()
-    page.wait_for_function(
-        "() => document.body.innerText.includes('Imported 40000')", timeout=60_000
-    )
+    settled(page, BODY_HAS, "Imported 40000")  # the run after the commit is over
     page.get_by_role("button", name="Undo the last import").click()
-    page.wait_for_function("() => document.body.innerText.includes('was undone')", timeout=60_000)
+    settled(page, BODY_HAS, "was undone")
     assert guard.dialogs == []
 
 
@@ -94,3 +110,101 @@ def test_export_page_downloads_the_whole_workspace(browser_page, tmp_path):
         con.close()
     assert {"enterprises", "town", "rivers"} <= styled
     assert guard.dialogs == []
+
+
+@pytest.fixture(scope="module")
+def own_server(demo_ws, tmp_path_factory):
+    """A server of its own on a copy of the demo: this module replaces its villages."""
+    folder = tmp_path_factory.mktemp("import-browser") / "ws"
+    shutil.copytree(demo_ws.folder, folder)
+    log = tmp_path_factory.mktemp("import-logs") / "streamlit.log"
+    env = {
+        "TOWNMAP_WORKSPACE": str(folder),
+        "TOWNMAP_CACHE_DIR": str(tmp_path_factory.mktemp("import-cache")),
+    }
+    with serve("app.py", env, log) as server:
+        yield server.url, folder
+
+
+@pytest.fixture
+def own_page(own_server):
+    from playwright.sync_api import sync_playwright
+
+    url, folder = own_server
+    guard = Guard()
+    with sync_playwright() as p:
+        browser = launch(p)
+        context = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="zh-CN")
+        context.set_default_timeout(SLOW)
+        page = context.new_page()
+        guard.attach(context, page)
+        try:
+            yield page, guard, url, folder
+        finally:
+            context.close()
+            browser.close()
+    assert guard.blocked == [], f"requests left the machine: {guard.blocked}"
+
+
+def _districts(folder, tmp_path):
+    town = open_workspace(folder).read_layer("town").to_crs(4326)
+    minx, miny, maxx, maxy = town.total_bounds
+    mid = (minx + maxx) / 2
+    frame = gpd.GeoDataFrame(
+        {"district": ["东区", "西区"]},
+        geometry=[box(mid, miny, maxx, maxy), box(minx, miny, mid, maxy)],
+        crs=4326,
+    )
+    path = tmp_path / "districts.geojson"
+    path.write_text(frame.to_json(drop_id=True), encoding="utf-8")
+    return path
+
+
+def _pick(page, label: str, typed: str, option: str) -> None:
+    """Open the select labelled ``label``, filter by ``typed``, choose ``option``."""
+    box_ = page.locator("[data-testid=stSelectbox]").filter(has_text=label)
+    box_.click()
+    page.keyboard.type(typed)  # long lists are virtualised: filter them
+    page.get_by_role("option", name=option, exact=True).click()
+    settled(page, SELECT_SHOWS, [label, option])
+
+
+def test_districts_fill_the_villages_in_chinese(own_page, tmp_path, artifacts):
+    page, guard, url, folder = own_page
+    geojson = _districts(folder, tmp_path)
+    page.goto(f"{url}/import_page?lang=zh")
+    page.wait_for_selector("[data-testid='stFileUploader']", timeout=SLOW)
+    settled(page)
+    _pick(page, "导入到图层", "行政村", "行政村")
+    page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(geojson))
+    settled(page, BODY_HAS, "图层“行政村”现有 12 个要素")
+    mapping = page.locator("[data-testid=stSelectbox]").filter(has_text="name_zh")
+    if not mapping.is_visible():
+        page.get_by_text("字段对应").click()  # the editor is folded while the plan is fine
+    _pick(page, "name_zh", "district", "district")
+    _pick(page, "name_en", "district", "district")  # the same column for a second attribute
+    _pick(page, "admin_code", "固定", "固定值…")
+    value = page.locator("[data-testid=stTextInput]").filter(has_text="固定值").locator("input")
+    value.fill("320481")
+    value.press("Enter")
+    settled(page, BODY_HAS, "admin_code = 320481")
+    button = page.get_by_role("button", name="确认导入")
+    assert button.is_disabled()  # not before the mode question is answered
+    page.locator("[data-testid=stRadio] label").filter(has_text="替换").click()
+    settled(page, BODY_HAS, "导入后：现有 12 个要素被文件的 2 个要素取代")
+    map_frame(page)  # the preview is drawn
+    page.locator(MAP_IFRAME).screenshot(path=str(artifacts / "import_districts_map.png"))
+    body = page.inner_text("body")
+    assert "Replace" not in body and "Import now" not in body  # Chinese only on screen
+    page.screenshot(path=str(artifacts / "import_districts.png"), full_page=True)
+    assert not button.is_disabled()
+    button.click()
+    settled(page, BODY_HAS, "已导入 2 个要素到“行政村”")
+    page.wait_for_function(LOG_HEADERS, arg=["文件", "图层", "状态"], timeout=SLOW)
+    page.screenshot(path=str(artifacts / "import_districts_done.png"), full_page=True)
+    stored = open_workspace(folder).read_layer("villages")
+    assert sorted(stored["name_zh"]) == sorted(stored["name_en"]) == ["东区", "西区"]
+    assert set(stored["admin_code"]) == {"320481"}
+    headers = page.evaluate(HEADERS)
+    assert "sha256" not in headers and "had_previous" not in headers
+    assert guard.dialogs == [] and guard.errors == []

@@ -1,238 +1,154 @@
-"""Import page: upload a file, see what Townmap makes of it, map columns, preview, commit.
+"""Import page: upload a file, choose where it goes (a layer, or a new own layer), map its
+columns, say what it does to a layer that holds features, preview, commit.
 
-Planning writes nothing; only the commit button changes the workspace (one transaction,
-logged), and the last import can be undone from here too.
+Planning writes nothing and runs every check the commit runs (it is made with the
+workspace, as ``townmap import`` makes it); only the commit button changes the
+workspace (one transaction, logged), and the last import can be undone from here too.
+The workspace's own layers are renamed, restyled and deleted below.
 """
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
-import pandas as pd
 import streamlit as st
-from pyproj import CRS
-from streamlit_folium import st_folium
 
-from townmap.catalog import READ_ONLY_TABLES
 from townmap.errors import TownmapError
 from townmap.i18n import t
-from townmap.io.importer import (
-    IMPORT_LOG,
-    ImportOptions,
-    ImportPlan,
-    commit_import,
-    plan_import,
-    undo_last_import,
-)
-from townmap.io.raster_import import RasterPlan, warp_into
-from townmap.io.readers import list_sources
+from townmap.io.importer import ImportOptions, ImportPlan, commit_import, plan_import
+from townmap.io.raster_import import RasterPlan
 from townmap.render.escape import escape_markdown
-from townmap.render.mapview import build_map, prepare_layer
-from townmap.render.terrain import render_terrain
-from townmap.store.folders import upload_folder
 from townmap.ui import common
+from townmap.ui.import_files import ACCEPTED, main_file, save_uploads, source_choice
+from townmap.ui.import_mapping import (
+    choices,
+    forget,
+    mapping_editor,
+    merge_summary,
+    mode_question,
+    state_key,
+    unused_columns,
+)
+from townmap.ui.import_own import flash, import_log, own_layers, show_flash
+from townmap.ui.import_report import messages, raster_preview, summary, vector_preview
+from townmap.ui.import_target import choose_target, layer_name
 
-SUFFIXES = [
-    "gpkg",
-    "zip",
-    "geojson",
-    "json",
-    "kml",
-    "kmz",
-    "csv",
-    "txt",
-    "xlsx",
-    "xlsm",
-    "tif",
-    "tiff",
-]
 _NONE = "—"
+_UPLOADS = "imp_upload_n"  # bumped after a commit: a fresh uploader
 
 
-@st.cache_resource(show_spinner=False)
-def _upload_root() -> Path:
-    """This server process's upload folder (named by its process id: a later server
-    removes the folders of servers that have gone — nothing is left in the temp folder)."""
-    return upload_folder()
-
-
-def _saved(upload) -> Path:
-    """The upload as a file on disk, named by its content (kept for this session)."""
-    data = upload.getvalue()
-    folder = _upload_root() / hashlib.sha256(data).hexdigest()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / Path(upload.name).name
-    if not path.exists():
-        path.write_bytes(data)
-    return path
-
-
-def _options(lang: str, cat) -> tuple[str, dict]:
-    layers = [s for s in cat if s.id not in READ_ONLY_TABLES]
-    layer_id = st.selectbox(
-        t("import_target", lang),
-        [s.id for s in layers],
-        format_func=lambda i: cat[i].label.get(lang),
-        key="imp_layer",
-    )
+def _read_options(lang: str) -> dict:
     c1, c2, c3 = st.columns(3)
     encoding = c1.selectbox(
         t("encoding", lang), ["auto", "utf-8", "gbk", "gb18030"], key="imp_encoding"
     )
     crs = c2.text_input(t("crs_if_missing", lang), key="imp_crs", placeholder="EPSG:4549")
     datum = c3.selectbox(t("web_map_datum", lang), [_NONE, "gcj02", "bd09"], key="imp_datum")
-    return layer_id, {
+    return {
         "encoding": None if encoding == "auto" else encoding,
         "crs": crs.strip() or None,
         "datum": None if datum == _NONE else datum,
     }
 
 
-def _mapping_editor(lang: str, plan, columns: list[str]) -> dict[str, str]:
-    with st.expander(t("column_mapping", lang), expanded=not plan.ok):
-        chosen = {}
-        for attr in plan.spec.attributes:
-            options = [_NONE, *columns]
-            current = plan.mapping.get(attr.name, _NONE)
-            label = f"{attr.label.get(lang)} ({attr.name}{', *' if attr.required else ''})"
-            pick = st.selectbox(
-                label,
-                options,
-                index=options.index(current) if current in options else 0,
-                key=f"imp_map_{attr.name}",
-            )
-            if pick != _NONE:
-                chosen[attr.name] = pick
-    return chosen
-
-
-def _source_choice(lang: str, path: Path) -> str | None:
-    """The layer, sheet or zip member to read when the file holds several."""
-    try:
-        sources = list_sources(path)
-    except TownmapError:
-        return None  # planning reports the same problem in one line
-    if len(sources) < 2:
+def _hint_lon(ws) -> float | None:
+    """The town's mean longitude, as the shell's import takes it: a file in plain
+    Gauss–Krüger metres is placed in the town's zone."""
+    if not ws.has_layer("town"):
         return None
-    return st.selectbox(t("import_source", lang), sources, key="imp_source")
+    town = ws.read_layer("town")
+    return float(town.to_crs(4326).total_bounds[[0, 2]].mean()) if len(town) else None
 
 
-def _vector_preview(lang: str, plan) -> None:
-    layer = prepare_layer(plan.spec, plan.frame, lang)
-    minx, miny, maxx, maxy = plan.frame.to_crs(4326).total_bounds
-    pad = 0.005  # a single point still gets a sensible view
-    bounds = (minx - pad, miny - pad, maxx + pad, maxy + pad)
-    parts = build_map([layer], lang, common.asset_base(), bounds)
-    st_folium(
-        parts.base,
-        layer_control=parts.control,
-        height=420,
-        use_container_width=True,
-        returned_objects=[],
-        key=f"imp_preview_{lang}",
+def _plan(lang: str, ws, cat, path, target, source, read, sk):
+    chosen = choices(sk)
+    options = ImportOptions(
+        target.layer_id,
+        source_layer=source,
+        mapping=None if target.new_layer else chosen.mapping,
+        fixed=None if target.new_layer else (chosen.fixed or None),
+        mode=chosen.mode,
+        new_layer=target.new_layer,
+        **read,
     )
+    try:
+        return plan_import(path, options, cat, hint_lon=_hint_lon(ws), ws=ws), chosen
+    except TownmapError as exc:
+        st.error(escape_markdown(exc))
+        return None, chosen
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _raster_preview(source: str, sha256: str, crs_wkt: str, _plan) -> tuple[str, str]:
-    """Hillshade and elevation colours of the planned DEM as it will be stored (PNGs)."""
-    folder = _upload_root() / sha256
-    folder.mkdir(parents=True, exist_ok=True)
-    warped = folder / "preview.tif"
-    warp_into(_plan, CRS.from_wkt(crs_wkt), warped)
-    images = render_terrain(warped, folder)
-    return str(images.hillshade), str(images.elevation)
-
-
-def _show_plan(lang: str, plan, ws) -> None:
-    for note in plan.notes:  # notes and blocks quote the file's names and values
-        st.info(escape_markdown(note))
-    for block in plan.blocking:
-        st.error(escape_markdown(block))
-    if plan.problems:
-        st.warning(t("import_problems", lang).format(n=len(plan.problems)))
-        st.dataframe(
-            pd.DataFrame({t("problem", lang): plan.problems}), hide_index=True, width="stretch"
-        )
-    if isinstance(plan, RasterPlan):
-        st.caption(t("raster_summary", lang).format(n=f"{plan.count:,}"))
-        if plan.ok:
-            try:
-                shade, elevation = _raster_preview(
-                    str(plan.source), plan.sha256, ws.crs.to_wkt(), plan
-                )
-                c1, c2 = st.columns(2)
-                c1.image(shade, caption=t("raster_preview", lang), width="stretch")
-                c2.image(elevation, caption=t("elevation_preview", lang), width="stretch")
-            except TownmapError as exc:
-                st.error(escape_markdown(exc))
+def _commit(lang: str, ws, plan) -> None:
+    try:
+        record = commit_import(ws, plan)
+    except TownmapError as exc:
+        st.error(escape_markdown(exc))
         return
-    st.caption(
-        t("import_summary", lang).format(
-            n=len(plan.frame), repaired=plan.repaired, dropped=plan.dropped
-        )
+    layer = escape_markdown(layer_name(getattr(plan, "new_spec", None) or plan.spec, lang))
+    key = {"raster": "import_done_cells", "table": "import_done_rows"}.get(
+        plan.spec.kind, "import_done"
     )
+    flash("success", t(key, lang).format(n=record["features"], layer=layer))
+    forget()
+    st.session_state[_UPLOADS] = st.session_state.get(_UPLOADS, 0) + 1
+    st.rerun()
+
+
+def _undo(lang: str, ws) -> None:
+    from townmap.io.importer import undo_last_import
+
+    try:
+        record = undo_last_import(ws)
+    except TownmapError as exc:
+        st.error(escape_markdown(exc))
+        return
+    flash("success", t("import_undone", lang).format(file=escape_markdown(record["file_name"])))
+    st.rerun()
+
+
+def _import(lang: str, ws, cat) -> None:
+    uploads = st.file_uploader(
+        t("import_files", lang),
+        type=ACCEPTED,
+        accept_multiple_files=True,
+        key=f"imp_files_{st.session_state.get(_UPLOADS, 0)}",
+    )
+    target = choose_target(lang, cat, ws)
+    read = _read_options(lang)
+    if not uploads or target is None:
+        return
+    upload_id, paths = save_uploads(uploads)
+    path = main_file(lang, paths, upload_id)
+    source = source_choice(lang, path, upload_id)
+    sk = state_key(upload_id, path.name, target.key, source)
+    plan, chosen = _plan(lang, ws, cat, path, target, source, read, sk)
+    if plan is None:
+        return
+    messages(lang, plan)
+    if isinstance(plan, ImportPlan):
+        if target.new_layer is None:
+            mapping_editor(lang, plan, sk, chosen)
+        unused_columns(lang, plan)
+        mode_question(lang, plan, sk, chosen)
+        merge_summary(lang, plan)
+    summary(lang, plan)
+    if isinstance(plan, RasterPlan):
+        raster_preview(lang, plan, ws)
+    elif plan.spec.kind == "vector" and len(plan.frame):
+        vector_preview(lang, plan, ws)
+    if st.button(t("import_commit", lang), type="primary", disabled=not plan.ok, key="imp_commit"):
+        _commit(lang, ws, plan)
 
 
 def render() -> None:
     lang, ws = common.page_start("import_title")
     if ws is None:
         return
+    show_flash()
     cat = common.catalog()
-    upload = st.file_uploader(t("import_file", lang), type=SUFFIXES, key="imp_file")
-    layer_id, opts = _options(lang, cat)
-    if upload is not None:
-        path = _saved(upload)
-        source = _source_choice(lang, path)
-        state_key = f"{path}|{layer_id}|{source}"
-        saved = st.session_state.get("imp_mapping", {})
-        mapping = saved.get("mapping") if saved.get("key") == state_key else None
-        # until the page asks (issue 20), a page import replaces the layer as it always did
-        options = ImportOptions(
-            layer_id, mapping=mapping, source_layer=source, mode="replace", **opts
-        )
-        try:
-            plan = plan_import(path, options, cat, ws=ws)
-        except TownmapError as exc:
-            st.error(escape_markdown(exc))
-            plan = None
-        if plan is not None:
-            _show_plan(lang, plan, ws)
-            if isinstance(plan, ImportPlan):
-                edited = _mapping_editor(lang, plan, plan.source_columns)
-                if edited != plan.mapping:
-                    st.session_state["imp_mapping"] = {"key": state_key, "mapping": edited}
-                    st.rerun()
-                if plan.spec.kind == "vector" and len(plan.frame):
-                    _vector_preview(lang, plan)
-            if st.button(t("import_commit", lang), type="primary", disabled=not plan.ok):
-                try:
-                    record = commit_import(ws, plan)
-                    st.success(
-                        t("import_done", lang).format(
-                            n=record["features"], layer=plan.spec.label.get(lang)
-                        )
-                    )
-                    st.session_state.pop("imp_mapping", None)
-                except TownmapError as exc:
-                    st.error(escape_markdown(exc))
+    _import(lang, ws, cat)
     st.divider()
-    if ws.has_table(IMPORT_LOG):
-        st.subheader(t("import_log", lang))
-        st.dataframe(
-            ws.read_table(IMPORT_LOG).drop(columns=["choices"], errors="ignore"),
-            hide_index=True,
-            width="stretch",
-        )
-        if st.button(t("import_undo", lang), key="imp_undo"):
-            try:
-                record = undo_last_import(ws)
-                st.success(
-                    t("import_undone", lang).format(file=escape_markdown(record["file_name"]))
-                )
-            except TownmapError as exc:
-                st.error(escape_markdown(exc))
+    own_layers(lang, ws)
+    st.divider()
+    import_log(lang, ws, cat, lambda: _undo(lang, ws))
 
 
 render()
