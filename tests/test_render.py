@@ -10,6 +10,7 @@ import re
 import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 from shapely.geometry import Point
 
 from townmap.render.assets import ASSET_DIR, LEAFLET, LEAFLET_DRAW, asset_files, offline_links
@@ -245,3 +246,19 @@ def test_publish_is_content_addressed_and_pruned(tmp_path, monkeypatch):
         publish(f"payload {i}".encode(), tmp_path)
     assert len(list(tmp_path.glob("layer-*.json.gz"))) == 3
     assert not list(tmp_path.glob(".publish-*"))
+
+
+@pytest.mark.parametrize("crs", [4326, 4490, 4549])
+def test_shapes_are_simplified_by_metres_whatever_the_crs(catalog, crs):
+    """A 500 m circle keeps its shape in lon/lat frames too (2 degrees made it a triangle)."""
+    circle = gpd.GeoSeries([Point(495_000, 3_475_000).buffer(500, quad_segs=32)], crs=4549)
+    gdf = gpd.GeoDataFrame(
+        {"zone_id": ["Z1"], "level": ["I"], "name_zh": ["一级"], "name_en": ["Level I"]},
+        geometry=circle.to_crs(crs),
+    )
+    data = json.loads(gzip.decompress(prepare_layer(catalog["taihu_zones"], gdf, "en").payload))
+    ring = data["geojson"]["features"][0]["geometry"]["coordinates"][0]
+    drawn = gpd.GeoSeries([shapely.Polygon(ring)], crs=4326).to_crs(4549).iloc[0]
+    assert len(ring) > 40  # 2 m of tolerance keeps most of a 500 m circle's 128 vertices
+    area = circle.iloc[0].area
+    assert abs(drawn.area - area) / area < 0.005  # a triangle loses 59 %

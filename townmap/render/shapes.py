@@ -15,20 +15,21 @@ import geopandas as gpd
 import shapely
 
 from townmap.catalog import LayerSpec
-from townmap.crs import to_display
+from townmap.crs import is_metric, to_display
 from townmap.display import format_value
 
 #: 1e-5 degree is about 1 m at Lake Tai
 PRECISION = 1e-5
 SIMPLIFY_M = 2.0
+#: metres in a degree of latitude; a degree of longitude is shorter, so this errs fine
+METRES_PER_DEGREE = 111_320.0
 COMPRESS_LEVEL = 3
 
 
 def encode_shapes(spec: LayerSpec, gdf: gpd.GeoDataFrame, lang: str) -> bytes:
     """gzip-compressed JSON: ``{layer, tooltip, popup, geojson}`` for ``L.townmapShapes``."""
     if not gdf.empty:
-        gdf = gdf.set_geometry(gdf.geometry.simplify(SIMPLIFY_M, preserve_topology=True))
-        gdf = to_display(gdf)
+        gdf = _simplified(gdf)
     fields = list(dict.fromkeys([*spec.tooltip, *spec.popup]))
     props = {
         name: [format_value(spec, name, v, lang) for v in gdf[name]]
@@ -59,6 +60,20 @@ def encode_shapes(spec: LayerSpec, gdf: gpd.GeoDataFrame, lang: str) -> bytes:
     body = frame.to_json(drop_id=True, ensure_ascii=False)
     raw = (head[:-1] + ', "geojson": ' + body + "}").encode("utf-8")
     return gzip.compress(raw, compresslevel=COMPRESS_LEVEL, mtime=0)
+
+
+def _simplified(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Simplify by ~2 m on the ground and return lon/lat.
+
+    The tolerance is in the frame's units: 2 in a lon/lat frame would be 2 degrees and turn
+    a town's polygons into triangles, so such frames are simplified in degrees worth 2 m.
+    """
+    if is_metric(gdf.crs):
+        gdf = gdf.set_geometry(gdf.geometry.simplify(SIMPLIFY_M, preserve_topology=True))
+        return to_display(gdf)
+    gdf = to_display(gdf)
+    tolerance = SIMPLIFY_M / METRES_PER_DEGREE
+    return gdf.set_geometry(gdf.geometry.simplify(tolerance, preserve_topology=True))
 
 
 def shape_style(spec: LayerSpec) -> dict:
