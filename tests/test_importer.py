@@ -203,3 +203,25 @@ def test_a_million_vertex_polygon_is_refused_with_a_clear_message(tmp_path, cata
     pyogrio.write_dataframe(gdf, path)
     with pytest.raises(UploadError, match=r"1,000,001 vertices; the limit is 500,000"):
         plan_import(path, ImportOptions("basic_farmland"), catalog)
+
+
+def test_an_empty_mapping_leaves_attributes_empty_rather_than_guessing(tmp_path, catalog):
+    path = _csv(tmp_path, STATIONS)
+    guessed = plan_import(path, ImportOptions("monitoring_stations"), catalog)
+    assert guessed.mapping["name_zh"] == "断面名称"
+    empty = plan_import(path, ImportOptions("monitoring_stations", mapping={}), catalog)
+    assert empty.mapping == {}
+    assert empty.frame["name_zh"].isna().all()
+    assert "断面名称" in empty.unused_columns  # said in the report, not dropped in silence
+
+
+def test_the_plan_counts_what_an_update_does(tmp_path, catalog, ws):
+    commit_import(
+        ws, plan_import(_csv(tmp_path, STATIONS), ImportOptions("monitoring_stations"), catalog)
+    )
+    more = STATIONS.replace("甲河上游", "甲河上游（新）") + "S9,乙河,Yi,R2,river,II,119.9,31.3\n"
+    plan = plan_import(
+        _csv(tmp_path, more), ImportOptions("monitoring_stations", mode="update"), catalog, ws=ws
+    )
+    assert plan.ok, plan.blocking
+    assert plan.merge_counts == {"added": 1, "updated": 2, "kept": 0, "replaced": 0}

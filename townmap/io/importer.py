@@ -86,6 +86,8 @@ class ImportPlan:
     given: set[str] = field(default_factory=set)
     existing: int = 0  # features the layer holds now
     merge_summary: str = ""
+    #: what the merge does, for a page to say in its language: added/updated/kept/replaced
+    merge_counts: dict[str, int] = field(default_factory=dict)
     #: worth a look before committing, but not wrong (far from the town, a web-map datum)
     warnings: list[str] = field(default_factory=list)
     outside_rows: list[int] = field(default_factory=list)  # positions in ``frame``
@@ -388,7 +390,10 @@ def plan_import(
         mapping = {c: c for c in columns}
     else:
         check_fixed(fixed, spec)
-        mapping = dict(options.mapping) if options.mapping else guess_mapping(columns, spec)
+        # None: guess; an empty mapping means the user left every attribute empty
+        mapping = (
+            dict(options.mapping) if options.mapping is not None else guess_mapping(columns, spec)
+        )
         mapping = {k: v for k, v in mapping.items() if k not in fixed}
     unknown = sorted(set(mapping.values()) - set(columns))
     if unknown:
@@ -440,12 +445,13 @@ def plan_import(
             )
     renamed = renamed.reset_index(drop=True)
     blocking = check_mode(options.mode, 0 if existing is None else len(existing), spec.id)
-    summary = ""
+    summary, counts = "", {}
     result_frame = renamed
     if not blocking and existing is not None:
         try:
             result = merge(existing, renamed, options.mode, spec.key, given)
             result_frame, summary = result.frame, result.describe(options.mode or "replace")
+            counts = result.counts()
         except UploadError as exc:
             blocking.append(str(exc))
     # whatever the workspace would refuse blocks the commit; row-level notes do not
@@ -469,6 +475,7 @@ def plan_import(
         given=given,
         existing=0 if existing is None else len(existing),
         merge_summary=summary,
+        merge_counts=counts,
         new_spec=new_spec,
         warnings=warnings,
         outside_rows=outside,

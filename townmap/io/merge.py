@@ -28,6 +28,14 @@ class MergeResult:
     kept: int
     replaced: int
 
+    def counts(self) -> dict[str, int]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "kept": self.kept,
+            "replaced": self.replaced,
+        }
+
     def describe(self, mode: str) -> str:
         if mode == "replace":
             return f"replaces the layer's {self.replaced} feature(s) with {self.added}"

@@ -11,7 +11,6 @@ each change is planned once. Not a page: importing this module draws nothing.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -87,12 +86,7 @@ def _sync_mapping(sk: str, names: list[str], columns: list[str]) -> None:
                 fixed[name] = str(value).strip()
         elif isinstance(pick, int) and 0 <= pick < len(columns):
             mapping[name] = columns[pick]
-    if not mapping:
-        # the importer reads an empty mapping as "guess": show the guess, not blanks
-        for name in names:
-            if st.session_state.get(_map_key(sk, name)) != FIXED:
-                st.session_state.pop(_map_key(sk, name), None)
-    _store(sk, mapping=mapping or None, fixed=fixed)
+    _store(sk, mapping=mapping, fixed=fixed)  # {}: the user left every attribute empty
 
 
 def _reset(sk: str) -> None:
@@ -224,21 +218,9 @@ def mode_question(lang: str, plan, sk: str, chosen: Choices) -> None:
 
 
 def merge_summary(lang: str, plan) -> None:
-    """What the import does to the layer, in the page's language (the importer's own
-    sentence if its numbers cannot be read)."""
-    summary = getattr(plan, "merge_summary", "") or ""
-    mode = plan.options.mode
-    if not summary or not getattr(plan, "existing", 0):
+    """What the import does to the layer, in the page's language."""
+    if not plan.existing or not plan.merge_counts:
         return
-    numbers = [int(n) for n in re.findall(r"\d+", summary)]
+    mode = plan.options.mode or "replace"
     what = unit(plan.spec.kind, lang)
-    order = {
-        "replace": ("replaced", "added"),
-        "append": ("added", "kept"),
-        "update": ("updated", "added", "kept"),
-    }.get(mode or "replace")
-    if order and len(numbers) == len(order):
-        counts = dict(zip(order, numbers, strict=True))
-        st.info(t(f"merge_{mode or 'replace'}", lang).format(unit=what, **counts))
-    else:
-        st.info(escape_markdown(summary))
+    st.info(t(f"merge_{mode}", lang).format(unit=what, **plan.merge_counts))
