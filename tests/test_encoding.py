@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 import pytest
 from shapely.geometry import Point
 
-from townmap.io.encoding import cpg_encoding, detect_bytes, shapefile_encoding
+from townmap.io.encoding import cpg_encoding, decode_text, detect_bytes, shapefile_encoding
 
 NAMES = ["湖滨印染有限公司", "西山村水泥厂", "太滨开发区宏达化工有限公司"]
 
@@ -64,3 +65,32 @@ def test_detect_bytes():
     long = ("湖滨印染 " * 20_000).encode()
     assert detect_bytes(long).encoding == "utf-8"
     assert not detect_bytes(bytes([0x81, 0x20, 0xFF, 0xFE])).confident
+
+
+def _as_read(values: list[bytes | None]) -> pd.DataFrame:
+    """What GDAL hands over with its TRANSPARENT encoding: each byte as one character."""
+    return pd.DataFrame({"name": [None if b is None else b.decode("latin-1") for b in values]})
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "unit\x1fseparator 化工".encode("gbk"),  # the byte the one-call decode joins with
+        "印染".encode("gbk") + b"\xff",  # a byte GBK cannot read, amid good values
+        None,
+    ],
+)
+def test_decoding_every_value_at_once_gives_what_one_at_a_time_gives(odd):
+    values = [n.encode("gbk") for n in NAMES * 400] + [odd]
+    decoded = decode_text(_as_read(values), "gbk")
+    expected = [None if b is None else b.decode("gbk", "replace") for b in values]
+    got = decoded.frame["name"].tolist()
+    assert got[:-1] == expected[:-1]
+    assert got[-1] == expected[-1] if odd is not None else pd.isna(got[-1])
+    assert decoded.bad == ([] if odd is None or b"\xff" not in odd else [(len(values) - 1, "name")])
+
+
+def test_an_encoding_that_is_not_ascii_compatible_is_still_read_value_by_value():
+    values = [n.encode("utf-16-le") for n in NAMES]
+    decoded = decode_text(_as_read(values), "utf-16-le")
+    assert decoded.frame["name"].tolist() == NAMES

@@ -280,7 +280,7 @@ def validate_frame(spec: LayerSpec, frame: pd.DataFrame) -> list[str]:
             problems.append(
                 f"{int(geoms.isna().sum() + geoms.is_empty.sum())} feature(s) have no geometry"
             )
-        types = set(geoms.dropna().geom_type) - _GEOM_OK[spec.geometry or "Point"]
+        types = set(geoms.dropna().geom_type.unique()) - _GEOM_OK[spec.geometry or "Point"]
         if types:
             problems.append(f"geometry must be {spec.geometry}, found {sorted(types)}")
         invalid = int((~geoms.dropna().is_valid).sum())

@@ -96,8 +96,11 @@ def codes_from_labels(
                 lookup.setdefault(_norm(text), code)
         col = frame[attr.name]
         present = col.notna() & (col.astype(str).str.strip() != "")
-        mapped = col[present].astype(str).map(lambda v, lk=lookup: lk.get(_norm(v)))
-        relabelled = int((mapped.notna() & (mapped != col[present].astype(str))).sum())
+        text = col[present].astype(str)
+        # a column holds few distinct values: normalise each once, not once per row
+        table = {v: lookup.get(_norm(v)) for v in pd.unique(text.to_numpy())}
+        mapped = text.map(table)
+        relabelled = int((mapped.notna() & (mapped != text)).sum())
         unknown = mapped.isna()
         if unknown.any():
             allowed = ", ".join(

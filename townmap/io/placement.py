@@ -142,7 +142,8 @@ def check_extent(
             ref = gpd.GeoSeries([town_area], crs=crs).to_crs(mcrs).iloc[0]
         what = "the town"
     elif len(keep) >= 4:
-        pts = shapely.get_coordinates(shapely.point_on_surface(metric))
+        points = bool((shapely.get_type_id(metric) == shapely.GeometryType.POINT).all())
+        pts = shapely.get_coordinates(metric if points else shapely.point_on_surface(metric))
         lo, hi = np.percentile(pts, 25, axis=0), np.percentile(pts, 75, axis=0)
         ref = shapely.box(lo[0], lo[1], hi[0], hi[1])
         what = "the rest of the data"
