@@ -498,3 +498,32 @@ def test_export_page_offers_the_crs_by_name_and_shows_the_notes(ws, monkeypatch)
     assert not at.exception and not at.error
     labels = [as_read(d.proto.label) for d in at.get("download_button")]
     assert any("dem.tif" in label for label in labels)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["conflicts", "--out", "c.gpkg"],
+        ["zones", "--out", "z.xlsx"],
+        ["classify", "--out", "q.xlsx"],
+        ["compliance", "--out", "f.csv"],
+    ],
+)
+def test_every_command_that_exports_prints_what_the_export_noted(
+    tmp_path, demo_ws, capsys, monkeypatch, args
+):
+    """A note an export makes (a GDAL warning, a renamed field) reaches the shell user."""
+    import townmap.io.export as export
+
+    real = export.export_frame
+
+    def noting(frame, out, name, **kw):
+        return export.Exported.of(real(frame, out, name, **kw), [f"{name} noted"])
+
+    monkeypatch.setattr(export, "export_frame", noting)
+    from townmap.cli import main
+
+    command, flag, out = args
+    code = main([command, "--workspace", str(demo_ws.folder), flag, str(tmp_path / out)])
+    assert code == 0
+    assert "note: " in capsys.readouterr().out

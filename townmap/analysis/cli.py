@@ -36,6 +36,7 @@ def _cmd_conflicts(args: argparse.Namespace) -> int:
     from townmap.analysis.checks import check_workspace
     from townmap.errors import UploadError
     from townmap.io.export import export_frame
+    from townmap.io.export_cli import print_notes
 
     if args.out.suffix.lower() not in FINDING_FORMATS:
         raise UploadError(f"--out must end in one of {', '.join(FINDING_FORMATS)}")
@@ -44,7 +45,7 @@ def _cmd_conflicts(args: argparse.Namespace) -> int:
     findings = result.findings
     if args.out.suffix.lower() in (".gpkg", ".geojson"):
         findings = gpd.GeoDataFrame(findings, geometry=geoms.values, crs=result.crs)
-    export_frame(findings, args.out, "conflicts")
+    print_notes(export_frame(findings, args.out, "conflicts"))
     for note in result.skipped:
         print(f"note: rule not applied: {note}")
     counts = result.findings.groupby(["severity", "verification"]).size()
@@ -58,12 +59,13 @@ def _cmd_zones(args: argparse.Namespace) -> int:
     from townmap.analysis.checks import workspace_context, workspace_layers
     from townmap.analysis.zones import check_zones, load_matrix
     from townmap.io.export import export_frame
+    from townmap.io.export_cli import print_notes
 
     catalog, _rules, ws = _load(args)
     checks = check_zones(
         workspace_layers(ws, catalog), load_matrix(args.matrix), context=workspace_context(ws)
     )
-    export_frame(checks, args.out, "zone_checks")
+    print_notes(export_frame(checks, args.out, "zone_checks"))
     for verdict, n in checks["verdict"].value_counts().items():
         print(f"{n:6d}  {verdict}")
     print(f"{len(checks)} zone × constraint overlap(s) written to {args.out}")
@@ -160,6 +162,7 @@ def _cmd_catchment(args: argparse.Namespace) -> int:
     from townmap.analysis.derive import LOADS, workspace_drainage
     from townmap.analysis.hydrology import summarise_catchments
     from townmap.io.export import export_frame
+    from townmap.io.export_cli import print_notes
 
     _catalog, _rules, ws = _load(args)
     flow = workspace_drainage(ws)
@@ -187,7 +190,7 @@ def _cmd_catchment(args: argparse.Namespace) -> int:
         f"{row['tve_count']} TVEs, COD {row['cod_tpa']:g} t/a, TP {row['tp_tpa']:g} t/a"
     )
     if args.out:
-        export_frame(frame, args.out, "catchment")
+        print_notes(export_frame(frame, args.out, "catchment"))
         print(f"written to {args.out}")
     return 0
 

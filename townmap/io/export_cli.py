@@ -27,7 +27,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             )
             return 2
         out = export_workspace(ws, args.out, load_catalog(args.layers_dir))
-        _print_notes(out)
+        print_notes(out)
         print(f"exported the whole workspace, with QGIS styles, to {out}")
         return 0
     if not args.layer:
@@ -36,12 +36,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     out = export_layer(
         ws, args.layer, args.out, encoding=args.encoding, crs=args.crs, lang=args.lang
     )
-    _print_notes(out)
+    print_notes(out)
     print(f"exported {args.layer} to {out}")
     return 0
 
 
-def _print_notes(out) -> None:
+def print_notes(out) -> None:
     """What the export changed or wants known (GDAL's warnings included: main() filters
     them, so the export functions return them as notes)."""
     for note in getattr(out, "notes", ()):

@@ -71,8 +71,9 @@ def _cmd_classify(args: argparse.Namespace) -> int:
         result.to_csv(args.out, index=False, encoding="utf-8")
     else:
         from townmap.io.export import export_frame
+        from townmap.io.export_cli import print_notes
 
-        export_frame(result, args.out, "classes")
+        print_notes(export_frame(result, args.out, "classes"))
     counts = result["class"].value_counts().sort_index()
     print(", ".join(f"class {int(k)}: {v}" for k, v in counts.items()))
     print(f"{len(result)} station-time row(s) written to {args.out}")
@@ -82,6 +83,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 def _cmd_compliance(args: argparse.Namespace) -> int:
     from townmap.errors import UploadError
     from townmap.io.export import export_frame, export_sheets
+    from townmap.io.export_cli import print_notes
     from townmap.monitoring.compliance import workspace_compliance
     from townmap.settings import default_workspace, shell_actor
     from townmap.store import open_workspace
@@ -110,6 +112,8 @@ def _cmd_compliance(args: argparse.Namespace) -> int:
         for name in ("samples", "monthly", "offenders", "limits"):
             target = args.out.with_name(f"{args.out.stem}_{name}.csv")
             written.append(export_frame(tables[name], target, name))
+        for path in written:
+            print_notes(path)
     s = result.samples
     unverified = int((result.findings["verification"] != "verified").sum())
     print(

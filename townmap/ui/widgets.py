@@ -65,7 +65,9 @@ def export_widget(lang: str, frame: pd.DataFrame, name: str, key: str, formats=F
             frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
         if fmt == ".gpkg" and not isinstance(frame, gpd.GeoDataFrame):
             frame = pd.DataFrame(frame)
-        export_frame(frame, out, name)
+        out = export_frame(frame, out, name)
+        for note in getattr(out, "notes", ()):  # what the format changed (GDAL's warnings)
+            st.info(escape_markdown(note))
         c2.download_button(
             t("download_as", lang).format(fmt=FORMAT_LABELS[fmt]),
             out.read_bytes(),
