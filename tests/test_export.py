@@ -126,9 +126,9 @@ def test_formula_like_text_stays_text(tmp_path, demo_ws, catalog, suffix):
 
 
 def test_text_too_long_for_excel_is_refused(tmp_path, demo_ws, monkeypatch):
-    from townmap.io import export
+    from townmap.io import export_tables
 
-    monkeypatch.setattr(export, "XLSX_MAX_CELL", 10)
+    monkeypatch.setattr(export_tables, "XLSX_MAX_CELL", 10)
     with pytest.raises(UploadError, match="longer than Excel allows"):
         export_layer(demo_ws, "town", tmp_path / "t.xlsx")
     assert list(tmp_path.iterdir()) == []

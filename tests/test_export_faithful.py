@@ -111,11 +111,11 @@ def test_utf8_shapefile_keeps_those_names(ws, tmp_path):
 
 
 def test_text_gdal_damages_without_a_word_is_caught_by_reading_it_back(ws, tmp_path, monkeypatch):
-    from townmap.io import export
+    from townmap.io import export_shapefile
 
     # GDAL warns about unconvertible characters once per process; later it is silent
-    monkeypatch.setattr(export, "check_shapefile_text", lambda *a, **k: None)
-    monkeypatch.setattr(export, "judge", lambda messages, what: [])
+    monkeypatch.setattr(export_shapefile, "check_shapefile_text", lambda *a, **k: None)
+    monkeypatch.setattr(export_shapefile, "judge", lambda messages, what: [])
     with pytest.raises(UploadError, match="did not survive GBK") as err:
         export_layer(ws, "enterprises", tmp_path / "e.zip", encoding="gbk")
     assert "'䶮记化工' came back as '记化工'" in str(err.value)
