@@ -200,3 +200,36 @@ def map_frame(page, ready: str = MAP_READY, timeout: float = SLOW):
     frame = page.query_selector(MAP_IFRAME).content_frame()
     frame.wait_for_function(f"() => ({MAP_READY})() && ({ready})()", timeout=timeout)
     return frame
+
+
+#: the select box (the element the function is called on) shows ``text``
+BOX_SHOWS = """(box, text) => box.innerText.includes(text)
+    || [...box.querySelectorAll('input')].some((i) => i.value === text)"""
+#: how long one try at clicking an option may take before it is tried again
+OPTION_TRY = 20_000
+
+
+def choose(page, box, option: str, typed: str | None = None, timeout: float = SLOW) -> None:
+    """Pick ``option`` in the select ``box`` (a locator), then wait for the run it starts.
+
+    A select's list is placed against its box: while the page still moves (an expander
+    opening, a map frame growing) the option can be detached under the pointer and the
+    click lost, which on a busy machine happens. So the choice is made again while the
+    box does not show it (a condition, never a pause), until ``timeout``.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.monotonic() + timeout / 1000
+    while not box.evaluate(BOX_SHOWS, option):
+        settled(page, timeout=timeout)
+        box.click()
+        page.keyboard.type(typed or option)  # long lists are virtualised: filter them
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=OPTION_TRY)
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
+            page.keyboard.press("Escape")  # the list left open is closed before the next try
+        if time.monotonic() > deadline and not box.evaluate(BOX_SHOWS, option):
+            raise AssertionError(f"the select never showed {option!r}")
+    settled(page, timeout=timeout)

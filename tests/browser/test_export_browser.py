@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.serving import settled
+from tests.serving import choose, settled
 from townmap.datums import wgs84_to_gcj02
 from townmap.render.escape import WORD_JOINER
 
@@ -23,9 +23,7 @@ SHOWS = """([i, text]) => {
 
 
 def _choose(page, index: int, typed: str, option: str) -> None:
-    page.locator("[data-testid='stSelectbox']").nth(index).click()
-    page.keyboard.type(typed)  # long lists are virtualised: filter them
-    page.get_by_role("option", name=option).click()
+    choose(page, page.locator("[data-testid='stSelectbox']").nth(index), option, typed)
     settled(page, SHOWS, [index, option])  # the rerun that shows the choice is over
 
 

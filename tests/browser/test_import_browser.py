@@ -10,7 +10,7 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import box
 
-from tests.serving import MAP_IFRAME, SLOW, Guard, launch, map_frame, serve, settled
+from tests.serving import MAP_IFRAME, SLOW, Guard, choose, launch, map_frame, serve, settled
 from townmap.store import open_workspace
 
 pytestmark = pytest.mark.browser
@@ -161,11 +161,8 @@ def _districts(folder, tmp_path):
 
 
 def _pick(page, label: str, typed: str, option: str) -> None:
-    """Open the select labelled ``label``, filter by ``typed``, choose ``option``."""
-    box_ = page.locator("[data-testid=stSelectbox]").filter(has_text=label)
-    box_.click()
-    page.keyboard.type(typed)  # long lists are virtualised: filter them
-    page.get_by_role("option", name=option, exact=True).click()
+    """Choose ``option`` in the select labelled ``label`` (filtered by ``typed``)."""
+    choose(page, page.locator("[data-testid=stSelectbox]").filter(has_text=label), option, typed)
     settled(page, SELECT_SHOWS, [label, option])
 
 
