@@ -164,9 +164,13 @@ def test_import_page_opens_and_undo_is_reported(tmp_path, demo_ws, monkeypatch, 
     assert not at.exception
     assert at.title[0].value == "Import data"
     assert any(s.value == "Import log" for s in at.subheader)
+    label = as_read(at.button(key="imp_undo").label)  # says which import it takes back
+    assert "r.csv" in label and "Sensitive receptors" in label, label
     at.button(key="imp_undo").click().run()
     assert not at.exception
     assert any("r.csv" in as_read(s.value) for s in at.success)
+    assert not [b for b in at.button if b.key == "imp_undo"]  # nothing left to undo
+    assert any("no import to undo" in c.value for c in at.caption)
     assert len(open_workspace(folder).read_layer("sensitive_receptors")) == len(
         demo_ws.read_layer("sensitive_receptors")
     )

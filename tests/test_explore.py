@@ -207,6 +207,39 @@ def test_feature_rows_label_and_format_every_attribute(data, catalog):
     assert inspect.find_feature(data["enterprises"], catalog["enterprises"], "nope") is None
 
 
+def test_details_of_an_own_layer_show_gaps_as_a_dash_and_dates_as_dates():
+    """Walkthrough: an own layer from a KML showed "<NA>" and "NaT" in its details."""
+    import geopandas as gpd
+
+    from townmap.own_layers import infer_spec
+
+    frame = gpd.GeoDataFrame(
+        {
+            "名称": ["甲", pd.NA],
+            "踏勘日期": pd.to_datetime(["2024-05-01", None]),
+            "时间": pd.to_datetime(["2024-05-01 09:30", "2024-05-02 00:00"]),
+            "人数": pd.array([3, None], dtype="Int64"),
+            "备注": ["nan", "有"],
+        },
+        geometry=[Point(0, 0), Point(1, 1)],
+        crs=4326,
+    )
+    spec, frame, _ = infer_spec("survey", frame)
+
+    def shown(i: int) -> dict:
+        rows = inspect.feature_rows(spec, frame.iloc[i], "zh")
+        return dict(zip(rows["属性"], rows["值"], strict=True))
+
+    gap = shown(1)
+    assert gap["名称"] == gap["踏勘日期"] == gap["人数"] == "–"
+    assert gap["时间"] == "2024-05-02"
+    full = shown(0)
+    assert full["踏勘日期"] == "2024-05-01" and full["时间"] == "2024-05-01 09:30"
+    assert full["备注"] == "–" and full["人数"] == "3"
+    text = " ".join([*gap.values(), *full.values()])
+    assert not any(word in text for word in ("NaT", "<NA>", "nan", "None"))
+
+
 def test_search_index_is_empty_without_searchable_layers(catalog):
     assert build_index({}, dict(catalog.layers)).empty
     assert search(build_index({}, dict(catalog.layers)), "x") == []

@@ -309,6 +309,32 @@ def test_kmz_folders_and_the_source_layer_reach_the_inner_kml(tmp_path):
         read_file(path, layer="河流")
 
 
+KML_GOOGLE_EARTH = """<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>现场踏勘</name>
+<Placemark><name>排口A</name><visibility>0</visibility><TimeStamp><when>2024-05-01</when>
+</TimeStamp><Point><coordinates>119.95,31.40,0</coordinates></Point></Placemark>
+<Placemark><name>排口B</name><description>雨污合流</description>
+<Point><coordinates>119.96,31.41,0</coordinates></Point></Placemark>
+</Document></kml>"""
+
+
+def test_kml_housekeeping_fields_that_say_nothing_are_left_out_with_a_note(tmp_path):
+    """Walkthrough: id, begin, end, altitudeMode, tessellate, extrude, drawOrder… became
+    columns of an own layer, every one empty or KML's default."""
+    path = tmp_path / "踏勘.kml"
+    path.write_text(KML_GOOGLE_EARTH, encoding="utf-8")
+    data = read_file(path)
+    # a field one placemark fills is kept, with its values; the rest are named in a note
+    kept = ["Name", "description", "timestamp", "visibility", "geometry"]
+    assert list(data.frame.columns) == kept
+    assert list(data.frame["visibility"]) == [0, -1]
+    assert str(data.frame["timestamp"].iloc[0])[:10] == "2024-05-01"
+    note = next(n for n in data.notes if "left out" in n)
+    for name in ("id", "begin", "end", "altitudeMode", "tessellate", "extrude", "drawOrder"):
+        assert name in note
+    assert "visibility" not in note and "timestamp" not in note
+
+
 def test_an_empty_kml_is_one_clear_line(tmp_path):
     for text in (KML_EMPTY, KML_EMPTY.replace("<Folder><name>企业</name></Folder>", "")):
         path = tmp_path / "空.kml"

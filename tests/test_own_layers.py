@@ -97,6 +97,30 @@ def test_an_own_layer_is_restyled_renamed_and_deleted_and_undo_removes_it(tmp_pa
         delete(ws, "zones")
 
 
+def test_deleting_an_own_layer_takes_its_imports_off_the_undo_list(tmp_path, catalog, ws):
+    """Walkthrough: after deleting an own layer, undo failed ("no layer 'survey_pts'") and
+    every earlier import could no longer be undone."""
+    commit_import(ws, plan_import(_zones_gpkg(tmp_path), _new("first"), catalog, ws=ws))
+    commit_import(ws, plan_import(_zones_gpkg(tmp_path), _new("second"), catalog, ws=ws))
+    commit_import(ws, _append(tmp_path, catalog, ws, "second"))
+    names_before = set(ws.layer_names())
+    assert "townmap_prev_second_2" in ws.stored_names()  # the append's copy for undo
+    assert delete(ws, "second") == 2  # both of its imports leave the undo list
+    assert not (set(ws.layer_names()) - names_before)
+    assert not [n for n in ws.stored_names() if "second" in n]  # its undo copies are gone
+    record = undo_last_import(ws)  # goes on with the import before them
+    assert record["layer_id"] == "first" and "first" not in ws.layer_names()
+    log = ws.read_table(IMPORT_LOG)
+    assert list(log["undone"]) == ["true", "layer deleted", "layer deleted"]
+    with pytest.raises(UploadError, match="no import to undo"):
+        undo_last_import(ws)
+
+
+def _append(tmp_path, catalog, ws, layer_id):
+    options = ImportOptions(layer_id, mode="append")
+    return plan_import(_zones_gpkg(tmp_path), options, catalog, ws=ws)
+
+
 @pytest.mark.parametrize(
     ("layer_id", "words"),
     [("villages", "catalog layer"), ("Bad Id", "lower-case"), ("townmap_x", "Townmap's own")],
@@ -246,6 +270,30 @@ def test_cli_imports_a_new_layer_and_maps_columns(tmp_path, catalog, demo_ws):
     villages = open_workspace(folder).read_layer("villages")
     assert list(villages["name_en"]) == ["吴中区", "相城区"]
     assert list(villages["village_id"]) == ["V001", "V002"]
+
+
+def test_map_names_some_attributes_and_the_others_are_still_matched(tmp_path, catalog, ws):
+    """Walkthrough: one --map switched the matching off for every other attribute (the
+    page kept it): 人口 was left empty because the district name was mapped."""
+    path = tmp_path / "districts.geojson"
+    frame = gpd.read_file(DISTRICTS_GEOJSON)
+    frame["人口"] = [1390000, 900000]
+    frame["name_en"] = ["Wuzhong", "Xiangcheng"]
+    frame.to_file(path, driver="GeoJSON")
+    named = {"name_zh": "district", "admin_code": "adcode"}
+    plan = plan_import(path, ImportOptions("villages", mapping=named, guess_the_rest=True), catalog)
+    assert plan.mapping["population"] == "人口" and plan.mapping["name_zh"] == "district"
+    assert list(plan.frame["population"]) == [1390000, 900000]
+    assert list(plan.frame["name_en"]) == ["Wuzhong", "Xiangcheng"]
+    # a column the user gave to one attribute is not guessed into another as well
+    plan = plan_import(
+        path,
+        ImportOptions("villages", mapping={"name_zh": "name_en"}, guess_the_rest=True),
+        catalog,
+    )
+    assert "name_en" not in plan.mapping and plan.frame["name_en"].isna().all()
+    only = plan_import(path, ImportOptions("villages", mapping=named), catalog)  # --no-guess
+    assert "population" not in only.mapping and only.frame["population"].isna().all()
 
 
 def test_a_table_without_coordinates_becomes_a_table_layer(tmp_path, catalog, ws):

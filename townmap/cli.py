@@ -74,7 +74,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
         crs=args.crs,
         datum=args.datum,
         source_layer=args.source_layer,
-        mapping=mapping,
+        mapping=mapping if mapping is not None else ({} if args.no_guess else None),
+        guess_the_rest=not args.no_guess,
         fixed=dict(parse_pairs(args.set, "--set")) or None,
         mode=args.mode,
         new_layer=NewLayer(args.label_zh, args.label_en, args.group) if args.new_layer else None,
@@ -263,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="SRC=DST",
         help="file column SRC fills attribute DST (repeatable; one SRC may fill several)",
+    )
+    imp.add_argument(
+        "--no-guess",
+        action="store_true",
+        help="fill only the attributes --map names (without it the others are matched "
+        "to columns of the same or a similar name)",
     )
     imp.add_argument(
         "--set",

@@ -12,11 +12,31 @@ import pandas as pd
 from townmap.catalog import LayerSpec
 from townmap.i18n import t, value_label
 
+#: how a missing value reads once it has passed through text (a column stored as text)
+_MISSING_TEXT = {"", "nan", "NaN", "None", "<NA>", "NaT"}
+
+
+def is_missing(value: object) -> bool:
+    """None, NaN, pd.NA, NaT (a date column's gap) and their text forms: shown as "–",
+    never as "<NA>" or "NaT"."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, str):
+        return value.strip() in _MISSING_TEXT
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
+    if isinstance(value, np.datetime64):
+        return bool(np.isnat(value))
+    return False
+
 
 def format_value(spec: LayerSpec, name: str, value: object, lang: str) -> str:
     attr = spec.attribute(name)
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+    if is_missing(value):
         return "–"
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        stamp = pd.Timestamp(value)
+        return stamp.strftime("%Y-%m-%d" if stamp == stamp.normalize() else "%Y-%m-%d %H:%M")
     if attr.type == "bool":
         return t("yes" if bool(value) else "no", lang)
     if attr.type in ("int", "float"):

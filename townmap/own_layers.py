@@ -303,8 +303,11 @@ def change(ws, layer_id: str, how) -> OwnLayerSpec:
         return specs[i]
 
 
-def delete(ws, layer_id: str) -> None:
-    """Remove an own layer, its data and its definition together."""
+def delete(ws, layer_id: str) -> int:
+    """Remove an own layer, its data and its definition together; its imports leave the
+    undo list (returns how many), so undo goes on with the imports before them."""
+    from townmap.io.importer import forget_imports
+
     with ws.transaction("edit", layer=layer_id) as tx:
         specs = own_specs(tx.metadata())
         i = _find(specs, layer_id)
@@ -312,3 +315,4 @@ def delete(ws, layer_id: str) -> None:
             tx.delete_layer(layer_id)
         del specs[i]
         write_specs(tx, specs)
+        return forget_imports(tx, layer_id)

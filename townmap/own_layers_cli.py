@@ -35,8 +35,13 @@ def _cmd_restyle(args: argparse.Namespace) -> int:
 def _cmd_delete(args: argparse.Namespace) -> int:
     from townmap.own_layers import delete
 
-    delete(_open(args), args.id)
+    forgotten = delete(_open(args), args.id)
     print(f"own layer {args.id} deleted, with its data")
+    if forgotten:
+        print(
+            f"its {forgotten} import(s) can no longer be undone; undo-import goes on with "
+            "the imports before them"
+        )
     return 0
 
 

@@ -49,6 +49,9 @@ class ImportOptions:
     datum: str | None = None  # "gcj02" or "bd09": points copied from Chinese web maps
     source_layer: str | None = None
     mapping: dict[str, str] | None = None  # catalog attribute -> file column
+    #: the mapping names only some attributes and the rest are guessed (``--map``); a
+    #: guess that takes a column the mapping names elsewhere is left out
+    guess_the_rest: bool = False
     #: attribute -> one value for every row (``--set basin=taihu``)
     fixed: dict[str, str] | None = None
     #: replace | append | update; a layer that holds features refuses without one
@@ -394,6 +397,13 @@ def plan_import(
         mapping = (
             dict(options.mapping) if options.mapping is not None else guess_mapping(columns, spec)
         )
+        if options.mapping is not None and options.guess_the_rest:
+            named = set(mapping.values())
+            guessed = guess_mapping(columns, spec)
+            mapping = {
+                **{a: c for a, c in guessed.items() if c not in named},
+                **mapping,
+            }
         mapping = {k: v for k, v in mapping.items() if k not in fixed}
     unknown = sorted(set(mapping.values()) - set(columns))
     if unknown:
@@ -508,6 +518,28 @@ def _prune_copies(tx, layer_id: str, log: pd.DataFrame) -> pd.DataFrame:
     return log
 
 
+def forget_imports(tx, layer_id: str) -> int:
+    """A deleted layer's imports can no longer be undone (undoing one would bring back a
+    layer the planner removed, or fail and block every earlier undo): mark them and drop
+    their copies, in the deleting transaction. Returns how many were forgotten."""
+    if not tx.has_table(IMPORT_LOG):
+        return 0
+    log = tx.read_table(IMPORT_LOG)
+    rows = log.index[(log["layer_id"] == layer_id) & (log["undone"] == "false")]
+    for row in rows:
+        name = log.at[row, "previous"] if "previous" in log.columns else ""
+        if isinstance(name, str) and name and name != "nan":
+            if tx.has_raster(name):
+                tx.delete_raster(name)
+            elif tx.has_table(name):
+                tx.delete_layer(name)
+            log.at[row, "previous"] = ""
+        log.at[row, "undone"] = "layer deleted"
+    if len(rows):
+        tx.write_table(IMPORT_LOG, log.astype(str), description="Townmap import log")
+    return len(rows)
+
+
 def commit_import(ws: Workspace, plan: ImportPlan | RasterPlan) -> dict:
     """Write the planned layer and its import-log row in one transaction, by ``ws.actor``.
     The layer it replaces is kept (as ``townmap_prev_<layer>_<n>``) so the import can be
@@ -601,6 +633,23 @@ def _write(tx, kind: str, name: str, frame, source: str) -> None:
         tx.write_table(name, pd.DataFrame(frame), source=source)
 
 
+def _open_rows(log: pd.DataFrame) -> pd.Index:
+    """The log rows an undo can still take back, oldest first."""
+    if not len(log) or "undone" not in log.columns:
+        return pd.Index([])
+    return log.index[log["undone"] == "false"]
+
+
+def next_undo(ws: Workspace) -> dict | None:
+    """The import the next undo would take back (its log row), so a button can say which;
+    None when there is none. Read without the lock: the undo itself decides under it."""
+    if not ws.has_table(IMPORT_LOG):
+        return None
+    log = ws.read_table(IMPORT_LOG)
+    rows = _open_rows(log)
+    return log.loc[rows[-1]].to_dict() if len(rows) else None
+
+
 def undo_last_import(ws: Workspace) -> dict:
     """Put the workspace back as it was before the last import that is not yet undone
     (found under the lock: two undos never undo the same import)."""
@@ -610,7 +659,7 @@ def undo_last_import(ws: Workspace) -> dict:
     with ws.transaction("import") as tx:
         log = tx.read_table(IMPORT_LOG) if tx.has_table(IMPORT_LOG) else pd.DataFrame()
         undone = log.get("undone", pd.Series(dtype=str))
-        open_rows = log.index[undone == "false"] if len(log) else []
+        open_rows = _open_rows(log)
         if len(open_rows) == 0:
             expired = int((undone == "expired").sum()) if len(log) else 0
             more = (

@@ -457,7 +457,7 @@ def _read_kml(path: Path, layer: str | None, encoding: str | None) -> RawData:
     parts = [_read_vector(path, name, encoding) for name in filled]
     if len(parts) == 1:
         parts[0].layer = filled[0]
-        return parts[0]
+        return _without_housekeeping(parts[0])
     column = "folder" if all("folder" not in p.frame.columns for p in parts) else "kml_folder"
     frames = [p.frame.assign(**{column: name}) for p, name in zip(parts, filled, strict=True)]
     frame = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=parts[0].crs)
@@ -471,6 +471,18 @@ def _read_kml(path: Path, layer: str | None, encoding: str | None) -> RawData:
         f"read all {len(filled)} folders together ({', '.join(filled)}); the column "
         f"'{column}' says which folder each feature is from (or choose one folder)"
     )
+    return _without_housekeeping(data)
+
+
+def _without_housekeeping(data: RawData) -> RawData:
+    from townmap.io.kml_fields import drop_housekeeping
+
+    data.frame, empty = drop_housekeeping(data.frame)
+    if empty:
+        data.notes.append(
+            f"KML fields no placemark fills ({', '.join(empty)}) were left out; fields "
+            "with a value in any placemark are kept"
+        )
     return data
 
 

@@ -14,7 +14,7 @@ import streamlit as st
 
 from townmap.errors import TownmapError
 from townmap.i18n import t
-from townmap.io.importer import IMPORT_LOG
+from townmap.io.importer import IMPORT_LOG, next_undo
 from townmap.own_layers import change, delete, own_specs, renamed, restyled
 from townmap.render.escape import escape_markdown
 from townmap.ui.import_mapping import unit
@@ -118,11 +118,16 @@ def _delete(lang: str, ws, spec) -> None:
         t("own_delete_confirm", lang).format(label=label), key=f"own_delete_ok_{spec.id}"
     )
     if st.button(t("own_delete", lang), key=f"own_delete_{spec.id}", disabled=not sure):
-        _write(
-            lang,
-            lambda: delete(ws, spec.id),
-            t("own_deleted", lang).format(label=label),
-        )
+        try:
+            forgotten = delete(ws, spec.id)
+        except TownmapError as exc:
+            st.error(escape_markdown(exc))
+            return
+        done = t("own_deleted", lang).format(label=label)
+        if forgotten:
+            done += t("own_deleted_imports", lang).format(n=forgotten)
+        flash("success", done)
+        st.rerun()
 
 
 # ----------------------------------------------------------------------------- import log
@@ -151,6 +156,7 @@ def log_table(lang: str, log: pd.DataFrame, cat) -> pd.DataFrame:
         "false": t("log_in_effect", lang),
         "true": t("log_undone", lang),
         "expired": t("log_expired", lang),
+        "layer deleted": t("log_layer_deleted", lang),
     }
 
     def column(name: str) -> pd.Series:
@@ -190,5 +196,16 @@ def import_log(lang: str, ws, cat, undo) -> None:
     st.subheader(t("import_log", lang))
     log = ws.read_table(IMPORT_LOG)
     st.dataframe(log_table(lang, log, cat), hide_index=True, width="stretch")
-    if st.button(t("import_undo", lang), key="imp_undo"):
+    record = next_undo(ws)
+    if record is None:
+        st.caption(t("import_nothing_to_undo", lang))
+        return
+    layer_id = _text(record.get("layer_id"))
+    label = cat[layer_id].label.get(lang) if layer_id in cat else layer_id
+    what = t("import_undo_which", lang).format(
+        file=escape_markdown(_text(record.get("file_name"))),
+        layer=escape_markdown(label),
+        time=_text(record.get("imported_at")).replace("T", " ")[:16],
+    )
+    if st.button(what, key="imp_undo"):
         undo()
