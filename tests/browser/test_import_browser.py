@@ -50,7 +50,7 @@ def test_upload_check_commit_and_undo(browser_page, tmp_path, artifacts):
     settled(page, BODY_HAS, "stay and 1 are added")
     page.get_by_role("button", name="Import now").click()
     settled(page, BODY_HAS, "Imported 1 feature")  # the run after the commit is over
-    page.get_by_role("button", name="Undo the last import").click()
+    page.get_by_role("button", name="Undo the import of receptors.csv into Sensitive").click()
     settled(page, BODY_HAS, "was undone")
     assert guard.dialogs == []
 
@@ -85,7 +85,7 @@ def test_dem_upload_shows_a_hillshade_and_is_undone(browser_page, tmp_path, arti
     page.screenshot(path=str(artifacts / "import_dem.png"), full_page=True)
     page.get_by_role("button", name="Import now").click()
     settled(page, BODY_HAS, "Imported 40000")  # the run after the commit is over
-    page.get_by_role("button", name="Undo the last import").click()
+    page.get_by_role("button", name="Undo the import of").click()
     settled(page, BODY_HAS, "was undone")
     assert guard.dialogs == []
 
@@ -204,4 +204,41 @@ def test_districts_fill_the_villages_in_chinese(own_page, tmp_path, artifacts):
     assert set(stored["admin_code"]) == {"320481"}
     headers = page.evaluate(HEADERS)
     assert "sha256" not in headers and "had_previous" not in headers
+    assert guard.dialogs == [] and guard.errors == []
+
+
+RADIO_CHECKED = """(text) => [...document.querySelectorAll(
+    '[data-testid=stMain] [data-testid=stRadio] label')]
+    .some((l) => l.innerText.includes(text) && l.querySelector('input').checked)"""
+
+
+def test_switching_language_mid_import_keeps_every_choice(own_page, tmp_path):
+    """Walkthrough: switching to English after choosing "new layer" and typing its names
+    showed nothing chosen, and the next click went back to "an existing layer"."""
+    page, guard, url, folder = own_page
+    page.goto(f"{url}/import_page?lang=zh")
+    page.wait_for_selector("[data-testid='stFileUploader']", timeout=SLOW)
+    settled(page)
+    page.locator("[data-testid=stRadio] label").filter(has_text="新建图层").click()
+    settled(page, BODY_HAS, "新图层编号")
+    page.get_by_label("新图层编号（小写字母、数字和 _）").fill("survey_pts")
+    page.get_by_label("新图层编号（小写字母、数字和 _）").press("Enter")
+    settled(page, BODY_HAS, "中文名称")
+    _pick(page, "类别", "环境", "环境约束")
+    page.locator("[data-testid=stSidebar] label").filter(has_text="English").click()
+    settled(page, RADIO_CHECKED, "A new layer")
+    settled(page, SELECT_SHOWS, ["Group", "Environmental constraints"])  # in the new labels
+    page.get_by_label("English name").fill("Survey points")
+    page.get_by_label("English name").press("Enter")  # the next run keeps the choice
+    settled(page, BODY_HAS, "A new layer keeps every column")
+    assert page.evaluate(RADIO_CHECKED, "A new layer")
+    new_id = page.get_by_label("Id of the new layer (lower-case letters, digits and _)")
+    assert new_id.input_value() == "survey_pts"
+    assert page.evaluate(SELECT_SHOWS, ["Group", "Environmental constraints"])
+    csv = tmp_path / "点.csv"
+    csv.write_text("名称,经度,纬度\n甲,119.95,31.40\n", encoding="utf-8")
+    page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(csv))
+    page.get_by_role("button", name="Import now").wait_for()
+    settled(page)
+    assert "survey_pts" not in open_workspace(folder).layer_names()  # nothing written yet
     assert guard.dialogs == [] and guard.errors == []

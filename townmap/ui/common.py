@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -19,9 +20,40 @@ from townmap.store import Actor, Workspace, is_postgis, open_workspace, workspac
 _LANG_NAMES = {"zh": "中文", "en": "English"}
 
 
+#: the language the previous run of this session was drawn in
+_SHOWN_LANG = "townmap_lang_shown"
+
+
+def _refresh_choices() -> None:
+    """After a language switch, send every kept choice to the browser again. The browser
+    holds a select's or radio's choice as its shown label; once the labels are in the
+    other language it matches none, shows nothing chosen and sends that back on the next
+    click, so the choice (a new layer, its group, a mapping…) is lost. Setting the value
+    again makes Streamlit send it in the new labels. Only text, numbers and lists of them
+    are set (a list only when something is chosen): buttons (bool), uploads (an empty
+    list, or files) and component values cannot be set or keep themselves."""
+    for key in list(st.session_state.keys()):
+        if key in ("townmap_lang", _SHOWN_LANG):
+            continue
+        value = st.session_state[key]
+        plain = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+        listed = (
+            isinstance(value, (list, tuple))
+            and len(value) > 0
+            and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value)
+        )
+        if plain or listed:
+            with contextlib.suppress(st.errors.StreamlitAPIException):  # cannot be set
+                st.session_state[key] = value
+
+
 def language() -> str:
     """The interface language: ``?lang=`` in the URL, so a shared link keeps it."""
     lang = check_lang(st.query_params.get("lang"))
+    shown = st.session_state.get(_SHOWN_LANG)
+    chosen_now = st.session_state.get("townmap_lang", lang)
+    if shown is not None and chosen_now != shown:
+        _refresh_choices()
     chosen = st.sidebar.radio(
         "语言 / Language",
         LANGUAGES,
@@ -32,6 +64,7 @@ def language() -> str:
     )
     if chosen != st.query_params.get("lang"):
         st.query_params["lang"] = chosen
+    st.session_state[_SHOWN_LANG] = chosen
     return chosen
 
 
