@@ -189,7 +189,15 @@ def test_export_page_offers_a_layer_and_the_whole_workspace(demo_ws, monkeypatch
     layers = at.selectbox(key="exp_layer")
     assert not any("(dem)" in o for o in layers.options)
     assert "Township & village enterprises (enterprises)" in layers.options
-    layers.set_value("water_samples").run()
+    layers.set_value("enterprises").run()
+    said = {}
+    for suffix in (".gpkg", ".zip", ".kml", ".geojson"):
+        at.selectbox(key="exp_format_vector").set_value(suffix).run()
+        said[suffix] = [c.value for c in at.caption if "style" in c.value or "colours" in c.value]
+    assert "opens styled in QGIS" in said[".gpkg"][0]
+    assert ".qml" in said[".zip"][0] and "KML" in said[".kml"][0]
+    assert "carries no style" in said[".geojson"][0]
+    at.selectbox(key="exp_layer").set_value("water_samples").run()
     assert at.selectbox(key="exp_format_table").options[0] == "Excel (.xlsx)"  # a table
     at.button(key="exp_go").click().run()
     assert not at.exception and not at.error

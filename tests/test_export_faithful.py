@@ -186,6 +186,8 @@ def test_own_layer_shapefile_gets_whole_character_field_names_and_a_matching_qml
     assert renderer.get("type") == "categorizedSymbol"
     assert renderer.get("attr") in back.columns  # the shortened field, found by QGIS
     assert {c.get("value") for c in renderer.iter("category")} >= {"印染", "化工"}
+    labels = {c.get("value"): c.get("label") for c in renderer.iter("category")}
+    assert labels["印染"] == "印染" and labels["化工"] == "化工"  # the file's words, once
 
 
 def test_own_layer_geopackage_carries_its_style_with_escaped_names(own, tmp_path):

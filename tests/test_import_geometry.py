@@ -274,15 +274,28 @@ def test_z_and_zm_survey_lines_are_made_2d_and_can_be_committed(tmp_path, catalo
     fit = fit_geometries(raw, "LineString", DEMO_CRS, feature)
 
     assert not fit.frame.has_z.any() and not shapely.has_m(fit.frame.geometry.array).any()
-    assert [n for n in fit.notes if "(Z)" in n] == [
-        "3 feature(s) carried heights (Z) or measures (M): dropped, the workspace stores "
-        "2D geometries"
+    assert [n for n in fit.notes if "2-D" in n] == [
+        "3 feature(s) had heights (Z, 2.0 to 2.4) dropped; measures (M) on 2 of them "
+        "dropped: the workspace stores 2-D geometries"
     ]
     assert fit.frame.length.to_numpy() == pytest.approx([np.hypot(100, 50), 200, 100, 100])
     with ws.transaction() as tx:
         tx.write_layer("roads", fit.frame)
     stored = ws.read_layer("roads")
     assert len(stored) == 4 and not stored.has_z.any()
+
+
+def test_z_that_is_0_everywhere_is_not_called_heights_dropped():
+    """Walkthrough: a KML's placeholder Z (…,0) was reported as heights dropped."""
+    frame = gpd.GeoDataFrame(
+        {"name": ["a", "b"]},
+        geometry=shapely.from_wkt(["POINT Z (119.95 31.4 0)", "POINT Z (119.96 31.41 0)"]),
+        crs=4326,
+    )
+    fit = fit_geometries(frame, "Point", DEMO_CRS, feature)
+    assert not fit.frame.has_z.any()
+    (note,) = [n for n in fit.notes if "2-D" in n]
+    assert "0 everywhere" in note and "nothing is lost" in note and "heights (Z," not in note
 
 
 def test_lines_keep_every_linear_part_and_skip_degenerate_ones():

@@ -161,7 +161,8 @@ def test_the_mode_question_blocks_the_commit_until_answered(ws):
     _run(_widget(at, "radio", "imp_mode_").set_value("append"))
     assert any("12 feature(s) there now stay and 2 are added" in i for i in _texts(at.info))
     _run(_widget(at, "radio", "imp_mode_").set_value("replace"))
-    assert any("12 feature(s) there now are replaced by the file's 2" in i for i in _texts(at.info))
+    replaced = [w for w in _texts(at.warning) if "replaced by the file's 2" in w]
+    assert replaced and "10 feature(s) fewer" in replaced[0]  # 12 → 2: a warning, not info
     assert not _commit_button(at).disabled
     _run(_commit_button(at).click())
     assert any("Imported 2 feature(s) into “Villages”" in s for s in _texts(at.success))
@@ -206,6 +207,10 @@ def test_a_csv_with_chinese_columns_becomes_a_new_layer(ws, tmp_path):
     assert spec.label.zh == "水井" and spec.group == "water" and spec.geometry == "Point"
     stored = again.read_layer("wells")
     assert list(stored["井名"]) == ["东村井", "西村井"] and list(stored["井编号"]) == ["W1", "W2"]
+    # the fields start empty for the next file, not with the id just used ("taken")
+    assert at.text_input(key="imp_new_id").value == ""
+    assert not [w for w in _texts(at.warning) if "已使用这个编号" in w]
+    assert at.text_input(key="imp_new_zh").value == ""
     # the new layer is now a target, marked as an own layer
     _run(at.radio(key="imp_into").set_value("existing"))
     assert "水井（自有图层）" in at.selectbox(key="imp_layer").options

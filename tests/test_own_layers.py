@@ -97,6 +97,24 @@ def test_an_own_layer_is_restyled_renamed_and_deleted_and_undo_removes_it(tmp_pa
         delete(ws, "zones")
 
 
+def test_colours_by_column_are_offered_for_few_values_not_for_measurements(tmp_path, catalog, ws):
+    """Walkthrough: the restyle list left out the code column 代码 (the layer's key) and
+    offered the area in hectares, which has a value per feature."""
+    import pandas as pd
+
+    from townmap.own_layers import MAX_CATEGORIES, category_columns
+
+    commit_import(ws, plan_import(_zones_gpkg(tmp_path), _new("zones"), catalog, ws=ws))
+    spec = own_specs(ws.metadata())[0]
+    frame = ws.read_layer("zones")
+    offered, others = category_columns(spec, frame)
+    assert "编码" in offered and "级别" in offered and "批复年份" in offered
+    assert ("面积公顷", "measurements", 2) in others and "面积公顷" not in offered
+    many = pd.DataFrame({"级别": [f"v{i}" for i in range(MAX_CATEGORIES + 1)]})
+    offered, others = category_columns(spec, many)
+    assert offered == [] and others == [("级别", "many", MAX_CATEGORIES + 1)]
+
+
 def test_deleting_an_own_layer_takes_its_imports_off_the_undo_list(tmp_path, catalog, ws):
     """Walkthrough: after deleting an own layer, undo failed ("no layer 'survey_pts'") and
     every earlier import could no longer be undone."""
@@ -176,6 +194,24 @@ def test_one_column_fills_two_attributes_and_fixed_values_fill_every_row(tmp_pat
     record = commit_import(ws, plan)
     assert "人口" in record["choices"]  # the unused columns are in the import log
     assert len(ws.read_table(IMPORT_LOG)) == 1
+
+
+def test_generated_keys_follow_the_width_of_the_layers_own_keys(catalog):
+    """Walkthrough: E601… were generated beside the demo's E00001…E00600."""
+    import pandas as pd
+
+    from townmap.io.mapping import generate_keys
+
+    spec = catalog["enterprises"]
+    taken = pd.Series([f"E{n:05d}" for n in range(1, 601)])
+    notes: list[str] = []
+    frame = generate_keys(spec, pd.DataFrame({"ent_id": [None, "", None]}), taken, notes)
+    assert list(frame["ent_id"]) == ["E00601", "E00602", "E00603"]
+    assert notes == ["no 'ent_id': ids E00601–E00603 generated"]
+    fresh = generate_keys(spec, pd.DataFrame({"ent_id": [None] * 2}), None, [])
+    assert list(fresh["ent_id"]) == ["E001", "E002"]  # an empty layer: three digits
+    wide = generate_keys(spec, pd.DataFrame({"ent_id": [None]}), pd.Series(["E999"]), [])
+    assert list(wide["ent_id"]) == ["E1000"]  # grows when the numbers need it
 
 
 def test_values_written_as_labels_become_codes_and_unknown_ones_are_named(tmp_path, catalog, ws):

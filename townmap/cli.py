@@ -247,8 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="replace an existing workspace")
     demo.set_defaults(func=_cmd_demo)
 
-    imp = sub.add_parser("import", help="import a GIS file or table into a catalog layer")
-    imp.add_argument("file", type=Path, help="GeoPackage, zipped Shapefile, GeoJSON, KML/KMZ, CSV")
+    imp = sub.add_parser(
+        "import", help="import a GIS file or table into a layer or a new own layer"
+    )
+    imp.add_argument(
+        "file",
+        type=Path,
+        help="GeoPackage, Shapefile (zipped or not), GeoJSON, KML/KMZ, GPX, CSV, Excel, GeoTIFF…",
+    )
     target = imp.add_mutually_exclusive_group()
     target.add_argument("--layer", help="layer id (see 'townmap layers'), own layers included")
     target.add_argument(

@@ -265,6 +265,31 @@ def renamed(spec: OwnLayerSpec, label_zh: str | None, label_en: str | None) -> O
     return spec.model_copy(update={"label": Label(zh=zh, en=en)})
 
 
+def category_columns(
+    spec: OwnLayerSpec, frame: pd.DataFrame
+) -> tuple[list[str], list[tuple[str, str, int]]]:
+    """The columns a layer can be coloured by — a few distinct values (at most
+    ``MAX_CATEGORIES``), not measurements with decimals — and the others as ``(column,
+    why, distinct values)`` with why ``measurements``, ``empty`` or ``many``, so the page
+    can say why in its language. A key column qualifies like any other when it has few
+    values (five districts coloured by 代码)."""
+    offered: list[str] = []
+    others: list[tuple[str, str, int]] = []
+    for attr in spec.attributes:
+        if attr.name not in frame.columns:
+            continue
+        n = int(pd.Series(frame[attr.name]).dropna().astype(str).nunique())
+        if attr.type == "float":
+            others.append((attr.name, "measurements", n))
+        elif n == 0:
+            others.append((attr.name, "empty", n))
+        elif n > MAX_CATEGORIES:
+            others.append((attr.name, "many", n))
+        else:
+            offered.append(attr.name)
+    return offered, others
+
+
 def restyled(
     spec: OwnLayerSpec, frame: pd.DataFrame, colour: str | None, by: str | None
 ) -> OwnLayerSpec:

@@ -71,6 +71,23 @@ def read_linearised(
     return pyogrio.read_dataframe(path, layer=layer, encoding=encoding, use_arrow=False)
 
 
+def _zm_note(geoms: np.ndarray) -> str:
+    """What dropping Z/M loses: nothing when every Z is 0 (a KML's or a CAD export's
+    placeholder), else the range of heights; measures are named apart."""
+    n = len(geoms)
+    with_m = int(shapely.has_m(geoms).sum())
+    parts = []
+    z = shapely.get_coordinates(geoms[shapely.has_z(geoms)], include_z=True)[:, 2]
+    z = z[np.isfinite(z)]
+    if len(z) and np.any(z != 0):
+        parts.append(f"heights (Z, {z.min():,.1f} to {z.max():,.1f}) dropped")
+    elif shapely.has_z(geoms).any():
+        parts.append("a Z coordinate that is 0 everywhere (no heights; nothing is lost)")
+    if with_m:
+        parts.append(f"measures (M) on {with_m} of them dropped")
+    return f"{n} feature(s) had " + "; ".join(parts) + ": the workspace stores 2-D geometries"
+
+
 def _non_finite(geoms: np.ndarray) -> np.ndarray:
     """Rows with any NaN or infinite coordinate (missing geometries are not flagged)."""
     out = np.zeros(len(geoms), dtype=bool)
@@ -144,11 +161,8 @@ def fit_geometries(
 
     zm = alive & (shapely.has_z(geoms) | shapely.has_m(geoms))
     if zm.any():
+        notes.append(_zm_note(geoms[zm]))
         geoms[zm] = shapely.force_2d(geoms[zm])
-        notes.append(
-            f"{int(zm.sum())} feature(s) carried heights (Z) or measures (M): dropped, "
-            "the workspace stores 2D geometries"
-        )
 
     bad = alive & _non_finite(geoms)
     skip_rows(bad, "coordinates are not finite numbers (NaN or infinity)")

@@ -141,10 +141,13 @@ def generate_keys(
         return frame
     prefix = key_prefix(spec)
     used = pd.concat([col[~missing].astype(str), taken.astype(str) if taken is not None else None])
-    numbers = used.str.extract(rf"^{re.escape(prefix)}(\d+)$")[0].dropna().astype(int)
+    digits = used.str.extract(rf"^{re.escape(prefix)}(\d+)$")[0].dropna()
+    numbers = digits.astype(int)
     start = int(numbers.max()) + 1 if len(numbers) else 1
     count = int(missing.sum())
-    width = max(3, len(str(start + count - 1)))
+    # the layer's own width (E00001 → E00601, not E601): keys sort and read alike
+    own_width = int(digits.str.len().max()) if len(digits) else 3
+    width = max(own_width, len(str(start + count - 1)))
     new = [f"{prefix}{n:0{width}d}" for n in range(start, start + count)]
     frame = frame.copy()
     frame.loc[missing, key] = new

@@ -141,6 +141,12 @@ def _default_colour(spec: LayerSpec) -> str:
     return s.color if spec.geometry == "LineString" else (s.fill_color or s.color)
 
 
+def _both(zh: str, en: str) -> str:
+    """A bilingual label for QGIS, once when both are the same (an own layer's category
+    values are the file's own words: 东北片区, not 东北片区 / 东北片区)."""
+    return zh if zh == en else f"{zh} / {en}"
+
+
 def layer_qml(spec: LayerSpec, fields: Mapping[str, str] | None = None) -> str:
     """The QML document for a vector layer of the catalog; ``fields`` maps attribute
     names to the names a file format gave them (a Shapefile's 10-byte field names)."""
@@ -149,7 +155,7 @@ def layer_qml(spec: LayerSpec, fields: Mapping[str, str] | None = None) -> str:
         by = (fields or {}).get(s.by, s.by)
         cats, symbols = [], []
         for i, (value, colour) in enumerate(s.categories.items()):
-            label = f"{value_label(value, 'zh')} / {value_label(value, 'en')}"
+            label = _both(value_label(value, "zh"), value_label(value, "en"))
             cats.append(
                 f'<category render="true" symbol="{i}" value={_attr(value)} label={_attr(label)}/>'
             )
@@ -189,7 +195,7 @@ def write_layer_styles(gpkg: str | Path, specs: Mapping[str, LayerSpec]) -> int:
                     column,
                     spec.id,
                     layer_qml(spec),
-                    f"{spec.label.zh} / {spec.label.en} (Townmap catalog)",
+                    f"{_both(spec.label.zh, spec.label.en)} (Townmap catalog)",
                 )
                 for table, column in geometry_columns.items()
                 if (spec := specs.get(table)) is not None and spec.kind == "vector"

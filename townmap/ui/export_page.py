@@ -99,6 +99,9 @@ def render() -> None:
             key="exp_encoding",
             disabled=suffix != ".zip",
         )
+        if not is_table:
+            style = {".gpkg": "gpkg", ".zip": "qml", ".kml": "kml"}.get(suffix, "none")
+            st.caption(t(f"export_style_{style}", lang))
         if st.button(t("export_prepare", lang), key="exp_go"):
             out = common.download_dir() / f"{layer}{suffix}"
             try:

@@ -223,4 +223,10 @@ def merge_summary(lang: str, plan) -> None:
         return
     mode = plan.options.mode or "replace"
     what = unit(plan.spec.kind, lang)
-    st.info(t(f"merge_{mode}", lang).format(unit=what, **plan.merge_counts))
+    counts = plan.merge_counts
+    text = t(f"merge_{mode}", lang).format(unit=what, **counts)
+    fewer = counts.get("replaced", 0) - counts.get("added", 0)
+    if mode == "replace" and fewer > 0:  # 600 enterprises replaced by 6: worth a stop
+        st.warning(text + t("merge_fewer", lang).format(n=fewer, unit=what))
+    else:
+        st.info(text)

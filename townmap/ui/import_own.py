@@ -15,7 +15,15 @@ import streamlit as st
 from townmap.errors import TownmapError
 from townmap.i18n import t
 from townmap.io.importer import IMPORT_LOG, next_undo
-from townmap.own_layers import change, delete, own_specs, renamed, restyled
+from townmap.own_layers import (
+    MAX_CATEGORIES,
+    category_columns,
+    change,
+    delete,
+    own_specs,
+    renamed,
+    restyled,
+)
 from townmap.render.escape import escape_markdown
 from townmap.ui.import_mapping import unit
 
@@ -96,9 +104,24 @@ def _rename(lang: str, ws, spec) -> None:
 
 
 def _restyle(lang: str, ws, spec) -> None:
-    columns = [a.name for a in spec.attributes if a.name != spec.key]
+    columns, others = category_columns(spec, ws.read_layer(spec.id))
     names = {_KEEP: t("own_by_keep", lang), _NONE: t("own_by_none", lang)}
     names |= {a.name: a.label.get(lang) for a in spec.attributes}
+    if others:
+        why = {
+            w: t(f"own_by_not_{w}", lang) for w in ("measurements", "empty", "many")
+        }
+        listed = t("list_sep", lang).join(
+            f"{names.get(c, c)}（{why[w].format(n=n)}）"
+            if lang == "zh"
+            else f"{names.get(c, c)} ({why[w].format(n=n)})"
+            for c, w, n in others
+        )
+        st.caption(
+            escape_markdown(
+                t("own_by_not_offered", lang).format(n=MAX_CATEGORIES, columns=listed)
+            )
+        )
     with st.form(f"own_style_{spec.id}", border=False):
         c1, c2 = st.columns([1, 3])
         colour = c1.color_picker(t("own_colour", lang), value=spec.style.color)

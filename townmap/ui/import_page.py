@@ -29,7 +29,7 @@ from townmap.ui.import_mapping import (
 )
 from townmap.ui.import_own import flash, import_log, own_layers, show_flash
 from townmap.ui.import_report import messages, raster_preview, summary, vector_preview
-from townmap.ui.import_target import choose_target, layer_name
+from townmap.ui.import_target import choose_target, forget_new_layer, layer_name
 
 _NONE = "—"
 _UPLOADS = "imp_upload_n"  # bumped after a commit: a fresh uploader
@@ -88,6 +88,8 @@ def _commit(lang: str, ws, plan) -> None:
     )
     flash("success", t(key, lang).format(n=record["features"], layer=layer))
     forget()
+    if getattr(plan, "new_spec", None) is not None:
+        forget_new_layer()  # its id is taken now: the next file starts with empty fields
     st.session_state[_UPLOADS] = st.session_state.get(_UPLOADS, 0) + 1
     st.rerun()
 

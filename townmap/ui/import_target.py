@@ -61,6 +61,15 @@ def id_problem(layer_id: str, cat: Catalog, ws, lang: str) -> str | None:
     return None
 
 
+_NEW_LAYER_FIELDS = ("imp_new_id", "imp_new_zh", "imp_new_en")
+
+
+def forget_new_layer() -> None:
+    """Empty the new layer's id and names once it is made (the group is kept)."""
+    for key in _NEW_LAYER_FIELDS:
+        st.session_state.pop(key, None)
+
+
 def choose_target(lang: str, cat: Catalog, ws) -> Target | None:
     """The user's target; None (after saying why) while a new layer's id is not usable."""
     kind = st.radio(
