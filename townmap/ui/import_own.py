@@ -108,9 +108,7 @@ def _restyle(lang: str, ws, spec) -> None:
     names = {_KEEP: t("own_by_keep", lang), _NONE: t("own_by_none", lang)}
     names |= {a.name: a.label.get(lang) for a in spec.attributes}
     if others:
-        why = {
-            w: t(f"own_by_not_{w}", lang) for w in ("measurements", "empty", "many")
-        }
+        why = {w: t(f"own_by_not_{w}", lang) for w in ("measurements", "empty", "many")}
         listed = t("list_sep", lang).join(
             f"{names.get(c, c)}（{why[w].format(n=n)}）"
             if lang == "zh"
@@ -118,9 +116,7 @@ def _restyle(lang: str, ws, spec) -> None:
             for c, w, n in others
         )
         st.caption(
-            escape_markdown(
-                t("own_by_not_offered", lang).format(n=MAX_CATEGORIES, columns=listed)
-            )
+            escape_markdown(t("own_by_not_offered", lang).format(n=MAX_CATEGORIES, columns=listed))
         )
     with st.form(f"own_style_{spec.id}", border=False):
         c1, c2 = st.columns([1, 3])
