@@ -98,10 +98,11 @@ def test_projected_table_without_crs_needs_a_choice(tmp_path, catalog):
 
 
 def test_missing_required_attributes_block_the_commit_and_change_nothing(tmp_path, catalog, ws):
-    # a lab table without units: a sample cannot be classified without its unit
-    path = _csv(tmp_path, "断面编号,采样时间,指标,监测值\nS1,2024-05-01,COD,12\n")
+    # a lab table without the parameter: no result can be classified without it (a
+    # missing unit is refused when read, row by row: pH has none)
+    path = _csv(tmp_path, "断面编号,采样时间,监测值,单位\nS1,2024-05-01,12,mg/L\n")
     plan = plan_import(path, ImportOptions("water_samples"), catalog)
-    assert not plan.ok and any("'unit'" in b for b in plan.blocking)
+    assert not plan.ok and any("'parameter'" in b for b in plan.blocking)
     before = fingerprint(ws)
     with pytest.raises(UploadError, match="cannot be committed"):
         commit_import(ws, plan)

@@ -81,8 +81,11 @@ def test_a_sample_takes_its_worst_parameter():
     # S1: DO II, COD III, NH3-N II, TP(river) V; TN ignored for a river → V, decided by TP
     assert out.loc["S1", "class"] == 5 and out.loc["S1", "deciding_parameter"] == "TP"
     assert out.loc["S1", "parameters"] == 4
-    # S2 (lake): TP 0.03 → III, TN 1.2 → IV
-    assert out.loc["S2", "class"] == 4 and out.loc["S2", "deciding_parameter"] == "TN"
+    assert out.loc["S1", "class_with_tn"] == 5 and pd.isna(out.loc["S1", "tn_class"])
+    # S2 (lake): TP 0.03 → III, TN 1.2 → IV. The bulletins' lake class leaves TN out
+    # (Ⅲ类，不计总氮) and gives TN apart; with TN the lake is IV
+    assert out.loc["S2", "class"] == 3 and out.loc["S2", "deciding_parameter"] == "TP"
+    assert out.loc["S2", "class_with_tn"] == 4 and out.loc["S2", "tn_class"] == 4
 
 
 def test_missing_parameters_and_below_detection_values():
@@ -130,7 +133,10 @@ def test_cli_classifies_a_plain_csv(tmp_path, capsys):
     table = pd.read_csv(out).set_index("station")
     assert table.loc["A", "class"] == 3 and table.loc["A", "deciding_parameter"] == "TP"
     assert table.loc["B", "class"] == 5 and table.loc["B", "deciding_parameter"] == "TP"
-    assert list(table.columns[:3]) == ["time", "class", "deciding_parameter"]
+    assert list(table.columns[:4]) == ["time", "class", "class_bound", "deciding_parameter"]
+    said = capsys.readouterr().out
+    # TN "ND" with no detection limit cannot be classified: refused, with its line
+    assert "refused: row 5: TN = ND mg/L: not detected, with no detection limit" in said
     bad = tmp_path / "bad.csv"
     bad.write_text("station,time,parameter,value\nA,1,DO,5\n", encoding="utf-8")
     assert main(["classify", "--samples", str(bad), "--out", str(out)]) == 2

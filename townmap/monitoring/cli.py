@@ -44,8 +44,9 @@ def _from_workspace(ws) -> pd.DataFrame:
 
 def _cmd_classify(args: argparse.Namespace) -> int:
     from townmap.errors import UploadError
+    from townmap.monitoring.lab_data import REASONS, read_lab_values
     from townmap.monitoring.quality import classify as run
-    from townmap.monitoring.quality import load_standard, normalise, parse_values
+    from townmap.monitoring.quality import load_standard
 
     if args.samples is None:
         from townmap.settings import default_workspace, shell_actor
@@ -58,11 +59,17 @@ def _cmd_classify(args: argparse.Namespace) -> int:
         if not args.samples.is_file():
             raise UploadError(f"{args.samples} does not exist")
         frame = _from_csv(args.samples)
-    values, below = parse_values(
-        frame["value"], frame.get("detection_limit"), frame.get("qualifier")
-    )
-    frame = frame.assign(value=values, below_detection=below)
-    frame = normalise(frame)
+    reading = read_lab_values(frame, ["station", "time"])
+    for row in reading.refused.itertuples():
+        line = f"row {row.row + 2}" if args.samples is not None else f"row {row.row + 1}"
+        print(f"refused: {line}: {row.parameter} = {row.value} {row.unit}: {REASONS[row.reason]}")
+    if len(reading.ignored):
+        names = ", ".join(map(str, pd.unique(reading.ignored["parameter"].astype(str))))
+        print(
+            f"ignored: {len(reading.ignored)} result(s) of parameters Townmap does not "
+            f"know: {names}"
+        )
+    frame = reading.frame
     result = run(frame, load_standard())
     result = result.sort_values(["station", "time"]).reset_index(drop=True)
     if args.out.suffix.lower() not in (".csv", ".xlsx"):

@@ -291,7 +291,7 @@ def _plant_rows(base: dict, plants: pd.DataFrame, recv, level, choice: dict) -> 
 
 
 def _temperatures(samples: pd.DataFrame) -> pd.DataFrame:
-    temp = samples[samples["parameter"].str.lower().isin(["temperature", "水温", "temp"])]
+    temp = samples[samples["parameter"].str.lower().isin(["wt", "temperature", "水温", "temp"])]
     return (
         temp.groupby(["dp_id", "sampled_at"], as_index=False)["value"]
         .mean()

@@ -62,3 +62,33 @@ def worst_per_group(classes, rows, group, n_groups, n_rows):  # pragma: no cover
             best_cls[g] = ci
             best_row[g] = rows[i]
     return best_cls, best_row, count
+
+
+@numba.njit(cache=True)
+def worst_bounded(classes, bound, rows, group, n_groups):  # pragma: no cover - compiled
+    """Per group: the worst class, its standard row and whether it is only a bound ("or
+    better": a detection limit decided it), from certain and bounded values apart. A
+    certain class at least as bad as every bound is certain; ties go to the row listed
+    first. −1 where a group has no classified value."""
+    cert = np.full(n_groups, -1, dtype=np.int64)
+    cert_row = np.full(n_groups, -1, dtype=np.int64)
+    upper = np.full(n_groups, -1, dtype=np.int64)
+    upper_row = np.full(n_groups, -1, dtype=np.int64)
+    count = np.zeros(n_groups, dtype=np.int64)
+    for i in range(classes.shape[0]):
+        c = classes[i]
+        if np.isnan(c):
+            continue
+        g = group[i]
+        ci = np.int64(c)
+        count[g] += 1
+        if bound[i]:
+            if ci > upper[g] or (ci == upper[g] and rows[i] < upper_row[g]):
+                upper[g] = ci
+                upper_row[g] = rows[i]
+        elif ci > cert[g] or (ci == cert[g] and rows[i] < cert_row[g]):
+            cert[g] = ci
+            cert_row[g] = rows[i]
+    best = np.where(upper > cert, upper, cert)
+    best_row = np.where(upper > cert, upper_row, cert_row)
+    return best, best_row, count, upper > cert

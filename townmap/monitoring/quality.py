@@ -3,16 +3,19 @@
 Each measured value gets the best class whose limit it meets (≤ the maximum; DO ≥ the
 minimum; pH within 6–9), class 6 meaning worse than V (劣Ⅴ类); a sample — one station
 at one time — takes the worst class of its parameters, and that parameter is the deciding
-one. TP uses the lake row for lakes and reservoirs, TN counts for lakes only. A value below
-the detection limit ("ND", "<0.05", or the ``below_dl`` qualifier) is taken as half the
-detection limit, the usual convention, and flagged. Periods (month, year) are classified
-on the mean concentration of each parameter. Everything is array arithmetic on a long
-table: a million samples classify in seconds.
+one. TP uses the lake row for lakes and reservoirs. As the Jiangsu and Taihu bulletins
+report it, the class is given without TN (lakes: 不计总氮) and without fecal coliform,
+which are reported apart (``tn_class``, ``fecal_coliform_class``); ``class_with_tn`` is
+a lake's class with TN counted. A value below its detection limit is classified by the
+limit: when the limit is above the class-I limit the class is only a bound ("Ⅲ or
+better", ``class_bound``). Periods (month, year) are classified on the mean of each
+parameter, below-detection values taken at half their limit (the usual convention, and
+flagged). Lab tables are read by ``lab_data`` (units, names, ``0.025L``). Everything is
+array arithmetic on a long table: a million samples classify in seconds.
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,39 +25,20 @@ import pandas as pd
 
 WORSE_THAN_V = 6
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "劣V"}
-ALIASES = {
-    "nh3n": "NH3-N",
-    "nh3-n": "NH3-N",
-    "nh3_n": "NH3-N",
-    "氨氮": "NH3-N",
-    "codmn": "CODMn",
-    "高锰酸盐指数": "CODMn",
-    "cod": "COD",
-    "codcr": "COD",
-    "化学需氧量": "COD",
-    "bod5": "BOD5",
-    "bod": "BOD5",
-    "五日生化需氧量": "BOD5",
-    "do": "DO",
-    "溶解氧": "DO",
-    "tp": "TP",
-    "总磷": "TP",
-    "tn": "TN",
-    "总氮": "TN",
-    "ph": "pH",
-}
-UNIT_FACTORS = {"mg/l": 1.0, "μg/l": 1e-3, "ug/l": 1e-3, "g/m3": 1.0, "ph": 1.0, "ph units": 1.0}
-_LESS = re.compile(r"^\s*<\s*([0-9.eE+-]+)\s*$")
+#: parameters reported apart from the class, as the bulletins do
+REPORTED_APART = ("TN", "fecal_coliform")
 
 
 @dataclass(frozen=True)
 class Standard:
-    """A surface-water standard as data: one row per parameter and water type."""
+    """A surface-water standard as data: one row per parameter and water type, and the
+    single limits of its supplementary items (GB 3838 Table 2, drinking-water sources)."""
 
     standard_id: str
     version: str
     verification: str
     table: pd.DataFrame  # parameter, water_type, direction, l1..l5
+    supplementary: pd.DataFrame | None = None  # parameter, limit
 
 
 def standard_path() -> Path:
@@ -75,29 +59,23 @@ def load_standard(path: Path | None = None) -> Standard:
             rows.append(
                 {"parameter": p["name"], "water_type": water, "direction": p["direction"], **named}
             )
-    return Standard(data["standard_id"], data["version"], data["verification"], pd.DataFrame(rows))
+    extra = pd.DataFrame(
+        [(p["name"], float(p["limit"])) for p in data.get("supplementary", [])],
+        columns=["parameter", "limit"],
+    )
+    return Standard(
+        data["standard_id"], data["version"], data["verification"], pd.DataFrame(rows), extra
+    )
 
 
 def parse_values(
     raw: pd.Series, detection_limit: pd.Series | None = None, qualifier: pd.Series | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Numbers from text like '0.31', 'ND', '<0.05'; (values, below_detection flags)."""
-    if pd.api.types.is_numeric_dtype(raw.dtype):  # already numbers: nothing to parse
-        numeric = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-        less_value = np.full(len(raw), np.nan)
-        nd = np.zeros(len(raw), dtype=bool)
-        text = None
-    else:
-        text = raw.astype("string").str.strip()
-        numeric = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-        less_value = np.full(len(text), np.nan)
-        nd = np.zeros(len(text), dtype=bool)
-        odd = np.flatnonzero(np.isnan(numeric) & text.notna().to_numpy())
-        if len(odd):  # only the few non-numbers go through the regular expression
-            part = text.iloc[odd]
-            less_value[odd] = pd.to_numeric(part.str.extract(_LESS)[0], errors="coerce")
-            nd[odd] = part.str.upper().isin(["ND", "N.D.", "未检出", "L"]).fillna(False)
-    below = ~np.isnan(less_value) | nd
+    """Numbers from text like '0.31', 'ND', '<0.05', '0.025L'; (values, below-detection
+    flags), a below-detection value at half its limit (for means and loads)."""
+    from townmap.monitoring.lab_data import _parse_column
+
+    number, below, _ = _parse_column(raw)
     dl = (
         pd.to_numeric(detection_limit, errors="coerce").to_numpy(dtype=float)
         if detection_limit is not None
@@ -105,41 +83,68 @@ def parse_values(
     )
     if qualifier is not None:
         flagged = qualifier.astype("string").str.lower().eq("below_dl").fillna(False).to_numpy()
-        below |= flagged
-        dl = np.where(flagged & np.isnan(dl), numeric, dl)
-    limit = np.where(~np.isnan(less_value), less_value, dl)
-    values = np.where(below, limit / 2, numeric)
-    return values, below
+        flagged &= ~below & ~np.isnan(number)
+        dl = np.where(flagged & np.isnan(dl), number, dl)
+        below = below | flagged
+    limit = np.where(below & np.isnan(number), dl, np.where(below, number, np.nan))
+    return np.where(below, limit / 2, number), below
 
 
-def workspace_samples(ws, station_ids=None) -> pd.DataFrame:
-    """A workspace's surface-water samples ready to classify: station, water_type, time,
-    parameter, value (mg/L, below-detection at half the limit), below_detection — the one
-    reader the pages, the report and the register share. Empty when there are none."""
+def workspace_reading(ws, station_ids=None):
+    """A workspace's surface-water samples read and ready to classify (station,
+    water_type, time, parameter code, value in the parameter's unit, detection limit,
+    below_detection), with what could not be read: ``(frame, LabReading)``."""
+    from townmap.monitoring.lab_data import read_lab_values
+
     if not (ws.has_table("water_samples") and ws.has_layer("monitoring_stations")):
-        return pd.DataFrame()
+        return pd.DataFrame(), None
     raw = ws.read_table("water_samples")
     if station_ids is not None:
         raw = raw[raw["station_id"].isin(list(station_ids))]
-    stations = ws.read_layer("monitoring_stations")[["station_id", "water_type"]]
-    frame = raw.merge(stations, on="station_id", how="left")
+    stations = ws.read_layer("monitoring_stations")
+    wanted = [c for c in ("station_id", "water_type", "drinking_source") if c in stations]
+    frame = raw.merge(stations[wanted], on="station_id", how="left")
     frame = frame.rename(columns={"station_id": "station", "sampled_at": "time"})
-    values, below = parse_values(
-        frame["value"], frame.get("detection_limit"), frame.get("qualifier")
-    )
-    frame = normalise(frame.assign(value=values, below_detection=below))
-    frame["time"] = pd.to_datetime(frame["time"])
-    return frame
+    reading = read_lab_values(frame, ["station", "time"])
+    out = reading.frame
+    out["time"] = pd.to_datetime(out["time"])
+    return out, reading
+
+
+def workspace_samples(ws, station_ids=None) -> pd.DataFrame:
+    """The samples of ``workspace_reading`` alone — the one reader the pages, the report
+    and the register share. Empty when there are none."""
+    return workspace_reading(ws, station_ids)[0]
 
 
 def normalise(samples: pd.DataFrame) -> pd.DataFrame:
-    """Canonical parameter names and mg/L; unknown parameters are kept but not classified."""
+    """Parameter codes and the parameter's unit through the lab vocabulary; a value in a
+    unit Townmap does not know, or one that does not measure the parameter, becomes NaN
+    (never taken as mg/L). Unknown parameters keep their name and are not classified."""
+    from townmap.monitoring.lab_data import load_vocabulary, unit_key
+
+    vocab = load_vocabulary()
     out = samples.copy()
-    names = out["parameter"].astype("string").str.strip()
-    out["parameter"] = names.str.lower().map(ALIASES).fillna(names)
+    names = out["parameter"].astype(object)
+    codes, uniques = pd.factorize(names, use_na_sentinel=False)
+    found = [vocab.parameter(u) for u in uniques]
+    mapped = np.array([p.code if p else u for p, u in zip(found, uniques, strict=True)], object)
+    out["parameter"] = mapped[codes] if len(out) else mapped[:0]
     if "unit" in out.columns:
-        factor = out["unit"].astype("string").str.strip().str.lower().map(UNIT_FACTORS)
-        out["value"] = out["value"] * factor.fillna(1.0).to_numpy()
+        u_codes, u_uniques = pd.factorize(out["unit"].astype(object), use_na_sentinel=False)
+        units = [vocab.units.get(unit_key(u)) for u in u_uniques]
+        width = len(u_uniques) + 1
+        pair, pairs = pd.factorize(codes.astype(np.int64) * width + u_codes)
+        per_pair = []
+        for combined in pairs:  # one decision per (parameter, unit) pair, not per row
+            p, u = found[combined // width], units[combined % width]
+            if p is None:  # an unknown parameter: its value is kept as written
+                per_pair.append(1.0)
+                continue
+            fits = u is not None and (u.dimension == p.dimension or u.dimension in p.also)
+            per_pair.append(u.factor if fits and u.dimension != "saturation" else np.nan)
+        factor = np.array(per_pair, dtype=float)[pair] if len(out) else np.zeros(0)
+        out["value"] = pd.to_numeric(out["value"], errors="coerce").to_numpy() * factor
     return out
 
 
@@ -199,58 +204,164 @@ def _classes(values: np.ndarray, rows: np.ndarray, table: pd.DataFrame) -> np.nd
     return cls
 
 
-def classify_values(samples: pd.DataFrame, std: Standard) -> pd.DataFrame:
-    """Per measured value: its class (1–6; NaN when the standard has no row for it)."""
+def _value_classes(samples: pd.DataFrame, std: Standard):
+    """Rows of the standard, class of each value and whether that class is only a bound.
+    A below-detection value is classified by its limit ("or better" when the limit is
+    above the class-I limit); a below-detection DO or pH, which no limit bounds the right
+    way, is not classified. DO given as ≥ 90 % saturation meets class I (GB 3838: "饱和率
+    90%（或7.5）")."""
+    from townmap.monitoring.kernels import value_classes
+
     rows, table = _lookup(samples, std)
+    limits, kinds = _limits(table)
     values = pd.to_numeric(samples["value"], errors="coerce").to_numpy(dtype=float)
-    return samples.assign(**{"class": _classes(values, rows, table)})
+    n = len(values)
+    below = (
+        samples["below_detection"].fillna(False).to_numpy(dtype=bool)
+        if "below_detection" in samples
+        else np.zeros(n, dtype=bool)
+    )
+    dl = (
+        pd.to_numeric(samples["detection_limit"], errors="coerce").to_numpy(dtype=float)
+        if "detection_limit" in samples
+        else np.full(n, np.nan)
+    )
+    use = np.where(below & ~np.isnan(dl), dl, values)
+    cls = value_classes(use, rows, kinds, limits)
+    kind = np.where(rows >= 0, kinds[np.maximum(rows, 0)], -1)
+    cls[below & (kind != 0)] = np.nan
+    with np.errstate(invalid="ignore"):
+        bound = below & (cls > 1)
+    if "saturation_pct" in samples:
+        sat = pd.to_numeric(samples["saturation_pct"], errors="coerce").to_numpy(dtype=float)
+        names = table["parameter"].to_numpy()
+        is_do = (rows >= 0) & (names[np.maximum(rows, 0)] == "DO")
+        with np.errstate(invalid="ignore"):
+            met = is_do & (sat >= 90)
+        cls[met] = 1
+        bound[met] = False
+    return rows, table, cls, bound
+
+
+def classify_values(samples: pd.DataFrame, std: Standard) -> pd.DataFrame:
+    """Per measured value: its class (1–6; NaN when the standard has no row for it) and
+    whether the class is only a bound (a detection limit decided it)."""
+    _, _, cls, bound = _value_classes(samples, std)
+    return samples.assign(**{"class": cls, "class_bound": bound})
+
+
+def _groups(samples: pd.DataFrame, keys: list[str]):
+    """One integer per ``keys`` combination, without building tuples; a direct index when
+    the combinations are few enough."""
+    codes, labels = [], []
+    for key in keys:
+        c, u = pd.factorize(samples[key])  # on the column's own (Arrow) storage: fast
+        codes.append(c)
+        labels.append(u)
+    sizes = [len(u) + 1 for u in labels]
+    combined = np.zeros(len(samples), dtype=np.int64)
+    for c, size in zip(codes, sizes, strict=True):
+        combined = combined * size + (c + 1)  # +1: a missing key (−1) gets its own slot
+    dense = int(np.prod(sizes, dtype=np.float64)) <= 4 * max(len(samples), 1)
+    if dense:
+        return combined, int(np.prod(sizes)), None, labels, sizes
+    group, uniques = pd.factorize(combined)
+    return group, len(uniques), np.asarray(uniques), labels, sizes
+
+
+CLASS_COLUMNS = [
+    "class",
+    "class_bound",
+    "deciding_parameter",
+    "parameters",
+    "below_detection",
+    "class_with_tn",
+    "tn_class",
+    "fecal_coliform_class",
+]
 
 
 def classify(samples: pd.DataFrame, std: Standard, keys=("station", "time")) -> pd.DataFrame:
     """One row per ``keys`` group, ordered by key (each key's values in order of first
-    appearance): class (1–6),
-    deciding parameter, number of parameters classified. Ties go to the parameter listed
-    first in the standard; groups with nothing classifiable are left out."""
-    from townmap.monitoring.kernels import value_classes, worst_per_group
+    appearance): class (1–6) as the bulletins report it — without TN and fecal coliform
+    — whether it is only a bound, the deciding parameter (ties: the one listed first in
+    the standard), the number of parameters classified, whether a below-detection value
+    was among them; a lake's class with TN, TN's and fecal coliform's own classes.
+    Groups with nothing classifiable are left out."""
+    from townmap.monitoring.kernels import worst_bounded
 
     keys = list(keys)
-    columns = [*keys, "class", "deciding_parameter", "parameters"]
-    rows, table = _lookup(samples, std)
-    values = pd.to_numeric(samples["value"], errors="coerce").to_numpy(dtype=float)
-    limits, kinds = _limits(table)
-    cls = value_classes(values, rows, kinds, limits)
-    codes, labels = [], []
-    for key in keys:  # one integer per key combination, without building tuples
-        c, u = pd.factorize(samples[key])  # on the column's own (Arrow) storage: fast
-        codes.append(c)
-        labels.append(u)  # kept in its own storage: taking from it stays cheap
-    sizes = [len(u) + 1 for u in labels]
-    combined = np.zeros(len(values), dtype=np.int64)
-    for c, size in zip(codes, sizes, strict=True):
-        combined = combined * size + (c + 1)  # +1: a missing key (−1) gets its own slot
-    dense = int(np.prod(sizes, dtype=np.float64)) <= 4 * max(len(values), 1)
-    if dense:  # a direct index: no hashing of the combined key
-        group, n_groups = combined, int(np.prod(sizes))
-    else:
-        group, uniques = pd.factorize(combined)
-        n_groups = len(uniques)
-    best_cls, best_row, count = worst_per_group(cls, rows, group, n_groups, len(table))
-    found = np.flatnonzero(best_cls > 0)
+    rows, table, cls, bound = _value_classes(samples, std)
+    names = table["parameter"].to_numpy()
+    param = np.where(rows >= 0, names[np.maximum(rows, 0)], "")
+    is_tn, is_fc = param == "TN", param == "fecal_coliform"
+    group, n_groups, uniques, labels, sizes = _groups(samples, keys)
+
+    def worst(mask):
+        return worst_bounded(np.where(mask, cls, np.nan), bound, rows, group, n_groups)
+
+    best, best_row, count, bounded = worst(~is_tn & ~is_fc)
+    with_tn, _, _, _ = worst(~is_fc)
+    tn, _, _, _ = worst(is_tn)
+    fc, _, _, _ = worst(is_fc)
+    counted = bound | (~np.isnan(cls) & _below(samples))
+    below = np.bincount(group, weights=counted, minlength=n_groups)
+    found = np.flatnonzero((best > 0) | (tn > 0) | (fc > 0))
     if not len(found):
-        return pd.DataFrame(columns=columns)
-    if not dense:
-        found = found[np.argsort(np.asarray(uniques)[found], kind="stable")]
-    key_codes = found if dense else np.asarray(uniques)[found]
+        return pd.DataFrame(columns=[*keys, *CLASS_COLUMNS])
+    if uniques is not None:
+        found = found[np.argsort(uniques[found], kind="stable")]
+    key_codes = found if uniques is None else uniques[found]
     out = {}
     for key, u, size in reversed(list(zip(keys, labels, sizes, strict=True))):
         code = key_codes % size - 1
         key_codes = key_codes // size
         out[key] = pd.Index(u).take(code, allow_fill=True, fill_value=None)
     frame = pd.DataFrame({key: out[key].array for key in keys})
-    frame["class"] = best_cls[found]
-    frame["deciding_parameter"] = table["parameter"].to_numpy()[best_row[found]]
+
+    def classes(values):
+        picked = values[found].astype(float)
+        return np.where(picked > 0, picked, np.nan)
+
+    frame["class"] = classes(best)
+    frame["class_bound"] = bounded[found] & (best[found] > 0)
+    frame["deciding_parameter"] = np.where(
+        best_row[found] >= 0, names[np.maximum(best_row[found], 0)], None
+    )
     frame["parameters"] = count[found]
+    frame["below_detection"] = below[found] > 0
+    lake = _lake_groups(samples, group, n_groups)[found]
+    frame["class_with_tn"] = np.where(lake, classes(with_tn), frame["class"])
+    frame["tn_class"] = classes(tn)
+    frame["fecal_coliform_class"] = classes(fc)
     return frame.reset_index(drop=True)
+
+
+def _below(samples: pd.DataFrame) -> np.ndarray:
+    if "below_detection" not in samples:
+        return np.zeros(len(samples), dtype=bool)
+    return samples["below_detection"].fillna(False).to_numpy(dtype=bool)
+
+
+def _lake_groups(samples: pd.DataFrame, group: np.ndarray, n_groups: int) -> np.ndarray:
+    if "water_type" not in samples:
+        return np.zeros(n_groups, dtype=bool)
+    lake = samples["water_type"].astype("string").eq("lake").fillna(False).to_numpy(dtype=bool)
+    return np.bincount(group, weights=lake, minlength=n_groups) > 0
+
+
+def class_text(cls: float, bound: bool, lang: str) -> str:
+    """A class as a bulletin writes it: Ⅲ, 劣Ⅴ / worse than V, "Ⅲ or better" for a bound;
+    "–" when there is none."""
+    if cls is None or pd.isna(cls):
+        return "–"
+    roman = {1: "Ⅰ", 2: "Ⅱ", 3: "Ⅲ", 4: "Ⅳ", 5: "Ⅴ"}
+    c = int(cls)
+    if c == WORSE_THAN_V:
+        return "劣Ⅴ类" if lang == "zh" else "worse than V"
+    if lang == "zh":
+        return f"{roman[c]}类" + ("或更好" if bound else "")
+    return roman[c] + (" or better" if bound else "")
 
 
 def _limits(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -288,7 +399,13 @@ def exceedances(
     limits, kinds = _limits(table)
     target = samples["station"].map(targets).map(ROMAN_TO_CLASS).to_numpy(dtype=float)
     values = pd.to_numeric(samples["value"], errors="coerce").to_numpy(dtype=float)
-    ok = (rows >= 0) & ~np.isnan(target) & ~np.isnan(values)
+    below = _below(samples)
+    if "detection_limit" in samples:  # a below-detection value counts at its limit
+        dl = pd.to_numeric(samples["detection_limit"], errors="coerce").to_numpy(dtype=float)
+        values = np.where(below, dl, values)
+    names = table["parameter"].to_numpy()
+    apart = np.isin(np.where(rows >= 0, names[np.maximum(rows, 0)], ""), REPORTED_APART)
+    ok = (rows >= 0) & ~np.isnan(target) & ~np.isnan(values) & ~apart
     multiple = np.full(len(values), np.nan)
     r, col = rows[ok], target[ok].astype(int) - 1
     lim = limits[r, np.clip(col, 0, 4)]
@@ -299,7 +416,8 @@ def exceedances(
             (values[ok] - lim) / lim,
             np.where(kind == 1, (lim - values[ok]) / lim, np.nan),
         )
-    multiple[ok] = np.maximum(over, 0)
+    # a limit above the target's: the value below it may or may not exceed — not known
+    multiple[ok] = np.where(below[ok] & (over > 0), np.nan, np.maximum(over, 0))
     frame = samples[keys].assign(exceedance=multiple, parameter=samples["parameter"].to_numpy())
     frame = frame.dropna(subset=["exceedance"])
     best = frame.sort_values("exceedance", ascending=False, kind="stable")
@@ -311,11 +429,24 @@ def exceedances(
 def classify_periods(samples: pd.DataFrame, std: Standard, freq: str = "M") -> pd.DataFrame:
     """Class per station and month (``freq="M"``) or year (``"Y"``), on the mean
     concentration of each parameter over the period, as periodic assessments are made."""
-    frame = samples.assign(period=pd.to_datetime(samples["time"]).dt.to_period(freq).astype(str))
-    means = frame.groupby(["station", "water_type", "period", "parameter"], as_index=False)[
-        "value"
-    ].mean()
-    return classify(means, std, keys=("station", "period"))
+    return classify(period_means(samples, freq), std, keys=("station", "period"))
+
+
+def period_means(samples: pd.DataFrame, freq: str = "M") -> pd.DataFrame:
+    """Mean of each parameter per station and period; a below-detection value counts at
+    half its limit (the usual convention) and the mean says how many did
+    (``half_limit_values``). DO's saturation is averaged too."""
+    frame = samples.assign(
+        period=pd.to_datetime(samples["time"]).dt.to_period(freq).astype(str),
+        half_limit_values=_below(samples).astype(int),
+    )
+    columns = {"value": "mean", "half_limit_values": "sum"}
+    if "saturation_pct" in frame:
+        columns["saturation_pct"] = "mean"
+    means = frame.groupby(
+        ["station", "water_type", "period", "parameter"], as_index=False, dropna=False
+    ).agg(columns)
+    return means.dropna(subset=["station", "period", "parameter"])
 
 
 def attainment(classes: pd.DataFrame, targets: pd.Series) -> pd.DataFrame:

@@ -8,11 +8,12 @@ import streamlit as st
 
 from townmap.monitoring.quality import (
     ROMAN,
+    class_text,
     classify,
     classify_periods,
     exceedances,
     load_standard,
-    workspace_samples,
+    workspace_reading,
 )
 from townmap.store import Workspace, open_workspace
 from townmap.ui import common, map_data
@@ -23,10 +24,25 @@ def _ws(stamp: map_data.Stamp) -> Workspace:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
+def _reading(stamp: map_data.Stamp) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    frame, reading = workspace_reading(_ws(stamp))
+    if reading is None:
+        return frame, pd.DataFrame(), pd.DataFrame()
+    return frame, reading.refused, reading.ignored
+
+
 def samples(stamp: map_data.Stamp) -> pd.DataFrame:
-    """Surface-water samples, long: station, water_type, time, parameter, value (mg/L,
-    below-detection values at half the limit), below_detection, qualifier."""
-    return workspace_samples(_ws(stamp))
+    """Surface-water samples, long: station, water_type, time, parameter code, value
+    (the parameter's unit; below-detection values at half the limit), detection_limit,
+    below_detection, qualifier."""
+    return _reading(stamp)[0]
+
+
+def unread(stamp: map_data.Stamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The results that could not be used: refused rows (with a reason code) and rows of
+    parameters Townmap does not know (with their sample)."""
+    _, refused, ignored = _reading(stamp)
+    return refused, ignored
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -49,7 +65,15 @@ def classes(stamp: map_data.Stamp) -> dict[str, pd.DataFrame]:
         over = exceedances(means, std, targets, keys=("station", "period"))
         out[name] = table.merge(over, on=["station", "period"], how="left")
     for table in out.values():
-        table["class_label"] = table["class"].map(ROMAN)
+        table["class_label"] = table["class"].map(ROMAN)  # language-neutral: map colours
+        bound = table["class_bound"].fillna(False).astype(bool)
+        for lang in ("zh", "en"):
+            for column in ("class", "class_with_tn", "tn_class", "fecal_coliform_class"):
+                name = "class_label" if column == "class" else f"{column}_label"
+                flag = bound if column == "class" else [False] * len(table)
+                table[f"{name}_{lang}"] = [
+                    class_text(c, b, lang) for c, b in zip(table[column], flag, strict=True)
+                ]
     return out
 
 

@@ -27,8 +27,16 @@ def _station_table(stamp, lang: str, freq: str) -> gpd.GeoDataFrame:
     target = out["target_class"].map(ROMAN_TO_CLASS)
     out["attained"] = np.where(out["class"] <= target, t("yes", lang), t("no", lang))
     out.loc[out["class"].isna(), "attained"] = "—"
+    bound = out["class_bound"].fillna(False).astype(bool) & (out["class"] > target)
+    out.loc[bound, "attained"] = t("attained_unknown", lang)  # "IV or better" vs III
     out["name"] = out[f"name_{lang}"]
     out["station"] = out["station_id"]
+    for shown, label in (
+        ("class_shown", "class_label"),
+        ("tn_shown", "tn_class_label"),
+        ("fecal_coliform_shown", "fecal_coliform_class_label"),
+    ):
+        out[shown] = out[f"{label}_{lang}"].fillna("–")
     return out
 
 
@@ -52,8 +60,10 @@ def _stations(stamp, lang: str) -> None:
         "water_type",
         "target_class",
         "period",
-        "class_label",
+        "class_shown",
         "deciding_parameter",
+        "tn_shown",
+        "fecal_coliform_shown",
         "attained",
         "exceedance",
         "exceeding_parameter",
@@ -76,7 +86,7 @@ def _attainment(stamp, lang: str) -> None:
         )
     with c2:
         st.subheader(t("class_by_year", lang))
-        grid = years.pivot(index="station", columns="period", values="class_label")
+        grid = years.pivot(index="station", columns="period", values=f"class_label_{lang}")
         st.dataframe(grid, width="stretch")
     detail = years.assign(target=years["station"].map(stations["target_class"]))
     st.dataframe(detail, hide_index=True, width="stretch", height=300)
@@ -160,6 +170,30 @@ def _trend(stamp, lang: str) -> None:
         st.caption(t("below_dl_note", lang).format(n=int(series["below_detection"].sum())))
 
 
+def _unread(stamp, lang: str) -> None:
+    """Results the classification could not use, with the reason, never left out
+    silently: refused rows (unit, value) and parameters Townmap does not know."""
+    refused, ignored = data.unread(stamp)
+    if refused.empty and ignored.empty:
+        return
+    title = t("unread_results", lang).format(refused=len(refused), ignored=len(ignored))
+    with st.expander(title):
+        if len(refused):
+            shown = refused.assign(
+                reason=refused["reason"].map(lambda r: t(f"lab_reason_{r}", lang)),
+                row=refused["row"] + 1,
+            ).astype(str)
+            shown.columns = [t(f"unread_{c}", lang) for c in shown.columns]
+            st.dataframe(shown, hide_index=True, width="stretch")
+        if len(ignored):
+            counts = ignored["parameter"].astype(str).value_counts()
+            st.caption(
+                t("unread_ignored", lang).format(
+                    names=t("list_sep", lang).join(f"{n} ({c})" for n, c in counts.items())
+                )
+            )
+
+
 def render() -> None:
     lang, ws = common.page_start("quality_title")
     if ws is None:
@@ -169,6 +203,7 @@ def render() -> None:
         st.info(t("no_water_samples", lang))
         return
     st.caption(t("quality_note", lang))
+    _unread(stamp, lang)
     section = widgets.sections(lang, ["stations", "attainment", "trend"], "wq_section")
     if section == "trend":
         _trend(stamp, lang)
