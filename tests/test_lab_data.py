@@ -265,3 +265,18 @@ def test_a_lake_class_without_and_with_tn_and_fecal_coliform_apart():
     assert lake["fecal_coliform_class"] == 5
     river = _class([("TP", "0.04", "mg/L"), ("TN", "9", "mg/L")])
     assert river["class"] == 2 and river["class_with_tn"] == 2  # TN is not a river item
+
+
+def test_table_2_limits_apply_at_drinking_water_sources_only():
+    from townmap.monitoring.quality import source_water_exceedances
+
+    rows = [("硫酸盐", "300", "mg/L"), ("铁", "0.2", "mg/L"), ("锰", "0.15", "mg/L")]
+    frame = pd.concat([_sheet(rows, station="W1"), _sheet(rows, station="R1")])
+    frame["drinking_source"] = [True] * 3 + [False] * 3
+    samples = read_lab_values(frame, ["station", "time"]).frame
+    over = source_water_exceedances(samples, STD)
+    # sulfate 300 > 250: (300 − 250) / 250 = 0.2; manganese 0.15 > 0.1: 0.5; iron 0.2 ≤ 0.3
+    assert list(over["station"]) == ["W1", "W1"]
+    assert list(over["parameter"]) == ["sulfate", "Mn"]
+    assert list(over["multiple"]) == pytest.approx([0.2, 0.5])
+    assert classify(samples, STD).empty  # Table 2 items make no class

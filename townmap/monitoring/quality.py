@@ -449,6 +449,22 @@ def period_means(samples: pd.DataFrame, freq: str = "M") -> pd.DataFrame:
     return means.dropna(subset=["station", "period", "parameter"])
 
 
+def source_water_exceedances(samples: pd.DataFrame, std: Standard) -> pd.DataFrame:
+    """Results over a supplementary limit (GB 3838 Table 2: sulfate, chloride, nitrate,
+    iron, manganese) at stations that are centralised drinking-water sources
+    (``drinking_source``). These limits make no class; a result over one is reported.
+    A below-detection value at or under the limit is fine; over it, not known (left out)."""
+    extra = std.supplementary
+    columns = ["station", "time", "parameter", "value", "limit", "multiple"]
+    if extra is None or extra.empty or "drinking_source" not in samples:
+        return pd.DataFrame(columns=columns)
+    source = samples["drinking_source"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    frame = samples.loc[source].merge(extra, on="parameter", how="inner")
+    frame = frame[~_below(frame) & (frame["value"] > frame["limit"])]
+    frame = frame.assign(multiple=(frame["value"] - frame["limit"]) / frame["limit"])
+    return frame[columns].reset_index(drop=True)
+
+
 def attainment(classes: pd.DataFrame, targets: pd.Series) -> pd.DataFrame:
     """Whether each station met its water body's target class (targets: station → 'III')."""
     target = classes["station"].map(targets).map(ROMAN_TO_CLASS)

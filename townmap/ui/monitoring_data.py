@@ -38,6 +38,15 @@ def samples(stamp: map_data.Stamp) -> pd.DataFrame:
     return _reading(stamp)[0]
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def source_water(stamp: map_data.Stamp) -> pd.DataFrame:
+    """Results over GB 3838 Table 2's limits at drinking-water source stations."""
+    from townmap.monitoring.quality import source_water_exceedances
+
+    frame = samples(stamp)
+    return frame if frame.empty else source_water_exceedances(frame, load_standard())
+
+
 def unread(stamp: map_data.Stamp) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The results that could not be used: refused rows (with a reason code) and rows of
     parameters Townmap does not know (with their sample)."""

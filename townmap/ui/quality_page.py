@@ -70,6 +70,18 @@ def _stations(stamp, lang: str) -> None:
     ]
     st.dataframe(pd.DataFrame(table[cols]), hide_index=True, width="stretch")
     widgets.export_widget(lang, table[[*cols, "geometry"]], "station_classes", "wq_export")
+    over = data.source_water(stamp)
+    if len(over):
+        st.warning(t("source_water_over", lang).format(n=len(over)))
+        names = over["parameter"].map(lambda p: _parameter_label(p, lang))
+        st.dataframe(over.assign(parameter=names), hide_index=True, width="stretch")
+
+
+def _parameter_label(code: str, lang: str) -> str:
+    from townmap.monitoring.lab_data import load_vocabulary
+
+    found = load_vocabulary().codes.get(code)
+    return found.label(lang) if found else code
 
 
 def _attainment(stamp, lang: str) -> None:
