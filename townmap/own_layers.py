@@ -328,11 +328,33 @@ def change(ws, layer_id: str, how) -> OwnLayerSpec:
         return specs[i]
 
 
+def _forget_imports(tx, layer_id: str) -> int:
+    """A deleted layer's imports can no longer be undone (undoing one would bring back a
+    layer the planner removed, or fail and block every earlier undo): mark them and drop
+    their copies, in the deleting transaction. Returns how many were forgotten."""
+    from townmap.store import IMPORT_LOG
+
+    if not tx.has_table(IMPORT_LOG):
+        return 0
+    log = tx.read_table(IMPORT_LOG)
+    rows = log.index[(log["layer_id"] == layer_id) & (log["undone"] == "false")]
+    for row in rows:
+        name = log.at[row, "previous"] if "previous" in log.columns else ""
+        if isinstance(name, str) and name and name != "nan":
+            if tx.has_raster(name):
+                tx.delete_raster(name)
+            elif tx.has_table(name):
+                tx.delete_layer(name)
+            log.at[row, "previous"] = ""
+        log.at[row, "undone"] = "layer deleted"
+    if len(rows):
+        tx.write_table(IMPORT_LOG, log.astype(str), description="Townmap import log")
+    return len(rows)
+
+
 def delete(ws, layer_id: str) -> int:
     """Remove an own layer, its data and its definition together; its imports leave the
     undo list (returns how many), so undo goes on with the imports before them."""
-    from townmap.io.importer import forget_imports
-
     with ws.transaction("edit", layer=layer_id) as tx:
         specs = own_specs(tx.metadata())
         i = _find(specs, layer_id)
@@ -340,4 +362,4 @@ def delete(ws, layer_id: str) -> int:
             tx.delete_layer(layer_id)
         del specs[i]
         write_specs(tx, specs)
-        return forget_imports(tx, layer_id)
+        return _forget_imports(tx, layer_id)

@@ -518,28 +518,6 @@ def _prune_copies(tx, layer_id: str, log: pd.DataFrame) -> pd.DataFrame:
     return log
 
 
-def forget_imports(tx, layer_id: str) -> int:
-    """A deleted layer's imports can no longer be undone (undoing one would bring back a
-    layer the planner removed, or fail and block every earlier undo): mark them and drop
-    their copies, in the deleting transaction. Returns how many were forgotten."""
-    if not tx.has_table(IMPORT_LOG):
-        return 0
-    log = tx.read_table(IMPORT_LOG)
-    rows = log.index[(log["layer_id"] == layer_id) & (log["undone"] == "false")]
-    for row in rows:
-        name = log.at[row, "previous"] if "previous" in log.columns else ""
-        if isinstance(name, str) and name and name != "nan":
-            if tx.has_raster(name):
-                tx.delete_raster(name)
-            elif tx.has_table(name):
-                tx.delete_layer(name)
-            log.at[row, "previous"] = ""
-        log.at[row, "undone"] = "layer deleted"
-    if len(rows):
-        tx.write_table(IMPORT_LOG, log.astype(str), description="Townmap import log")
-    return len(rows)
-
-
 def commit_import(ws: Workspace, plan: ImportPlan | RasterPlan) -> dict:
     """Write the planned layer and its import-log row in one transaction, by ``ws.actor``.
     The layer it replaces is kept (as ``townmap_prev_<layer>_<n>``) so the import can be
