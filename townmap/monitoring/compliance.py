@@ -24,14 +24,13 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from townmap.monitoring.quality import normalise, parse_values
 from townmap.monitoring.standards import DischargeStandard, limits_table, standards_dir
 
 STRICTNESS = {"1A": 0, "1B": 1, "2": 2, "3": 3}
@@ -45,6 +44,7 @@ FINDING_COLUMNS = [
     "parameter",
     "value",
     "below_detection",
+    "limit_below_detection",
     "limit",
     "ratio",
     "compliant",
@@ -70,6 +70,10 @@ class Compliance:
     samples: pd.DataFrame  # one row per point and sampling time: compliant or not
     monthly: pd.DataFrame  # per owner and month: samples, failures, rate
     offenders: pd.DataFrame  # owners failing in ≥ REPEAT_MONTHS distinct months
+    #: results that could not be read (unit, value…), with a reason code, and of
+    #: parameters Townmap does not know — listed, never dropped in silence
+    refused: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ignored: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _choice(name: str) -> dict:
@@ -300,14 +304,22 @@ def _temperatures(samples: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_samples(
-    samples: pd.DataFrame, choices: pd.DataFrame, standards: Mapping[str, DischargeStandard]
+    samples: pd.DataFrame,
+    choices: pd.DataFrame,
+    standards: Mapping[str, DischargeStandard],
+    refused: list | None = None,
 ) -> pd.DataFrame:
-    """One row per sample value with an applicable limit (the stricter when two apply)."""
-    values, below = parse_values(
-        samples["value"], samples.get("detection_limit"), samples.get("qualifier")
-    )
-    frame = normalise(samples.assign(value=values, below_detection=below))
-    frame = frame.merge(_temperatures(frame), on=["dp_id", "sampled_at"], how="left")
+    """One row per sample value with an applicable limit (the stricter when two apply),
+    against the version of each standard in force on the sample's date. Results that
+    cannot be read (an unknown unit, a '>' value…) are appended to ``refused``."""
+    from townmap.monitoring.lab_data import read_lab_values
+
+    keys = ["dp_id", "sampled_at"]
+    reading = read_lab_values(samples, keys)
+    if refused is not None:
+        refused.append(reading)
+    frame = reading.frame
+    frame = frame.merge(_temperatures(frame), on=keys, how="left")
     limits = limits_table(dict(standards))
     cold_at = {k: s.cold_at_or_below_c for k, s in standards.items()}
     limits["cold_at"] = limits["standard"].map(cold_at)
@@ -315,13 +327,18 @@ def check_samples(
         {k: s.verification for k, s in standards.items()}
     )
     choices = choices.copy()
+    # a choice names a standard; any version of it may be the one in force on a date
+    by_file = {k: s.standard_id for k, s in standards.items()}
+    choices["standard_id"] = choices["standard"].map(by_file).fillna(choices["standard"])
+    choices = choices.drop(columns="standard")
     for col in ("owner_kind", "owner_id", "choice_verification", "basis_zh", "basis_en"):
         choices[col] = choices[col].astype("category")  # long texts repeat: carry codes
     joined = frame.merge(choices, on="dp_id").merge(
         limits.rename(columns={"parameter": "limit_parameter"}),
-        left_on=["standard", "class", "parameter"],
-        right_on=["standard", "class", "measured_by"],
+        left_on=["standard_id", "class", "parameter"],
+        right_on=["standard_id", "class", "measured_by"],
     )
+    joined = joined[_in_force(joined, standards)].copy()
     built = pd.to_datetime(joined["built"])
     lo = pd.to_datetime(joined["built_from"])
     hi = pd.to_datetime(joined["built_until"])
@@ -333,13 +350,20 @@ def check_samples(
     joined["limit"] = np.where(cold, joined["cold_limit"], joined["limit"])
     joined["temperature_assumed"] = joined["cold_limit"].notna() & joined["water_temp_c"].isna()
     is_range = joined["kind"].eq("range").to_numpy()
-    v = joined["value"].to_numpy(dtype=float)
+    below = joined["below_detection"].fillna(False).to_numpy(dtype=bool)
+    # a value below its detection limit counts at the limit: at or under the discharge
+    # limit it complies; over it, the result cannot say (no verdict, flagged)
+    v = np.where(below, joined["detection_limit"], joined["value"]).astype(float)
+    joined["value"] = v
     ok_max = v <= joined["limit"].to_numpy(dtype=float)
     ok_range = (v >= joined["low"].to_numpy(dtype=float)) & (
         v <= joined["high"].to_numpy(dtype=float)
     )
     compliant = pd.array(np.where(is_range, ok_range, ok_max), dtype="boolean")
     compliant[np.isnan(v)] = pd.NA  # no value, no verdict
+    undecided = below & ~np.asarray(ok_max, dtype=bool) & ~is_range
+    compliant[undecided] = pd.NA
+    joined["limit_below_detection"] = undecided
     joined["compliant"] = compliant
     joined["ratio"] = np.where(is_range, np.nan, v / joined["limit"].to_numpy(dtype=float))
     joined["indicative"] = joined["limit_parameter"] != joined["parameter"]
@@ -357,6 +381,32 @@ def check_samples(
     joined["month"] = pd.to_datetime(joined["sampled_at"]).dt.to_period("M").astype(str)
     joined = joined.sort_values(["dp_id", "sampled_at", "parameter"], kind="stable")
     return joined.reindex(columns=[*FINDING_COLUMNS, "basis_zh"]).reset_index(drop=True)
+
+
+def _in_force(joined: pd.DataFrame, standards: Mapping[str, DischargeStandard]) -> np.ndarray:
+    """Whether each row's limit comes from the version of its standard in force on the
+    sample's date: the latest valid-from not after it (a version without one counts as
+    always in force). A sample before every version has none."""
+    dates = pd.to_datetime(joined["sampled_at"]).to_numpy(dtype="datetime64[ns]")
+    keep = np.zeros(len(joined), dtype=bool)
+    files = joined["standard"].to_numpy()
+    for standard_id in pd.unique(joined["standard_id"]):
+        versions = sorted(
+            (
+                np.datetime64(s.valid_from or "1900-01-01", "ns"),
+                s.version,
+                k,
+            )
+            for k, s in standards.items()
+            if s.standard_id == standard_id
+        )
+        starts = np.array([v[0] for v in versions], dtype="datetime64[ns]")
+        names = np.array([v[2] for v in versions], dtype=object)
+        mine = np.flatnonzero(joined["standard_id"].to_numpy() == standard_id)
+        at = np.searchsorted(starts, dates[mine], side="right") - 1
+        ok = at >= 0
+        keep[mine[ok]] = files[mine[ok]] == names[at[ok]]
+    return keep
 
 
 def _names(rows: pd.DataFrame, keys: list[str]) -> pd.Series:
@@ -421,9 +471,12 @@ def compliance(
 
     standards = standards or load_discharge_standards()
     choices = choose_limits(layers)
-    findings = check_samples(samples, choices, standards)
+    readings: list = []
+    findings = check_samples(samples, choices, standards, readings)
     per_sample, monthly, offenders = summarise(findings)
-    return Compliance(choices, findings, per_sample, monthly, offenders)
+    return Compliance(
+        choices, findings, per_sample, monthly, offenders, readings[0].refused, readings[0].ignored
+    )
 
 
 def workspace_compliance(ws, standards_folder: Path | None = None) -> Compliance:
