@@ -361,3 +361,22 @@ def test_a_dem_speaks_of_cells(ws, tmp_path):
     log = next(d.value for d in at.dataframe if "文件" in d.value.columns)
     assert log.iloc[0]["图层"] == "数字高程模型" and log.iloc[0]["文件"] == "dem.tif"
     assert "sha256" not in json.dumps(list(log.columns))
+
+
+def test_a_kml_of_points_and_areas_asks_which_kind_before_anything_is_planned(ws):
+    from tests.test_own_layers import KML_MIXED
+
+    at = _page("zh")
+    _run(at.radio(key="imp_into").set_value("new"))
+    _run(at.text_input(key="imp_new_id").set_value("survey"))
+    at = _upload(at, "踏勘.kml", KML_MIXED.encode())
+    assert any("3 个点、1 个面" in w for w in _texts(at.warning)), _texts(at.warning)
+    assert not [b for b in at.button if b.key == "imp_commit"]  # nothing to commit yet
+    choice = _widget(at, "radio", "imp_geom_")
+    assert choice.value is None  # not guessed
+    _run(choice.set_value("Point"))
+    assert not _commit_button(at).disabled
+    _run(_commit_button(at).click())
+    spec = next(s for s in own_specs(open_workspace(ws.location).metadata()) if s.id == "survey")
+    assert spec.geometry == "Point"
+    assert len(open_workspace(ws.location).read_layer("survey")) == 3

@@ -56,7 +56,7 @@ def _zones_gpkg(tmp_path):
 
 
 def _new(layer_id, **labels):
-    return ImportOptions(layer_id, new_layer=NewLayer(**labels))
+    return ImportOptions(layer_id, new_layer=NewLayer(**labels))  # labels, group, geometry
 
 
 def test_any_file_becomes_an_own_layer_with_its_columns(tmp_path, catalog, ws):
@@ -349,3 +349,70 @@ def test_points_with_infinite_coordinates_are_named_rows(tmp_path, catalog, ws):
     plan = plan_import(path, ImportOptions("monitoring_stations"), catalog, ws=ws)
     assert plan.count == 1 and plan.dropped == 1
     assert any(p.startswith("row 3") and "经度" in p for p in plan.problems)
+
+
+KML_MIXED = """<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document>
+<Folder><name>排口</name>
+<Placemark><name>DP1</name><Point><coordinates>119.95,31.40,0</coordinates></Point></Placemark>
+<Placemark><name>DP2</name><Point><coordinates>119.96,31.40,0</coordinates></Point></Placemark>
+</Folder><Folder><name>企业</name>
+<Placemark><name>甲厂</name><Point><coordinates>119.95,31.41,0</coordinates></Point></Placemark>
+<Placemark><name>厂区</name><Polygon><outerBoundaryIs><LinearRing><coordinates>
+119.95,31.40,0 119.96,31.40,0 119.96,31.41,0 119.95,31.40,0</coordinates></LinearRing>
+</outerBoundaryIs></Polygon></Placemark>
+</Folder></Document></kml>"""
+
+
+def test_a_file_of_points_and_areas_asks_which_kind_a_new_layer_takes(tmp_path, catalog, ws):
+    """Walkthrough: a KML with 3 points and 1 area became an area layer and the points
+    were skipped rows, the import exiting 0."""
+    from townmap.io.importer import MixedGeometryError
+
+    path = tmp_path / "踏勘.kml"
+    path.write_text(KML_MIXED, encoding="utf-8")
+    with pytest.raises(MixedGeometryError) as info:
+        plan_import(path, _new("survey"), catalog, ws=ws)
+    assert info.value.kinds == {"Point": 3, "Polygon": 1}
+    points = plan_import(path, _new("survey", geometry="Point"), catalog, ws=ws)
+    assert points.new_spec.geometry == "Point" and points.count == 3
+    assert any("厂区" in p or "feature 2 of folder '企业'" in p for p in points.problems)
+    names = {a.name: a.label for a in points.new_spec.attributes}
+    assert names["Name"].zh == "名称" and names["townmap_fid"].zh == "要素编号"
+    areas = plan_import(path, _new("survey_area", geometry="Polygon"), catalog, ws=ws)
+    assert areas.count == 1 and areas.new_spec.geometry == "Polygon"
+    with pytest.raises(UploadError, match="holds no line"):
+        plan_import(path, _new("survey_l", geometry="LineString"), catalog, ws=ws)
+
+
+def test_a_gis_files_text_codes_stay_text(tmp_path, catalog, ws):
+    """Walkthrough: a DBF text column 代码 ("320506") became an integer attribute."""
+    frame = gpd.GeoDataFrame(
+        {"名称": ["吴中区", "相城区"], "代码": ["320506", "320507"], "人口": [139, 90]},
+        geometry=[Polygon([(119.95, 31.4), (119.96, 31.4), (119.96, 31.41)])] * 2,
+        crs=4326,
+    )
+    path = tmp_path / "区划.shp"
+    frame.to_file(path, encoding="utf-8")
+    plan = plan_import(path, _new("districts"), catalog, ws=ws)
+    types = {a.name: a.type for a in plan.new_spec.attributes}
+    assert types["代码"] == "str" and types["人口"] == "int"
+    assert list(plan.frame["代码"]) == ["320506", "320507"]
+
+
+def test_cli_refuses_a_mixed_file_without_geometry_and_imports_one_kind_with_it(tmp_path, demo_ws):
+    import shutil
+
+    from tests.test_cli import _run
+
+    folder = tmp_path / "ws"
+    shutil.copytree(demo_ws.folder, folder)
+    path = tmp_path / "踏勘.kml"
+    path.write_text(KML_MIXED, encoding="utf-8")
+    args = ["import", str(path), "--new-layer", "survey", "--workspace", str(folder)]
+    refused = _run(*args)
+    assert refused.returncode == 2 and "3 point(s), 1 area(s)" in refused.stderr
+    assert "--geometry" in refused.stderr and "Traceback" not in refused.stderr
+    done = _run(*args, "--geometry", "point")
+    assert done.returncode == 0, done.stderr
+    assert len(open_workspace(folder).read_layer("survey")) == 3

@@ -42,6 +42,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+_GEOMETRY = {"point": "Point", "line": "LineString", "polygon": "Polygon"}
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     from townmap.catalog import load_catalog
     from townmap.io.importer import ImportOptions, NewLayer, commit_import, plan_import
@@ -78,7 +81,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
         guess_the_rest=not args.no_guess,
         fixed=dict(parse_pairs(args.set, "--set")) or None,
         mode=args.mode,
-        new_layer=NewLayer(args.label_zh, args.label_en, args.group) if args.new_layer else None,
+        new_layer=NewLayer(args.label_zh, args.label_en, args.group, _GEOMETRY.get(args.geometry))
+        if args.new_layer
+        else None,
     )
     plan = plan_import(args.file, options, catalog, hint_lon=hint, ws=ws)
     for note in plan.notes:
@@ -265,6 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--label-zh", default=None, help="Chinese name of a new layer")
     imp.add_argument("--label-en", default=None, help="English name of a new layer")
     imp.add_argument("--group", default=None, help="layer-control group of a new layer")
+    imp.add_argument(
+        "--geometry",
+        choices=list(_GEOMETRY),
+        default=None,
+        help="which kind a new layer takes from a file holding several (import it again "
+        "for another)",
+    )
     imp.add_argument(
         "--map",
         action="append",

@@ -120,7 +120,10 @@ def check_new_id(layer_id: str, catalog: Catalog, existing: list[OwnLayerSpec]) 
         raise UploadError(f"{layer_id!r} is a catalog layer: import into it with --layer")
 
 
-def _type_of(col: pd.Series) -> str:
+def _type_of(col: pd.Series, typed_text: bool = False) -> str:
+    """A column's attribute type. A GIS file declares its text columns (``typed_text``):
+    a DBF or GeoPackage text field of codes such as "320506" stays text; a CSV's columns
+    are all text, so numbers are recognised from the values (007 stays a code)."""
     values = col.dropna()
     if values.empty:
         return "str"
@@ -133,6 +136,8 @@ def _type_of(col: pd.Series) -> str:
         return "int" if bool(as_int.all()) and values.abs().max() < 2**53 else "float"
     if pd.api.types.is_datetime64_any_dtype(col):
         return "datetime"
+    if typed_text:
+        return "str"
     head = values.iloc[:1000].astype(str).str.strip().str.replace(",", "")
     if pd.to_numeric(head[head != ""], errors="coerce").isna().any():
         return "str"  # a sample decides text columns fast; numbers are checked in full
@@ -144,6 +149,14 @@ def _type_of(col: pd.Series) -> str:
     if numeric.notna().all() and not text.str.match(r"^0\d").any():  # 007 is a code
         return "int" if bool((numeric == numeric.round()).all()) else "float"
     return "str"
+
+
+def geometry_kinds(frame) -> dict[str, int]:
+    """How many points, lines and areas a frame holds (multi-parts counted as their kind)."""
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return {}
+    types = frame.geometry.dropna().geom_type.str.removeprefix("Multi").value_counts()
+    return {k: int(types[k]) for k in ("Point", "LineString", "Polygon") if k in types}
 
 
 def _geometry_kind(frame) -> str | None:
@@ -184,13 +197,16 @@ def infer_spec(
     group: str | None = None,
     colour_index: int = 0,
     source: str = "",
+    geometry: str | None = None,
+    typed_text: bool = False,
+    labels: dict[str, tuple[str, str]] | None = None,
 ) -> tuple[OwnLayerSpec, pd.DataFrame, list[str]]:
     """A layer definition for ``frame`` (the file's own columns), the frame as it will be
     stored (with a generated key column if it needs one) and notes saying what was
     inferred."""
     geometry_name = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
     columns = [str(c) for c in frame.columns if c != geometry_name]
-    kind_geom = _geometry_kind(frame)
+    kind_geom = geometry or _geometry_kind(frame)
     notes: list[str] = []
     bad = [c for c in columns if not re.fullmatch(r"[^\x00-\x1f\"]{1,63}", c)]
     if bad:
@@ -200,7 +216,7 @@ def infer_spec(
         )
     if group is not None and group not in (*GROUPS, DEFAULT_GROUP):
         raise UploadError(f"unknown group {group!r}; choose one of {', '.join(GROUPS)}")
-    types = {c: _type_of(frame[c]) for c in columns}
+    types = {c: _type_of(frame[c], typed_text) for c in columns}
     key = _key_column(frame, columns)
     if key is None and kind_geom is not None:
         key = GENERATED_KEY
@@ -209,8 +225,14 @@ def infer_spec(
         types[key] = "str"
         columns = [key, *columns]
         notes.append(f"no column identifies a feature: ids F00001… added as '{GENERATED_KEY}'")
+    named = {GENERATED_KEY: ("要素编号", "Feature id"), **(labels or {})}
     attributes = [
-        OwnAttribute(name=c, type=types[c], label=Label(zh=c, en=c), required=(c == key))
+        OwnAttribute(
+            name=c,
+            type=types[c],
+            label=Label(zh=named[c][0], en=named[c][1]) if c in named else Label(zh=c, en=c),
+            required=(c == key),
+        )
         for c in columns
     ]
     name = _name_column(columns, types)

@@ -67,6 +67,24 @@ class NewLayer:
     label_zh: str | None = None
     label_en: str | None = None
     group: str | None = None
+    #: Point, LineString or Polygon: which kind a file holding several kinds gives
+    geometry: str | None = None
+
+
+class MixedGeometryError(UploadError):
+    """A file holds points, lines and/or areas together and a new layer takes one kind:
+    the user chooses (and imports the file again for another kind)."""
+
+    def __init__(self, kinds: dict[str, int]):
+        self.kinds = kinds
+        listed = ", ".join(f"{n} {_KIND_WORDS[k]}" for k, n in kinds.items())
+        super().__init__(
+            f"the file holds {listed}: a layer holds one kind; choose which to import "
+            "(--geometry point|line|polygon) and import the file again for the other"
+        )
+
+
+_KIND_WORDS = {"Point": "point(s)", "LineString": "line(s)", "Polygon": "area(s)"}
 
 
 @dataclass
@@ -267,7 +285,8 @@ def _locate(raw, spec_kind: str, options, hint_lon, notes, problems, row_label, 
 
 def _new_layer_spec(raw, options, catalog, ws, hint_lon, notes, problems, row_label):
     """The own layer a file defines: a table stays a table unless it has coordinates."""
-    from townmap.own_layers import check_new_id, infer_spec, own_specs
+    from townmap.io.kml_fields import KML_LABELS
+    from townmap.own_layers import check_new_id, geometry_kinds, infer_spec, own_specs
 
     existing_specs = own_specs(ws.metadata()) if ws is not None else []
     check_new_id(options.layer_id, catalog, existing_specs)
@@ -278,6 +297,13 @@ def _new_layer_spec(raw, options, catalog, ws, hint_lon, notes, problems, row_la
         )
     kind = "vector" if raw.has_geometry or find_coordinates(raw.frame) is not None else "table"
     frame, dropped = _locate(raw, kind, options, hint_lon, notes, problems, row_label)
+    chosen = options.new_layer.geometry
+    if kind == "vector":
+        kinds = geometry_kinds(frame)
+        if len(kinds) > 1 and chosen is None:
+            raise MixedGeometryError(kinds)
+        if chosen is not None and chosen not in kinds:
+            raise UploadError(f"the file holds no {_KIND_WORDS.get(chosen, chosen)}")
     spec, frame, inferred = infer_spec(
         options.layer_id,
         frame,
@@ -286,6 +312,9 @@ def _new_layer_spec(raw, options, catalog, ws, hint_lon, notes, problems, row_la
         group=options.new_layer.group,
         colour_index=len(existing_specs),
         source=raw.source.name,
+        geometry=chosen,
+        typed_text=raw.unit == "feature",  # a GIS file declares its text columns
+        labels=KML_LABELS if raw.source.suffix.lower() in (".kml", ".kmz") else None,
     )
     notes.extend(inferred)
     return spec, frame, dropped

@@ -12,6 +12,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+#: the placemark's own fields, as GDAL names them, in the user's language
+KML_LABELS: dict[str, tuple[str, str]] = {
+    "Name": ("名称", "Name"),
+    "description": ("说明", "Description"),
+    "folder": ("文件夹", "Folder"),
+}
+
 #: field -> the values that mean "not said" (KML's defaults as GDAL reads them)
 HOUSEKEEPING: dict[str, set] = {
     "id": set(),

@@ -9,11 +9,19 @@ The workspace's own layers are renamed, restyled and deleted below.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from townmap.errors import TownmapError
 from townmap.i18n import t
-from townmap.io.importer import ImportOptions, ImportPlan, commit_import, plan_import
+from townmap.io.importer import (
+    ImportOptions,
+    ImportPlan,
+    MixedGeometryError,
+    commit_import,
+    plan_import,
+)
 from townmap.io.raster_import import RasterPlan
 from townmap.render.escape import escape_markdown
 from townmap.ui import common
@@ -71,9 +79,32 @@ def _plan(lang: str, ws, cat, path, target, source, read, sk):
     )
     try:
         return plan_import(path, options, cat, hint_lon=_hint_lon(ws), ws=ws), chosen
+    except MixedGeometryError as exc:
+        kind = _geometry_choice(lang, exc.kinds, sk)
+        if kind is None:
+            return None, chosen
+        layer = replace(target.new_layer, geometry=kind)
+        return _plan(lang, ws, cat, path, replace(target, new_layer=layer), source, read, sk)
     except TownmapError as exc:
         st.error(escape_markdown(exc))
         return None, chosen
+
+
+def _geometry_choice(lang: str, kinds: dict[str, int], sk: str) -> str | None:
+    """A file with points and areas (a KML's folders): the new layer takes one kind, the
+    user says which; nothing is imported until then."""
+    listed = t("list_sep", lang).join(
+        t(f"geometry_count_{k}", lang).format(n=n) for k, n in kinds.items()
+    )
+    st.warning(t("mixed_geometry", lang).format(kinds=listed))
+    return st.radio(
+        t("mixed_geometry_choose", lang),
+        list(kinds),
+        index=None,
+        format_func=lambda k: t(f"geometry_count_{k}", lang).format(n=kinds[k]),
+        horizontal=True,
+        key=f"imp_geom_{sk}",
+    )
 
 
 def _commit(lang: str, ws, plan) -> None:
