@@ -241,4 +241,30 @@ def test_switching_language_mid_import_keeps_every_choice(own_page, tmp_path):
     page.get_by_role("button", name="Import now").wait_for()
     settled(page)
     assert "survey_pts" not in open_workspace(folder).layer_names()  # nothing written yet
+    page.get_by_role("button", name="Import now").click()
+    settled(page, BODY_HAS, "Survey points")
+    assert "survey_pts" in open_workspace(folder).layer_names()
+    # the boxes are empty for the next file, in the browser too (they kept the old text),
+    # and stay empty after a language switch (the old values came back)
+    settled(page, "() => [...document.querySelectorAll('[data-testid=stMain] input')]"
+            ".every((i) => i.value !== 'survey_pts')")  # fmt: skip
+    assert (
+        new_id.input_value() == "" and page.get_by_label("English name").first.input_value() == ""
+    )
+    page.locator("[data-testid=stSidebar] label").filter(has_text="中文").click()
+    settled(page, BODY_HAS, "导入数据")
+    box = page.get_by_label("新图层编号（小写字母、数字和 _）").first
+    assert box.input_value() == "" and "已使用这个编号" not in page.inner_text("body")
+    assert guard.dialogs == [] and guard.errors == []
+
+
+def test_the_page_menu_keeps_the_language(own_page):
+    """Walkthrough: every menu link opened the next page in Chinese (no ?lang= in it)."""
+    page, guard, url, _ = own_page
+    page.goto(f"{url}/import_page?lang=en")
+    settled(page, BODY_HAS, "Import data")
+    page.locator("[data-testid=stSidebarNav] a").filter(has_text="Export").click()
+    settled(page, BODY_HAS, "Export data")
+    assert "导出数据" not in page.inner_text("[data-testid=stMain]")
+    page.wait_for_function("() => location.search.includes('lang=en')")
     assert guard.dialogs == [] and guard.errors == []

@@ -48,9 +48,11 @@ def _refresh_choices() -> None:
 
 
 def language() -> str:
-    """The interface language: ``?lang=`` in the URL, so a shared link keeps it."""
-    lang = check_lang(st.query_params.get("lang"))
+    """The interface language: ``?lang=`` in the URL, so a shared link keeps it; a link
+    in the page menu carries no ``?lang=``, so the session's language holds there."""
     shown = st.session_state.get(_SHOWN_LANG)
+    asked = st.query_params.get("lang")
+    lang = check_lang(asked if asked or shown is None else shown)
     chosen_now = st.session_state.get("townmap_lang", lang)
     if shown is not None and chosen_now != shown:
         _refresh_choices()

@@ -64,14 +64,25 @@ def id_problem(layer_id: str, cat: Catalog, ws, lang: str) -> str | None:
 _NEW_LAYER_FIELDS = ("imp_new_id", "imp_new_zh", "imp_new_en")
 
 
+_RESET = "imp_new_reset"
+
+
 def forget_new_layer() -> None:
-    """Empty the new layer's id and names once it is made (the group is kept)."""
-    for key in _NEW_LAYER_FIELDS:
-        st.session_state.pop(key, None)
+    """Empty the new layer's id and names once it is made (the group is kept). Done at
+    the start of the next run, before the boxes are drawn: the values are set to "" (so
+    Streamlit sends them to the browser, which otherwise keeps showing the old text)."""
+    st.session_state[_RESET] = True
+
+
+def _reset_if_asked() -> None:
+    if st.session_state.pop(_RESET, False):
+        for key in _NEW_LAYER_FIELDS:
+            st.session_state[key] = ""
 
 
 def choose_target(lang: str, cat: Catalog, ws) -> Target | None:
     """The user's target; None (after saying why) while a new layer's id is not usable."""
+    _reset_if_asked()
     kind = st.radio(
         t("import_into", lang),
         ["existing", "new"],
