@@ -240,6 +240,14 @@ def test_details_of_an_own_layer_show_gaps_as_a_dash_and_dates_as_dates():
     assert not any(word in text for word in ("NaT", "<NA>", "nan", "None"))
 
 
+def test_units_are_written_in_the_pages_language(catalog):
+    """Walkthrough: a village read 人口 "3,050 persons" on the Chinese map."""
+    from townmap.display import format_value
+
+    assert format_value(catalog["villages"], "population", 3050, "zh") == "3,050 人"
+    assert format_value(catalog["villages"], "population", 3050, "en") == "3,050 persons"
+
+
 def test_search_index_is_empty_without_searchable_layers(catalog):
     assert build_index({}, dict(catalog.layers)).empty
     assert search(build_index({}, dict(catalog.layers)), "x") == []

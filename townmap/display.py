@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from townmap.catalog import LayerSpec
-from townmap.i18n import t, value_label
+from townmap.i18n import t, unit_label, value_label
 
 #: how a missing value reads once it has passed through text (a column stored as text)
 _MISSING_TEXT = {"", "nan", "NaN", "None", "<NA>", "NaT"}
@@ -44,7 +44,8 @@ def format_value(spec: LayerSpec, name: str, value: object, lang: str) -> str:
         if attr.type == "int" and not attr.unit:
             return str(int(number))  # years, counts without unit: no thousands separator
         text = f"{number:,.0f}" if attr.type == "int" or abs(number) >= 1000 else f"{number:,.4g}"
-        return f"{text} {attr.unit}".strip()
+        unit = unit_label(attr.unit, lang) if attr.unit else ""
+        return f"{text} {unit}".strip()
     if attr.choices is not None:
         return value_label(value, lang)
     return str(value)

@@ -51,6 +51,11 @@ def group_label(group: str, lang: str) -> str:
     return _texts("groups").get(group, {}).get(lang, group)
 
 
+def unit_label(unit: str, lang: str) -> str:
+    """A unit as the language writes it (persons → 人); symbols stay as they are."""
+    return _texts("units").get(unit, {}).get(lang, unit)
+
+
 def value_label(value: object, lang: str) -> str:
     """Label of a coded value (``printing_dyeing`` → 印染); other values as text."""
     text = "" if value is None else str(value)

@@ -81,7 +81,9 @@ def own_layers(lang: str, ws) -> None:
         label = spec.label.get(lang)
         n = _count(ws, spec)
         title = f"{escape_markdown(label)} · {n:,} {unit(spec.kind, lang)}"
-        with st.expander(title):
+        # open while its delete is being confirmed: the tick reruns the page, and a
+        # closed panel hid the button it had just enabled
+        with st.expander(title, expanded=bool(st.session_state.get(f"own_delete_ok_{spec.id}"))):
             st.caption(escape_markdown(spec.id))
             _rename(lang, ws, spec)
             if spec.kind == "vector":
