@@ -148,7 +148,7 @@ def test_an_amap_poi_export_gets_a_gcj02_hint_with_the_local_offset(tmp_path):
     hint = web_map_hint(list(raw.columns), "", frame)
     assert hint is not None and "\n" not in hint
     assert "'typecode', 'pname', 'cityname'" in hint and "GCJ-02" in hint
-    assert "--datum gcj02" in hint and "'correct from GCJ-02'" in hint
+    assert "--datum gcj02" in hint and "web-map datum correction 'GCJ-02'" in hint
     offset = datum_offset_m(frame)
     truth = gpd.GeoSeries(shapely.points(true_lon, true_lat), crs=4326).to_crs(DEMO_CRS)
     assert offset == pytest.approx(frame.to_crs(DEMO_CRS).distance(truth).median(), rel=0.01)

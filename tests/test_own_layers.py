@@ -416,3 +416,16 @@ def test_cli_refuses_a_mixed_file_without_geometry_and_imports_one_kind_with_it(
     done = _run(*args, "--geometry", "point")
     assert done.returncode == 0, done.stderr
     assert len(open_workspace(folder).read_layer("survey")) == 3
+
+
+def test_a_chosen_crs_answers_the_missing_prj_note(tmp_path, catalog, ws):
+    frame = gpd.GeoDataFrame(
+        {"名称": ["甲"]}, geometry=[Polygon([(0, 0), (100, 0), (100, 100)])], crs=4549
+    )
+    frame = frame.set_geometry(frame.geometry.translate(500000, 3475000))
+    path = tmp_path / "无prj.shp"
+    frame.to_file(path, encoding="utf-8")
+    path.with_suffix(".prj").unlink()
+    plan = plan_import(path, ImportOptions("z", crs="EPSG:4549", new_layer=NewLayer()), catalog)
+    assert "no .prj: the coordinate system chosen (EPSG:4549) is used" in plan.notes
+    assert not [n for n in plan.notes if "must be chosen" in n]

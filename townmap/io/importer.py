@@ -142,7 +142,8 @@ def _choose_crs(bounds, options: ImportOptions, hint_lon: float | None, notes: l
     if crs is not None:
         return crs
     raise UploadError(
-        f"the file does not say its coordinate system; choose one with --crs (candidates: {listed})"
+        "the file does not say its coordinate system; choose one (--crs on the command "
+        f"line, the coordinate-system box on the Import page; candidates: {listed})"
     )
 
 
@@ -405,6 +406,13 @@ def plan_import(
     _check_limits(raw.frame, path)
     row_label = _row_label(raw)
     notes, problems = list(raw.notes), list(getattr(raw, "problems", []))
+    if options.crs:  # the reader's "must be chosen" is answered
+        notes = [
+            f"no .prj: the coordinate system chosen ({options.crs}) is used"
+            if n == "no .prj: the coordinate system must be chosen"
+            else n
+            for n in notes
+        ]
     new_spec = None
     if new:
         spec, frame, dropped = _new_layer_spec(

@@ -236,7 +236,7 @@ def web_map_hint(
     return (
         f"this looks like data from a Chinese web map ({why}): its coordinates are "
         f"probably {name} and would land about {offset:,.0f} m off; correct them with "
-        f"--datum {datum} (on the import page: 'correct from {name}')"
+        f"--datum {datum} (on the Import page: web-map datum correction '{name}')"
     )
 
 

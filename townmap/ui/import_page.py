@@ -48,8 +48,15 @@ def _read_options(lang: str) -> dict:
     encoding = c1.selectbox(
         t("encoding", lang), ["auto", "utf-8", "gbk", "gb18030"], key="imp_encoding"
     )
-    crs = c2.text_input(t("crs_if_missing", lang), key="imp_crs", placeholder="EPSG:4549")
-    datum = c3.selectbox(t("web_map_datum", lang), [_NONE, "gcj02", "bd09"], key="imp_datum")
+    crs = c2.text_input(
+        t("crs_if_missing", lang), key="imp_crs", placeholder=t("crs_placeholder", lang)
+    )
+    datum = c3.selectbox(
+        t("web_map_datum", lang),
+        [_NONE, "gcj02", "bd09"],
+        format_func=lambda d: t(f"datum_{d}" if d != _NONE else "datum_none", lang),
+        key="imp_datum",
+    )
     return {
         "encoding": None if encoding == "auto" else encoding,
         "crs": crs.strip() or None,
