@@ -429,3 +429,23 @@ def test_a_chosen_crs_answers_the_missing_prj_note(tmp_path, catalog, ws):
     plan = plan_import(path, ImportOptions("z", crs="EPSG:4549", new_layer=NewLayer()), catalog)
     assert "no .prj: the coordinate system chosen (EPSG:4549) is used" in plan.notes
     assert not [n for n in plan.notes if "must be chosen" in n]
+
+
+def test_appending_rows_with_gaps_keeps_whole_numbers_whole():
+    import pandas as pd
+
+    from townmap.io.merge import merge
+
+    old = pd.DataFrame({"village_id": ["V01", "V02"], "population": [5990, 3050]})
+    new = pd.DataFrame({"village_id": ["V03"], "population": [None]})
+    out = merge(old, new, "append", "village_id", {"village_id", "population"}).frame
+    assert str(out["population"].dtype) == "Int64"
+    assert list(out["population"][:2]) == [5990, 3050] and pd.isna(out["population"][2])
+
+
+def test_colours_by_a_column_of_measurements_are_refused_on_the_command_line_too(
+    tmp_path, catalog, ws
+):
+    commit_import(ws, plan_import(_zones_gpkg(tmp_path), _new("zones"), catalog, ws=ws))
+    with pytest.raises(UploadError, match="measurements with decimals"):
+        change(ws, "zones", lambda s, f: restyled(s, f, None, "面积公顷"))

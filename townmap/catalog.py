@@ -285,5 +285,5 @@ def validate_frame(spec: LayerSpec, frame: pd.DataFrame) -> list[str]:
             problems.append(f"geometry must be {spec.geometry}, found {sorted(types)}")
         invalid = int((~geoms.dropna().is_valid).sum())
         if invalid:
-            problems.append(f"{invalid} invalid geometrie(s)")
+            problems.append(f"{invalid} invalid geometr{'y' if invalid == 1 else 'ies'}")
     return problems

@@ -328,6 +328,11 @@ def restyled(
     elif by is not None:
         if by not in {a.name for a in spec.attributes}:
             raise UploadError(f"{spec.id!r} has no column {by!r}")
+        if spec.attribute(by).type == "float":
+            raise UploadError(
+                f"column {by!r} holds measurements with decimals: colours by column take a "
+                "column of a few values (a category, a level, a code)"
+            )
         values = pd.Series(frame[by]).dropna().astype(str).unique().tolist()
         if len(values) > MAX_CATEGORIES:
             raise UploadError(

@@ -223,7 +223,8 @@ def fit_geometries(
         if repaired:
             apart = f" ({split} came apart into more parts: all kept, as Multi{kind})"
             notes.append(
-                f"{repaired} invalid geometrie(s) repaired with make_valid in "
+                f"{repaired} invalid geometr{'y' if repaired == 1 else 'ies'} repaired with "
+                "make_valid in "
                 f"{describe(target)}, every {kind} part kept" + (apart if split else "")
             )
     else:

@@ -110,5 +110,18 @@ def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
         b = b.to_crs(a.crs) if isinstance(b, gpd.GeoDataFrame) and b.crs != a.crs else b
         b = b.rename_geometry(a.geometry.name) if b.geometry.name != a.geometry.name else b
         out = pd.concat([a, b], ignore_index=True)
-        return gpd.GeoDataFrame(out, geometry=a.geometry.name, crs=a.crs)
-    return pd.concat([a, b], ignore_index=True)
+        return _integers_kept(gpd.GeoDataFrame(out, geometry=a.geometry.name, crs=a.crs), a)
+    return _integers_kept(pd.concat([a, b], ignore_index=True), a)
+
+
+def _integers_kept(out: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
+    """Whole numbers stay whole: appending rows with gaps made an integer column (人口
+    5990) a float one (5990.0), and the stored field Real. Nullable integers keep them."""
+    for col in before.columns:
+        was = before[col].dtype
+        if col in out and pd.api.types.is_integer_dtype(was) and out[col].dtype.kind in "fO":
+            values = pd.to_numeric(out[col], errors="coerce")
+            whole = values.dropna()
+            if values.isna().sum() == out[col].isna().sum() and (whole == whole.round()).all():
+                out[col] = values.astype("Int64")
+    return out

@@ -185,7 +185,10 @@ def log_table(lang: str, log: pd.DataFrame, cat) -> pd.DataFrame:
             return log[name].map(_text)
         return pd.Series([""] * len(log), index=log.index)
 
-    layer = column("layer_id").map(lambda i: cat[i].label.get(lang) if i in cat else i)
+    deleted = t("log_layer_gone", lang)
+    layer = column("layer_id").map(
+        lambda i: cat[i].label.get(lang) if i in cat else deleted.format(id=i)
+    )
 
     def number(name: str) -> pd.Series:
         return pd.to_numeric(column(name), errors="coerce").astype("Int64")

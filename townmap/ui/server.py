@@ -25,6 +25,8 @@ ENFORCED: dict[str, object] = {
     # a server watching site-packages for edits only spends CPU
     "server.fileWatcherType": "none",
     "client.toolbarMode": "minimal",
+    # a language switch sets kept choices again on purpose (ui/common._refresh_choices)
+    "global.disableWidgetStateDuplicationWarning": True,
     "theme.base": "light",
 }
 #: loopback unless the user names an address (a hall PC showing its own screen needs
