@@ -134,6 +134,10 @@ def test_the_limit_at_each_outfall_is_chosen_by_rule():
         _pt("D", "E3", "R3", (10, 10)),
         _pt("E", "E4", "R3", (10, 10)),
         _pt("F", "E1", "??", (8800, 10)),
+        _pt("G", "E1", None, (8800, 10)),
+        _pt("S", "E4", "sewer", (10, 10)),
+        _pt("T", "E4", "P1", (10, 10)),
+        _pt("U", "E1", "LAKE", (-3100, 10)),
         _pt("P", "P1", "R3", (20, 10)),
         _pt("Q", "P2", "R4", (9020, 10)),
         _pt("L", "P3", "lake", (-3100, 10)),
@@ -147,8 +151,17 @@ def test_the_limit_at_each_outfall_is_chosen_by_rule():
     assert one.loc["B", "class"] == "2" and one.loc["A", "choice_verification"] == "verified"
     assert bool(one.loc["C", "screening"]) and one.loc["C", "choice_verification"] == "unverified"
     assert one.loc["D", "choice_verification"] == "unverified"  # pre-1998: Table 2 absent
-    assert one.loc["E", "class"] == "3"  # into a sewer with a secondary plant
-    assert one.loc["F", "receiving"] == "R4" and bool(one.loc["F", "receiving_nearest"])
+    # a sewered firm's outfall to a river is a river outfall: class 1 on class III water;
+    # class 3 only where the outfall itself goes into the sewer (or names the plant)
+    assert one.loc["E", "class"] == "1"
+    assert one.loc["S", "class"] == "3" and one.loc["T", "class"] == "3"
+    # an id that names nothing is a data error, not the nearest river
+    assert bool(one.loc["F", "receiving_unknown"]) and not bool(one.loc["F", "receiving_nearest"])
+    assert pd.isna(one.loc["F", "receiving"]) and one.loc["F", "class"] == "1"
+    assert "data error" in one.loc["F", "basis_en"]
+    # no id at all: the nearest water, flagged
+    assert one.loc["G", "receiving"] == "R4" and bool(one.loc["G", "receiving_nearest"])
+    assert one.loc["U", "receiving"] == "lake"  # LAKE is the lake, whatever the case
     p = got[got["dp_id"] == "P"].set_index("standard")
     assert p.loc["gb18918_2002", "class"] == "1A"  # Taihu key basin beats III → 1B
     assert p.loc["db32_1072_2018", "class"] == "table1"  # inside the level-1 zone

@@ -95,16 +95,32 @@ def _waters(layers: Mapping[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
     return pd.concat([p.to_crs(crs).reindex(columns=cols) for p in parts], ignore_index=True)
 
 
-def _receiving(points: gpd.GeoDataFrame, waters: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Receiving water of each point: its ``receiving_water`` id when known, else the
-    nearest river or lake (flagged as such)."""
+#: what an outfall's ``receiving_water`` says when it discharges into the town sewer
+SEWER_WORDS = {"sewer", "污水管网", "市政管网", "城镇污水管网"}
+
+
+def _receiving(points: gpd.GeoDataFrame, waters: gpd.GeoDataFrame, plant_ids=()) -> pd.DataFrame:
+    """Receiving water of each point by its ``receiving_water`` id (compared without
+    case: ``LAKE`` is the lake): a river, the lake, or the sewer (``sewer`` or a plant's
+    id). An id that names none of them is a data error (``receiving_unknown``), never
+    replaced by a guess; only an outfall with no id at all takes the nearest river or
+    lake, flagged as such."""
     by_id = waters.drop_duplicates("water_id").set_index("water_id")
+    folded = {str(k).casefold(): k for k in by_id.index}
+    sewer = SEWER_WORDS | {str(p).casefold() for p in plant_ids}
     given = points.get("receiving_water", pd.Series(None, index=points.index)).astype("string")
-    known = given.isin(by_id.index).fillna(False).to_numpy()
+    text = given.str.strip().str.casefold()
+    matched = text.map(folded)
+    known = matched.notna().to_numpy()
+    to_sewer = text.isin(sewer).fillna(False).to_numpy(dtype=bool)
+    stated = (text.fillna("") != "").to_numpy()
     out = pd.DataFrame(index=points.index)
-    out["water_id"] = given.where(known)
-    out["nearest"] = ~known
-    missing = np.flatnonzero(~known & ~points.geometry.is_empty.to_numpy())
+    out["water_id"] = matched.where(known)
+    out["nearest"] = ~stated
+    out["to_sewer"] = to_sewer
+    out["unknown"] = stated & ~known & ~to_sewer
+    out["given"] = given
+    missing = np.flatnonzero(~stated & ~points.geometry.is_empty.to_numpy())
     if len(missing) and not waters.empty:
         near = gpd.sjoin_nearest(
             points.iloc[missing][["geometry"]].to_crs(waters.crs), waters[["water_id", "geometry"]]
@@ -136,7 +152,9 @@ def choose_limits(
     c8978 = choice_8978 or _choice("gb8978_class_choice.toml")
     c18918 = choice_18918 or _choice("gb18918_class_choice.toml")
     points = layers["discharge_points"]
-    recv = _receiving(points, _waters(layers))
+    plant_layer = layers.get("treatment_plants", gpd.GeoDataFrame())
+    plant_ids = plant_layer["plant_id"].dropna() if "plant_id" in plant_layer else ()
+    recv = _receiving(points, _waters(layers), plant_ids)
     level = _taihu_level(points, layers.get("taihu_zones"))
     ents = layers.get("enterprises", gpd.GeoDataFrame()).drop(columns="geometry", errors="ignore")
     ents = ents.drop_duplicates("ent_id").set_index("ent_id") if "ent_id" in ents else ents
@@ -151,6 +169,8 @@ def choose_limits(
             "receiving_class": recv["target_class"],
             "basin": recv["basin"],
             "receiving_nearest": recv["nearest"].astype(bool),
+            "receiving_unknown": recv["unknown"].astype(bool),
+            "to_sewer": recv["to_sewer"].astype(bool),
             "taihu_level": level,
         },
         index=points.index,
@@ -185,7 +205,10 @@ def _enterprise_rows(base: pd.DataFrame, ents: pd.DataFrame, choice: dict) -> pd
     facts = pd.DataFrame(
         {
             "target": base["receiving_class"].astype("string").fillna("").to_numpy(),
-            "sewer": (ent["treatment"] == "sewer").to_numpy(dtype=bool),
+            # the outfall's own receiving water decides, not the firm's treatment: a
+            # sewered firm's outfall to a river is a river outfall
+            "sewer": base["to_sewer"].to_numpy(dtype=bool),
+            "unknown": base["receiving_unknown"].to_numpy(dtype=bool),
             "screen": ent["sector"].isin(own_standard).to_numpy(dtype=bool),
             "old": (founded < 1998).to_numpy(dtype=bool),
         },
@@ -202,10 +225,24 @@ def _enterprise_rows(base: pd.DataFrame, ents: pd.DataFrame, choice: dict) -> pd
     return out.drop(columns=cols)
 
 
-def _enterprise_decision(target: str, sewer: bool, screen: bool, old: bool, choice: dict):
-    rule = choice["by_receiving_class"].get(target)
+def _enterprise_decision(
+    target: str, sewer: bool, unknown: bool, screen: bool, old: bool, choice: dict
+):
+    rule = None if unknown or sewer else choice["by_receiving_class"].get(target)
     notes_zh, notes_en, verification = [], [], choice["verification"]
-    if rule is None:
+    if unknown:
+        cls = "1"
+        notes_zh.append(
+            "排污口的受纳水体编号不是任何河流、湖泊或污水厂（数据错误，请更正）：按最严一级评价"
+        )
+        notes_en.append(
+            "the outfall's receiving-water id names no river, lake or plant (a data error "
+            "to correct): assessed at the strictest class 1"
+        )
+        verification = "unverified"
+    elif sewer:
+        cls = "3"
+    elif rule is None:
         cls = "1"
         notes_zh.append("受纳水体类别未知，按最严一级评价")
         notes_en.append("receiving-water class unknown: assessed at the strictest class 1")
@@ -214,7 +251,7 @@ def _enterprise_decision(target: str, sewer: bool, screen: bool, old: bool, choi
         cls = "1" if rule["class"] == "none" else rule["class"]
         notes_zh.append(rule["note"]["zh"])
         notes_en.append(rule["note"]["en"])
-    if sewer:
+    if sewer and not unknown:
         cls = choice["sewer"]["class"]
         notes_zh.append(choice["sewer"]["note"]["zh"])
         notes_en.append(choice["sewer"]["note"]["en"])

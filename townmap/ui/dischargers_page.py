@@ -146,6 +146,27 @@ def _detail(ws, stamp, lang: str, findings: pd.DataFrame, names: pd.Series) -> N
                 st.error(escape_markdown(exc))
 
 
+def _data_problems(lang: str, result) -> None:
+    """What in the data stands in the way of a right verdict, said before the verdicts:
+    outfalls whose receiving-water id names nothing, results that could not be read."""
+    points = result.points.drop_duplicates("dp_id")
+    unknown = points[points.get("receiving_unknown", False) == True]  # noqa: E712
+    if len(unknown):
+        ids = ", ".join(unknown["dp_id"].astype(str).head(20))
+        st.error(t("receiving_unknown", lang).format(n=len(unknown), ids=ids))
+    refused = result.refused
+    if refused is not None and len(refused):
+        counts = refused["reason"].value_counts()
+        listed = t("list_sep", lang).join(
+            f"{t(f'lab_reason_{r}', lang)} ({n})" for r, n in counts.items()
+        )
+        st.warning(t("effluent_refused", lang).format(n=len(refused), reasons=listed))
+    ignored = result.ignored
+    if ignored is not None and len(ignored):
+        names = t("list_sep", lang).join(pd.unique(ignored["parameter"].astype(str))[:10])
+        st.caption(t("unread_ignored", lang).format(names=names))
+
+
 def render() -> None:
     lang, ws = common.page_start("dischargers_title")
     if ws is None:
@@ -156,6 +177,7 @@ def render() -> None:
         st.info(t("no_effluent", lang))
         return
     st.caption(t("dischargers_note", lang))
+    _data_problems(lang, result)
     findings, samples, monthly, offenders = _period(result, lang)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(t("samples", lang), f"{len(samples):,}")
@@ -206,6 +228,8 @@ def render() -> None:
             "receiving",
             "receiving_class",
             "receiving_nearest",
+            "receiving_unknown",
+            "to_sewer",
             "taihu_level",
             "standard",
             "class",
