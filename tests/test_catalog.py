@@ -197,3 +197,23 @@ def test_validate_frame_flags_invalid_and_out_of_range(catalog):
     problems = " | ".join(validate_frame(catalog["basic_farmland"], frame))
     assert "below 0" in problems
     assert "invalid" in problems
+
+
+def test_every_sector_a_rule_or_standard_names_is_a_catalog_sector(catalog):
+    """A rule naming a sector the catalog lacks (auto_manufacturing, pharmaceuticals)
+    could never fire."""
+    import tomllib
+
+    from townmap.settings import layers_dir
+
+    sectors = set(catalog["enterprises"].attribute("sector").choices)
+    named = {}
+    for path in sorted((layers_dir() / "rules").glob("*.toml")):
+        for sector in tomllib.loads(path.read_text("utf-8")).get("sectors", []):
+            named.setdefault(sector, path.name)
+    table = tomllib.loads((layers_dir() / "standards" / "sector_standards.toml").read_text("utf-8"))
+    for sector in table["sectors"]:
+        named.setdefault(sector, "sector_standards.toml")
+    missing = {s: where for s, where in named.items() if s not in sectors}
+    assert not missing, missing
+    assert {"auto_manufacturing", "pharmaceuticals"} <= sectors

@@ -149,7 +149,10 @@ def test_the_limit_at_each_outfall_is_chosen_by_rule():
     one = got.drop_duplicates("dp_id").set_index("dp_id")
     assert one.loc["A", ["standard", "class"]].tolist() == ["gb8978_1996", "1"]
     assert one.loc["B", "class"] == "2" and one.loc["A", "choice_verification"] == "verified"
-    assert bool(one.loc["C", "screening"]) and one.loc["C", "choice_verification"] == "unverified"
+    # electroplating has its own standard: GB 21900, Table 3 (special limits) in Taihu
+    assert one.loc["C", ["standard", "class"]].tolist() == ["gb21900_2008", "table3"]
+    assert bool(one.loc["C", "sector_standard"]) and not bool(one.loc["C", "screening"])
+    assert one.loc["C", "choice_verification"] == "unverified"  # special limits: recalled
     assert one.loc["D", "choice_verification"] == "unverified"  # pre-1998: Table 2 absent
     # a sewered firm's outfall to a river is a river outfall: class 1 on class III water;
     # class 3 only where the outfall itself goes into the sewer (or names the plant)
@@ -290,3 +293,72 @@ def test_outfalls_of_enterprises_missing_from_the_register_are_still_assessed():
     got = choose_limits(layers).set_index("dp_id")
     assert got.loc["A", "class"] == "1" and got.loc["B", "class"] == "2"
     assert not got.loc["A", "screening"]
+
+
+SECTOR_ENTS = [
+    {"ent_id": "D1", "sector": "printing_dyeing", "founded": 2012},
+    {"ent_id": "Y1", "sector": "dyestuffs", "founded": 2012},
+    {"ent_id": "M1", "sector": "machinery", "founded": 2012},
+    {"ent_id": "EP1", "sector": "electroplating", "founded": 2012},
+    {"ent_id": "B1", "sector": "brewing", "founded": 2012},
+    {"ent_id": "T1", "sector": "tanning", "founded": 2012},
+]
+
+
+def test_sector_standards_decide_and_an_unencoded_one_gives_no_verdict():
+    pts = [
+        _pt("DT", "D1", "R3", (10, 10)),  # dyeing, Taihu: GB 4287 special limits
+        _pt("DY", "D1", "R4", (9010, 10)),  # dyeing, Yangtze: GB 4287 direct
+        _pt("YY", "Y1", "R4", (9010, 10)),  # dyestuffs into class IV: GB 8978 class 2
+        _pt("MM", "M1", "R4", (9010, 10)),  # other units into class IV: class 2
+        _pt("PT", "EP1", "R3", (10, 10)),  # electroplating, Taihu: GB 21900 Table 3
+        _pt("BS", "B1", "sewer", (10, 10)),  # brewery into the sewer: pre-treatment
+        _pt("TT", "T1", "R4", (9010, 10)),  # tannery: GB 30486, nothing encoded
+    ]  # fmt: skip
+    day = pd.Timestamp("2024-06-03")
+    samples = _samples([
+        ("DT", day, "COD", 70, "mg/L", ""),
+        ("DY", day, "COD", 70, "mg/L", ""), ("DY", day, "总锑", 0.2, "mg/L", ""),
+        ("YY", day, "COD", 180, "mg/L", ""), ("YY", day, "NH3-N", 40, "mg/L", ""),
+        ("MM", day, "COD", 180, "mg/L", ""), ("MM", day, "pH", 11.5, "", ""),
+        ("PT", day, "Ni", 0.2, "mg/L", ""), ("PT", day, "COD", 50, "mg/L", ""),
+        ("BS", day, "COD", 400, "mg/L", ""),
+        ("TT", day, "COD", 50, "mg/L", ""),
+    ])  # fmt: skip
+    layers = _layers(pts, [], SECTOR_ENTS)
+    f = check_samples(samples, choose_limits(layers), STDS).set_index(["dp_id", "parameter"])
+    # GB 4287's direct and special limits are not encoded: no GB 8978 verdict instead
+    cod = f.loc[("DT", "COD")]
+    assert bool(cod["not_encoded"]) and pd.isna(cod["compliant"]) and pd.isna(cod["limit"])
+    assert cod["standard_id"] == "GB 4287-2012" and "not encoded" in cod["basis"]
+    assert bool(f.loc[("DY", "COD"), "not_encoded"])
+    sb = f.loc[("DY", "Sb")]  # the 2015 amendment's antimony: 0.2 > 0.10
+    assert sb["limit"] == pytest.approx(0.10) and not sb["compliant"]
+    # GB 8978's dyestuff row: COD 200 and NH3-N 50 at class 2 (other units: 150 and 25)
+    assert f.loc[("YY", "COD"), "limit"] == 200 and f.loc[("YY", "COD"), "compliant"]
+    assert f.loc[("YY", "NH3-N"), "limit"] == 50 and f.loc[("YY", "NH3-N"), "compliant"]
+    assert f.loc[("MM", "COD"), "limit"] == 150 and not f.loc[("MM", "COD"), "compliant"]
+    assert not f.loc[("MM", "pH"), "compliant"]  # pH 11.5 is outside 6–9, every class
+    assert (
+        f.loc[("PT", "Ni"), "limit"] == pytest.approx(0.1) and not f.loc[("PT", "Ni"), "compliant"]
+    )
+    assert bool(f.loc[("PT", "COD"), "not_encoded"])
+    assert f.loc[("BS", "COD"), "limit"] == 500 and f.loc[("BS", "COD"), "compliant"]
+    assert (
+        bool(f.loc[("TT", "COD"), "not_encoded"])
+        and "GB 30486-2013" in f.loc[("TT", "COD"), "basis"]
+    )
+    per_sample, _, _ = summarise(f.reset_index())
+    tannery = per_sample.set_index("dp_id").loc["TT"]
+    assert pd.isna(tannery["compliant"])  # nothing assessed is not "compliant"
+    assert tannery["not_encoded_parameters"] == "COD"
+
+
+def test_a_plant_on_a_lake_meets_1a_by_the_2006_amendment_not_1b():
+    """GB 18918's 4.1.2 said lakes and reservoirs → 1B; SEPA announcement 2006 No. 21
+    made it 1A (references §13a). A lake outside any key basin shows it on its own."""
+    layers = _layers([_pt("L", "P3", "lake", (-3100, 10))], [{"plant_id": "P3", "built": 2010}])
+    layers["lake"] = layers["lake"].assign(basin="other")
+    row = choose_limits(layers).set_index("standard").loc["gb18918_2002"]
+    assert row["class"] == "1A" and "2006" in row["basis_en"]
+    assert row["choice_verification"] == "partly_verified"  # one page quotes the clause

@@ -45,6 +45,7 @@ FINDING_COLUMNS = [
     "value",
     "below_detection",
     "limit_below_detection",
+    "not_encoded",
     "limit",
     "ratio",
     "compliant",
@@ -145,12 +146,14 @@ def choose_limits(
     layers: Mapping[str, gpd.GeoDataFrame],
     choice_8978: dict | None = None,
     choice_18918: dict | None = None,
+    sectors: dict | None = None,
 ) -> pd.DataFrame:
     """One row per discharge point and applicable standard: ``standard`` (file id),
     ``class``, ``basis`` (zh / en text of the rule that chose it), ``choice_verification``,
     ``screening`` (sector standard not encoded), ``built`` (date for TP splits)."""
     c8978 = choice_8978 or _choice("gb8978_class_choice.toml")
     c18918 = choice_18918 or _choice("gb18918_class_choice.toml")
+    sectors = sectors or _choice("sector_standards.toml")
     points = layers["discharge_points"]
     plant_layer = layers.get("treatment_plants", gpd.GeoDataFrame())
     plant_ids = plant_layer["plant_id"].dropna() if "plant_id" in plant_layer else ()
@@ -179,7 +182,7 @@ def choose_limits(
     parts = []
     if (~is_plant).any():
         ent_base = base[~is_plant].assign(owner_id=points.loc[~is_plant, "ent_id"].to_numpy())
-        parts.append(_enterprise_rows(ent_base, ents, c8978))
+        parts.append(_enterprise_rows(ent_base, ents, c8978, sectors))
     rows = []
     for idx in base.index[is_plant]:  # a town has one or a few plants
         b = base.loc[idx].to_dict()
@@ -193,15 +196,17 @@ def choose_limits(
     return pd.concat(parts, ignore_index=True)
 
 
-def _enterprise_rows(base: pd.DataFrame, ents: pd.DataFrame, choice: dict) -> pd.DataFrame:
-    """The decision depends on four facts only (receiving class, on the sewer, sector with
-    its own standard, built before 1998): decide once per combination, then join."""
+def _enterprise_rows(
+    base: pd.DataFrame, ents: pd.DataFrame, choice: dict, sectors: dict
+) -> pd.DataFrame:
+    """The decision depends on a few facts only (receiving class, into the sewer, a data
+    error, the sector, built before 1998, in the special-limits area): decide once per
+    combination, then join."""
     ent = ents.reindex(base["owner_id"].to_numpy())
     for col in ("treatment", "sector", "founded"):  # an attribute may be missing altogether
         if col not in ent:
             ent[col] = None
     founded = pd.to_numeric(ent["founded"], errors="coerce")
-    own_standard = choice["sector_standards"]["sectors"]
     facts = pd.DataFrame(
         {
             "target": base["receiving_class"].astype("string").fillna("").to_numpy(),
@@ -209,25 +214,69 @@ def _enterprise_rows(base: pd.DataFrame, ents: pd.DataFrame, choice: dict) -> pd
             # sewered firm's outfall to a river is a river outfall
             "sewer": base["to_sewer"].to_numpy(dtype=bool),
             "unknown": base["receiving_unknown"].to_numpy(dtype=bool),
-            "screen": ent["sector"].isin(own_standard).to_numpy(dtype=bool),
+            "sector": ent["sector"].astype("string").fillna("").to_numpy(),
             "old": (founded < 1998).to_numpy(dtype=bool),
+            "special": base["basin"].isin(sectors.get("special_basins", [])).to_numpy(bool),
         },
         index=base.index,
     )
     cols = list(facts.columns)
     decisions = pd.DataFrame(
         [
-            {**dict(zip(cols, key, strict=True)), **_enterprise_decision(*key, choice)}
+            {**dict(zip(cols, key, strict=True)), **_enterprise_decision(*key, choice, sectors)}
             for key in facts.drop_duplicates().itertuples(index=False, name=None)
         ]
     )
     out = base.join(facts).merge(decisions, on=cols, how="left")
-    return out.drop(columns=cols)
+    return out.drop(columns=[c for c in cols if c != "sector"])
+
+
+def _sector_decision(sector: str, sewer: bool, special: bool, cfg: dict, sectors: dict):
+    """A sector with its own discharge standard: that standard, never GB 8978."""
+    route = "special" if special else ("sewer" if sewer else "direct")
+    cls = cfg["classes"][route]
+    notes_zh = [f"{cfg['standard_id']}《{cfg['title']['zh']}》代替 GB 8978 适用于该行业"]
+    notes_en = [f"{cfg['standard_id']} ({cfg['title']['en']}) applies to this sector, not GB 8978"]
+    verification = sectors["verification"]
+    if route == "special" and cls != cfg["classes"]["direct"]:
+        notes_zh.append(sectors["special_note"]["zh"])
+        notes_en.append(sectors["special_note"]["en"])
+        verification = sectors["special_verification"]
+    if route == "sewer" and "sewer_note" in cfg:
+        notes_zh.append(cfg["sewer_note"]["zh"])
+        notes_en.append(cfg["sewer_note"]["en"])
+    if "note" in cfg:
+        notes_zh.append(cfg["note"]["zh"])
+        notes_en.append(cfg["note"]["en"])
+    if not cfg.get("file"):
+        notes_zh.append("该标准限值未收录：不作判定")
+        notes_en.append("its limits are not encoded: no verdict")
+    return {
+        "standard": cfg.get("file", ""),
+        "standard_id": cfg["standard_id"],
+        "class": cls,
+        "sector_standard": True,
+        "screening": False,
+        "built": None,
+        "choice_verification": verification,
+        "basis_zh": "；".join(notes_zh),
+        "basis_en": "; ".join(notes_en),
+    }
 
 
 def _enterprise_decision(
-    target: str, sewer: bool, unknown: bool, screen: bool, old: bool, choice: dict
+    target: str,
+    sewer: bool,
+    unknown: bool,
+    sector: str,
+    old: bool,
+    special: bool,
+    choice: dict,
+    sectors: dict,
 ):
+    cfg = sectors.get("sectors", {}).get(sector)
+    if cfg is not None and not unknown:
+        return _sector_decision(sector, sewer, special, cfg, sectors)
     rule = None if unknown or sewer else choice["by_receiving_class"].get(target)
     notes_zh, notes_en, verification = [], [], choice["verification"]
     if unknown:
@@ -241,7 +290,9 @@ def _enterprise_decision(
         )
         verification = "unverified"
     elif sewer:
-        cls = "3"
+        cls = choice["sewer"]["class"]
+        notes_zh.append(choice["sewer"]["note"]["zh"])
+        notes_en.append(choice["sewer"]["note"]["en"])
     elif rule is None:
         cls = "1"
         notes_zh.append("受纳水体类别未知，按最严一级评价")
@@ -251,22 +302,16 @@ def _enterprise_decision(
         cls = "1" if rule["class"] == "none" else rule["class"]
         notes_zh.append(rule["note"]["zh"])
         notes_en.append(rule["note"]["en"])
-    if sewer and not unknown:
-        cls = choice["sewer"]["class"]
-        notes_zh.append(choice["sewer"]["note"]["zh"])
-        notes_en.append(choice["sewer"]["note"]["en"])
-    if screen:
-        notes_zh.append(choice["sector_standards"]["note"]["zh"] + "：按 GB 8978 筛查")
-        notes_en.append(choice["sector_standards"]["note"]["en"] + ": screened against GB 8978")
-        verification = "unverified"
     if old:
-        notes_zh.append("1998年前建成：表2限值未收录，按表4评价（未核实）")
-        notes_en.append("built before 1998: Table 2 not encoded, Table 4 applied (unverified)")
+        notes_zh.append("1998年前建成：表2限值未收录，按表4筛查（未核实）")
+        notes_en.append("built before 1998: Table 2 not encoded, screened against Table 4")
         verification = "unverified"
     return {
         "standard": "gb8978_1996",
+        "standard_id": "GB 8978-1996",
         "class": cls,
-        "screening": screen,
+        "sector_standard": False,
+        "screening": old,
         "built": None,
         "choice_verification": verification,
         "basis_zh": "；".join(notes_zh),
@@ -366,16 +411,29 @@ def check_samples(
     choices = choices.copy()
     # a choice names a standard; any version of it may be the one in force on a date
     by_file = {k: s.standard_id for k, s in standards.items()}
-    choices["standard_id"] = choices["standard"].map(by_file).fillna(choices["standard"])
+    named = choices["standard_id"] if "standard_id" in choices else pd.Series(None, choices.index)
+    choices["standard_id"] = (
+        named.fillna(choices["standard"].map(by_file)).fillna(choices["standard"]).astype(str)
+    )
+    flag = choices.get("sector_standard", False)
+    choices["sector_standard"] = pd.Series(flag, index=choices.index).fillna(False).astype(bool)
+    choices["sector"] = choices["sector"].astype("string").fillna("") if "sector" in choices else ""
     choices = choices.drop(columns="standard")
     for col in ("owner_kind", "owner_id", "choice_verification", "basis_zh", "basis_en"):
-        choices[col] = choices[col].astype("category")  # long texts repeat: carry codes
+        choices[col] = choices[col].astype(str).astype("category")  # long texts repeat
     joined = frame.merge(choices, on="dp_id").merge(
         limits.rename(columns={"parameter": "limit_parameter"}),
         left_on=["standard_id", "class", "parameter"],
         right_on=["standard_id", "class", "measured_by"],
+        how="left",
     )
-    joined = joined[_in_force(joined, standards)].copy()
+    has_limit = joined["limit_parameter"].notna().to_numpy()
+    # a sector standard applies but holds no limit for this parameter: said, no verdict
+    not_encoded = ~has_limit & joined["sector_standard"].to_numpy(bool)
+    not_encoded &= (joined["parameter"] != "WT").to_numpy()
+    joined = joined[has_limit | not_encoded].copy()
+    joined["not_encoded"] = not_encoded[has_limit | not_encoded]
+    joined = joined[_sector_row_fits(joined) & _in_force(joined, standards)].copy()
     built = pd.to_datetime(joined["built"])
     lo = pd.to_datetime(joined["built_from"])
     hi = pd.to_datetime(joined["built_until"])
@@ -400,15 +458,32 @@ def check_samples(
     compliant[np.isnan(v)] = pd.NA  # no value, no verdict
     undecided = below & ~np.asarray(ok_max, dtype=bool) & ~is_range
     compliant[undecided] = pd.NA
+    compliant[joined["not_encoded"].to_numpy(bool)] = pd.NA
     joined["limit_below_detection"] = undecided
     joined["compliant"] = compliant
     joined["ratio"] = np.where(is_range, np.nan, v / joined["limit"].to_numpy(dtype=float))
     joined["indicative"] = joined["limit_parameter"] != joined["parameter"]
-    # two standards for one value (GB 18918 + DB32/1072): the stricter limit decides
+    # two standards for one value (GB 18918 + DB32/1072): the stricter limit decides; a
+    # sector's own row (GB 8978's dyestuff row) comes before the row for other units
     joined["_key"] = np.where(is_range, -joined["low"].fillna(0), joined["limit"])
-    joined = joined.sort_values("_key", kind="stable").drop_duplicates(
+    joined["_generic"] = joined["sectors"].fillna("").eq("").astype(int)
+    joined = joined.sort_values(["_generic", "_key"], kind="stable").drop_duplicates(
         ["dp_id", "sampled_at", "parameter"]
     )
+    ne = joined["not_encoded"].to_numpy(bool)
+    for lang, words in (("en", "{std} applies to {p}: not encoded, no verdict"),
+                        ("zh", "{std} 适用于 {p}：限值未收录，不作判定")):  # fmt: skip
+        column = joined[f"basis_{lang}"].astype(str)
+        said = [
+            words.format(std=std, p=p)
+            for std, p in zip(joined["standard_id"][ne], joined["parameter"][ne], strict=True)
+        ]
+        column[ne] = [
+            f"{a}; {b}" if lang == "en" else f"{a}；{b}"
+            for a, b in zip(said, column[ne], strict=True)
+        ]
+        joined[f"basis_{lang}"] = column
+    joined["verification"] = joined["verification"].where(~ne, "unverified")
     joined["basis"] = joined["basis_en"]
     joined["limit_verification"] = joined["verification"]
     weakest = np.maximum(
@@ -420,13 +495,24 @@ def check_samples(
     return joined.reindex(columns=[*FINDING_COLUMNS, "basis_zh"]).reset_index(drop=True)
 
 
+def _sector_row_fits(joined: pd.DataFrame) -> np.ndarray:
+    """A limit row for named sectors applies to an owner of one of them only."""
+    rows = joined["sectors"].fillna("").astype(str).to_numpy()
+    owners = joined["sector"].astype(str).to_numpy()
+    fits = rows == ""
+    for named in set(rows[~fits]):
+        pick = rows == named
+        fits[pick] = np.isin(owners[pick], named.split(","))
+    return fits
+
+
 def _in_force(joined: pd.DataFrame, standards: Mapping[str, DischargeStandard]) -> np.ndarray:
     """Whether each row's limit comes from the version of its standard in force on the
     sample's date: the latest valid-from not after it (a version without one counts as
     always in force). A sample before every version has none."""
     dates = pd.to_datetime(joined["sampled_at"]).to_numpy(dtype="datetime64[ns]")
-    keep = np.zeros(len(joined), dtype=bool)
     files = joined["standard"].to_numpy()
+    keep = pd.isna(files)  # no limit row (not encoded): nothing to date
     for standard_id in pd.unique(joined["standard_id"]):
         versions = sorted(
             (
@@ -439,7 +525,7 @@ def _in_force(joined: pd.DataFrame, standards: Mapping[str, DischargeStandard]) 
         )
         starts = np.array([v[0] for v in versions], dtype="datetime64[ns]")
         names = np.array([v[2] for v in versions], dtype=object)
-        mine = np.flatnonzero(joined["standard_id"].to_numpy() == standard_id)
+        mine = np.flatnonzero((joined["standard_id"].to_numpy() == standard_id) & ~pd.isna(files))
         at = np.searchsorted(starts, dates[mine], side="right") - 1
         ok = at >= 0
         keep[mine[ok]] = files[mine[ok]] == names[at[ok]]
@@ -461,36 +547,63 @@ def _names(rows: pd.DataFrame, keys: list[str]) -> pd.Series:
 
 def summarise(findings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Per sample, per owner and month, and the repeat offenders. Indicative values
-    (TP against a phosphate limit) are shown but never make a sample fail."""
+    (TP against a phosphate limit) are shown but never make a sample fail; a sample whose
+    values have no verdict (a sector standard not encoded, a detection limit above the
+    limit) is not "compliant" but not assessed. Each keeps the weakest verification and
+    the screening flag of the values it used."""
     keys = ["dp_id", "owner_kind", "owner_id", "sampled_at", "month"]
-    firm = ~findings["indicative"].astype(bool)
+    not_encoded = findings.get("not_encoded", pd.Series(False, index=findings.index))
+    not_encoded = not_encoded.fillna(False).astype(bool)
+    firm = ~findings["indicative"].astype(bool) & ~not_encoded
     failed = findings["compliant"].eq(False).fillna(False).astype(bool) & firm
-    f = findings.assign(failed=failed, firm_ratio=findings["ratio"].where(firm))
+    decided = findings["compliant"].notna() & firm
+    trust = findings["verification"].map(TRUST).where(decided)
+    f = findings.assign(
+        failed=failed,
+        decided=decided,
+        firm_ratio=findings["ratio"].where(firm),
+        _trust=trust,
+        screening=findings["screening"].fillna(False).astype(bool) & decided,
+    )
     per_sample = f.groupby(keys, as_index=False, dropna=False, observed=True).agg(
         parameters=("parameter", "size"),
+        assessed=("decided", "sum"),
         failed=("failed", "any"),
         worst_ratio=("firm_ratio", "max"),
         indicative=("indicative", "any"),
+        screening=("screening", "any"),
+        _trust=("_trust", "max"),
     )
+    index = pd.MultiIndex.from_frame(per_sample[keys])
     per_sample["failed_parameters"] = (
-        _names(f[f["failed"]], keys)
-        .reindex(pd.MultiIndex.from_frame(per_sample[keys]))
-        .fillna("")
-        .to_numpy()
+        _names(f[f["failed"]], keys).reindex(index).fillna("").to_numpy()
     )
-    per_sample["compliant"] = ~per_sample["failed"]
-    monthly = per_sample.groupby(
+    per_sample["not_encoded_parameters"] = (
+        _names(f[not_encoded.to_numpy()], keys).reindex(index).fillna("").to_numpy()
+    )
+    compliant = pd.array(~per_sample["failed"].to_numpy(bool), dtype="boolean")
+    compliant[(per_sample["assessed"] == 0).to_numpy() & ~per_sample["failed"].to_numpy(bool)] = (
+        pd.NA
+    )
+    per_sample["compliant"] = compliant
+    names = {v: k for k, v in TRUST.items()}
+    per_sample["verification"] = per_sample.pop("_trust").map(names)
+    assessed = per_sample[per_sample["compliant"].notna()]
+    monthly = assessed.groupby(
         ["owner_kind", "owner_id", "month"], as_index=False, observed=True
     ).agg(samples=("dp_id", "size"), failed=("failed", "sum"), worst_ratio=("worst_ratio", "max"))
     monthly["compliance_rate"] = 1 - monthly["failed"] / monthly["samples"]
-    bad = per_sample[per_sample["failed"]]
+    bad = per_sample[per_sample["failed"]].assign(_trust=lambda d: d["verification"].map(TRUST))
     offenders = bad.groupby(["owner_kind", "owner_id"], as_index=False, observed=True).agg(
         months_failed=("month", "nunique"),
         samples_failed=("dp_id", "size"),
         first=("sampled_at", "min"),
         last=("sampled_at", "max"),
         worst_ratio=("worst_ratio", "max"),
+        screening=("screening", "any"),
+        _trust=("_trust", "max"),
     )
+    offenders["verification"] = offenders.pop("_trust").map(names)
     offenders["parameters"] = offenders["owner_id"].map(_names(f[f["failed"]], ["owner_id"]))
     totals = per_sample.groupby("owner_id", observed=True).size()
     offenders["samples"] = offenders["owner_id"].map(totals)

@@ -40,6 +40,7 @@ COLUMNS = [
     "high",
     "built_from",
     "built_until",
+    "sectors",
     "verification",
     "note",
 ]
@@ -56,6 +57,9 @@ class LimitRow(Strict):
     measured_by: str | None = None
     built_from: dt.date | None = None
     built_until: dt.date | None = None
+    #: a row for these enterprise sectors only (GB 8978's dyestuff row); it takes the
+    #: place of the row without sectors ("other units") for them
+    sectors: list[str] = Field(default_factory=list)
     verification: Verification
     class_verification: dict[str, Verification] = Field(default_factory=dict)
     note: str = ""
@@ -164,6 +168,7 @@ def limits_table(standards: dict[str, DischargeStandard]) -> pd.DataFrame:
                         "high": row.range[1] if row.range else None,
                         "built_from": row.built_from or std.built_from,
                         "built_until": row.built_until,
+                        "sectors": ",".join(row.sectors),
                         "verification": row.class_verification.get(cls, row.verification),
                         "note": row.note,
                     }
