@@ -30,7 +30,7 @@ def _choose(page, index: int, typed: str, option: str) -> None:
 def test_points_for_amap_users_come_in_gcj02_with_a_note(browser_page, hostile_ws, tmp_path):
     page, guard, url = browser_page
     page.goto(f"{url}/export_page?lang=en")
-    page.wait_for_selector("text=The whole workspace", timeout=60_000)
+    page.wait_for_selector("text=The whole workspace")
     settled(page)
     _choose(page, 0, "Township", "Township & village enterprises (enterprises)")
     _choose(page, 1, "CSV", "CSV (UTF-8)")
@@ -58,7 +58,7 @@ def test_the_dem_downloads_as_geotiff_with_its_nodata(browser_page, hostile_ws, 
 
     page, guard, url = browser_page
     page.goto(f"{url}/export_page?lang=en")
-    page.wait_for_selector("text=Rasters (GeoTIFF)", timeout=60_000)
+    page.wait_for_selector("text=Rasters (GeoTIFF)")
     settled(page)
     page.get_by_role("button", name="Prepare the file").last.click()
     button = page.get_by_role("button", name="Download dem.tif")

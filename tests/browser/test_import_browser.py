@@ -34,7 +34,7 @@ def test_upload_check_commit_and_undo(browser_page, tmp_path, artifacts):
         "119.95,31.40\nSRY,坏行,Bad,school,x,abc,31.4\n".encode("gbk")
     )
     page.goto(f"{url}/import_page?lang=en")
-    page.wait_for_selector("[data-testid='stFileUploader']", timeout=60_000)
+    page.wait_for_selector("[data-testid='stFileUploader']")
     page.locator("[data-testid='stSelectbox']").first.click()
     page.keyboard.type("Sensitive")  # the list is long and virtualised: filter it
     page.get_by_role("option", name="Sensitive receptors").click()
@@ -43,7 +43,7 @@ def test_upload_check_commit_and_undo(browser_page, tmp_path, artifacts):
     settled(page, BODY_HAS, "1 row(s) skipped")
     body = page.inner_text("body")
     assert "gb18030" in body and "'经度' and '纬度'" in body
-    page.wait_for_selector("iframe[title='streamlit_folium.st_folium']", timeout=60_000)
+    page.wait_for_selector("iframe[title='streamlit_folium.st_folium']")
     page.screenshot(path=str(artifacts / "import.png"), full_page=True)
     assert page.get_by_role("button", name="Import now").is_disabled()  # replace or append?
     page.locator("[data-testid=stRadio] label").filter(has_text="Be appended").click()
@@ -70,14 +70,14 @@ def test_dem_upload_shows_a_hillshade_and_is_undone(browser_page, tmp_path, arti
     ) as dst:  # fmt: skip
         dst.write(z, 1)
     page.goto(f"{url}/import_page?lang=en")
-    page.wait_for_selector("[data-testid='stFileUploader']", timeout=60_000)
+    page.wait_for_selector("[data-testid='stFileUploader']")
     page.locator("[data-testid='stSelectbox']").first.click()
     page.keyboard.type("Elevation")  # the list is long and virtualised: filter it
     page.get_by_role("option", name="Elevation (DEM)").click()
     settled(page, SELECT_SHOWS, ["Import into layer", "Elevation (DEM)"])
     page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(dem))
     settled(page, BODY_HAS, "40,000 cell(s) to import")
-    page.wait_for_selector("[data-testid='stImage'] img", timeout=60_000)
+    page.wait_for_selector("[data-testid='stImage'] img")
     widths = page.locator("[data-testid='stImage'] img").evaluate_all(
         "imgs => imgs.map(i => i.naturalWidth)"
     )
@@ -95,7 +95,7 @@ def test_export_page_downloads_the_whole_workspace(browser_page, tmp_path):
 
     page, guard, url = browser_page
     page.goto(f"{url}/export_page?lang=en")
-    page.wait_for_selector("text=The whole workspace", timeout=60_000)
+    page.wait_for_selector("text=The whole workspace")
     page.get_by_role("button", name="Prepare the file").nth(1).click()
     button = page.get_by_role("button", name="Download townmap-workspace")
     button.wait_for(timeout=60_000)

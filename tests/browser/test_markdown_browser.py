@@ -110,8 +110,8 @@ def guarded_page() -> Iterator[tuple]:
 def test_escaped_markdown_shows_its_own_characters_in_every_element(escaped_app, guarded_page):
     page, guard = guarded_page
     page.goto(escaped_app)
-    page.wait_for_selector(".st-key-the_end", timeout=60_000)
-    page.wait_for_function(NO_SKELETON, timeout=60_000)  # lazily loaded plugins settled
+    page.wait_for_selector(".st-key-the_end")
+    page.wait_for_function(NO_SKELETON)  # lazily loaded plugins settled
     assert page.evaluate(RENDERED, MARKUP) == []
     assert page.evaluate(LIVE_MARKUP_JS) == []
     wrong = []
@@ -182,7 +182,6 @@ def test_an_enterprise_click_shows_its_stations_markdown_name_as_text(browser_pa
         "(label) => [...document.querySelectorAll('[data-testid=stMarkdownContainer]')]"
         ".some(e => e.innerText.includes(label))",
         arg=label,
-        timeout=60_000,
     )
     line = page.locator("[data-testid=stMarkdownContainer]", has_text=label).last
     assert shown(name) in shown(line.inner_text())
@@ -193,7 +192,7 @@ def test_an_enterprise_click_shows_its_stations_markdown_name_as_text(browser_pa
 
 def _choose_layer(page, url: str, name: str) -> None:
     page.goto(f"{url}/import_page?lang=en")
-    page.wait_for_selector("[data-testid='stFileUploader']", timeout=60_000)
+    page.wait_for_selector("[data-testid='stFileUploader']")
     page.locator("[data-testid='stSelectbox']").first.click()
     page.keyboard.type(name.split()[0])  # the list is long and virtualised: filter it
     page.get_by_role("option", name=name).click()
@@ -211,9 +210,8 @@ def _settled_without_markdown(page, guard, *texts: str) -> None:
         """(texts) => { const body = document.body.innerText.replaceAll('\\u2060', '');
             return texts.every(t => body.includes(t)); }""",
         arg=[shown(t) for t in texts],
-        timeout=60_000,
     )
-    page.wait_for_function(NO_SKELETON, timeout=60_000)
+    page.wait_for_function(NO_SKELETON)
     assert page.evaluate(LIVE_MARKUP_JS) == []
     rendered = f"{TEXT} :is(img, a:not([href^='#']), .katex, span[role=img])"  # not anchors
     assert page.locator(rendered).evaluate_all("els => els.map(e => e.outerHTML)") == []

@@ -21,9 +21,9 @@ def test_plans_are_compared_and_one_is_drawn(browser_page, artifacts):
         " || document.querySelector('[data-testid=\"stVegaLiteChart\"]')",
         timeout=120_000,
     )
-    page.wait_for_selector(IFRAME, timeout=60_000)
+    page.wait_for_selector(IFRAME)
     frame = page.query_selector(IFRAME).content_frame()
-    frame.wait_for_function(DRAWN, timeout=60_000)
+    frame.wait_for_function(DRAWN)
     plants = frame.evaluate(
         "() => window.townmapPointLayers.find(l => l._data.layer === 'scenario_plants')._drawn"
     )

@@ -411,10 +411,11 @@ def check_samples(
     choices = choices.copy()
     # a choice names a standard; any version of it may be the one in force on a date
     by_file = {k: s.standard_id for k, s in standards.items()}
-    named = choices["standard_id"] if "standard_id" in choices else pd.Series(None, choices.index)
-    choices["standard_id"] = (
-        named.fillna(choices["standard"].map(by_file)).fillna(choices["standard"]).astype(str)
-    )
+    named = choices.get("standard_id", pd.Series(None, index=choices.index)).astype(object)
+    files = choices["standard"].astype(object)
+    choices["standard_id"] = named.where(named.notna(), files.map(by_file))
+    choices["standard_id"] = choices["standard_id"].where(choices["standard_id"].notna(), files)
+    choices["standard_id"] = choices["standard_id"].astype(str)
     flag = choices.get("sector_standard", False)
     choices["sector_standard"] = pd.Series(flag, index=choices.index).fillna(False).astype(bool)
     choices["sector"] = choices["sector"].astype("string").fillna("") if "sector" in choices else ""

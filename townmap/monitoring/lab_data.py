@@ -198,7 +198,7 @@ def parse_value(text: object) -> Parsed:
     return Parsed(np.nan, False, "not_a_number")
 
 
-def _parse_column(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def parse_column(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Numbers, below-detection flags and problem codes for a column, each distinct text
     parsed once (a county's table repeats few non-numeric texts)."""
     n = len(values)
@@ -267,7 +267,7 @@ def read_lab_values(
     p_codes, p_uniques = pd.factorize(names.astype(object), use_na_sentinel=False)
     found = [vocab.parameter(u) for u in p_uniques]
     code = np.array([p.code if p else None for p in found], dtype=object)[p_codes]
-    number, below, problem = _parse_column(frame[value])
+    number, below, problem = parse_column(frame[value])
     units = _column(frame, unit)
     u_written = units if units is not None else pd.Series([""] * n, index=frame.index)
     u_codes, u_uniques = pd.factorize(u_written.astype(object), use_na_sentinel=False)

@@ -73,9 +73,9 @@ def parse_values(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Numbers from text like '0.31', 'ND', '<0.05', '0.025L'; (values, below-detection
     flags), a below-detection value at half its limit (for means and loads)."""
-    from townmap.monitoring.lab_data import _parse_column
+    from townmap.monitoring.lab_data import parse_column
 
-    number, below, _ = _parse_column(raw)
+    number, below, _ = parse_column(raw)
     dl = (
         pd.to_numeric(detection_limit, errors="coerce").to_numpy(dtype=float)
         if detection_limit is not None

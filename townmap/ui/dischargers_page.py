@@ -153,7 +153,7 @@ def _data_problems(lang: str, result) -> None:
     unknown = points[points.get("receiving_unknown", False) == True]  # noqa: E712
     if len(unknown):
         ids = ", ".join(unknown["dp_id"].astype(str).head(20))
-        st.error(t("receiving_unknown", lang).format(n=len(unknown), ids=ids))
+        st.error(escape_markdown(t("receiving_unknown", lang).format(n=len(unknown), ids=ids)))
     refused = result.refused
     if refused is not None and len(refused):
         counts = refused["reason"].value_counts()
@@ -164,7 +164,7 @@ def _data_problems(lang: str, result) -> None:
     ignored = result.ignored
     if ignored is not None and len(ignored):
         names = t("list_sep", lang).join(pd.unique(ignored["parameter"].astype(str))[:10])
-        st.caption(t("unread_ignored", lang).format(names=names))
+        st.caption(escape_markdown(t("unread_ignored", lang).format(names=names)))
 
 
 def render() -> None:

@@ -13,6 +13,7 @@ import streamlit as st
 
 from townmap.i18n import t, value_label
 from townmap.monitoring.quality import ROMAN_TO_CLASS, load_standard, seasonal_mann_kendall
+from townmap.render.escape import escape_markdown
 from townmap.render.mapview import prepare_layer
 from townmap.ui import common, conflicts_data, map_data, widgets
 from townmap.ui import monitoring_data as data
@@ -199,11 +200,8 @@ def _unread(stamp, lang: str) -> None:
             st.dataframe(shown, hide_index=True, width="stretch")
         if len(ignored):
             counts = ignored["parameter"].astype(str).value_counts()
-            st.caption(
-                t("unread_ignored", lang).format(
-                    names=t("list_sep", lang).join(f"{n} ({c})" for n, c in counts.items())
-                )
-            )
+            names = t("list_sep", lang).join(f"{n} ({c})" for n, c in counts.items())
+            st.caption(escape_markdown(t("unread_ignored", lang).format(names=names)))
 
 
 def render() -> None:
