@@ -37,7 +37,7 @@ def test_points_for_amap_users_come_in_gcj02_with_a_note(browser_page, hostile_w
     _choose(page, 2, "AMap", GCJ_LABEL)
     page.get_by_role("button", name="Prepare the file").first.click()
     button = page.get_by_role("button", name="Download enterprises.csv")
-    button.wait_for(timeout=60_000)
+    button.wait_for()
     shown = page.inner_text("body").replace(WORD_JOINER, "")
     assert "coordinates are GCJ-02 web-map coordinates" in shown
     with page.expect_download() as info:
@@ -62,7 +62,7 @@ def test_the_dem_downloads_as_geotiff_with_its_nodata(browser_page, hostile_ws, 
     settled(page)
     page.get_by_role("button", name="Prepare the file").last.click()
     button = page.get_by_role("button", name="Download dem.tif")
-    button.wait_for(timeout=60_000)
+    button.wait_for()
     with page.expect_download() as info:
         button.click()
     path = tmp_path / info.value.suggested_filename

@@ -98,7 +98,7 @@ def test_export_page_downloads_the_whole_workspace(browser_page, tmp_path):
     page.wait_for_selector("text=The whole workspace")
     page.get_by_role("button", name="Prepare the file").nth(1).click()
     button = page.get_by_role("button", name="Download townmap-workspace")
-    button.wait_for(timeout=60_000)
+    button.wait_for()
     with page.expect_download() as info:
         button.click()
     path = tmp_path / info.value.suggested_filename
