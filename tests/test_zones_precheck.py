@@ -135,7 +135,9 @@ def test_precheck_of_a_dyeing_works_in_level_1_next_to_a_class_ii_river(rules):
     assert set(result.findings["feature_id"]) <= {PROJECT_ID, OUTFALL_ID}
     assert result.receiving["id"] == "R1" and result.receiving["distance_m"] == pytest.approx(80)
     assert result.standard["class"] == "none"  # no new outfall into class II water
-    assert any("own discharge standard" in n["en"] for n in result.standard["notes"])
+    assert any(
+        "GB 4287-2012" in n["en"] and "not GB 8978" in n["en"] for n in result.standard["notes"]
+    )
 
 
 def test_precheck_near_the_sewer_discharges_to_it_and_far_away_is_clean(rules):

@@ -49,6 +49,26 @@ def factory_outlets(flow: Drainage, tve) -> pd.DataFrame | None:
     )
 
 
+def _loads_where_the_water_goes(tx, frame, tve):
+    """The catchments' loads as the Loads page books them (``monitoring.loads``): at the
+    outfalls, sewered firms through the plant's outfall. Summing the factories inside
+    each catchment counted sewered loads twice (C004: 6,446.6 t/a on the map, 2,331.8 on
+    the page) and put outfalls' loads in the wrong catchment."""
+    from townmap.monitoring.loads import PARAMETERS, source_loads, totals
+
+    if tve is None or tve.empty or frame.empty:
+        return frame
+    layers = {"enterprises": tve, "catchments": frame}
+    for name in ("discharge_points", "villages"):
+        if tx.has_layer(name):
+            layers[name] = tx.read_layer(name)
+    effluent = tx.read_table("effluent_samples") if tx.has_table("effluent_samples") else None
+    by = totals(source_loads(layers, effluent), "catchment_id").set_index("catchment_id")
+    for name, column in PARAMETERS.items():
+        frame[column] = by[name].reindex(frame["catchment_id"]).fillna(0.0).round(3).to_numpy()
+    return frame
+
+
 def derive_catchments(ws: Workspace, min_area_km2: float = 0.5, *, fictional: bool | None = None):
     """Compute catchments with their TVE counts and loads and store them as ``catchments``."""
     fictional = ws.is_fictional if fictional is None else fictional
@@ -56,6 +76,7 @@ def derive_catchments(ws: Workspace, min_area_km2: float = 0.5, *, fictional: bo
         flow = workspace_drainage(tx)
         tve = tx.read_layer("enterprises") if tx.has_layer("enterprises") else None
         frame = summarise_catchments(flow.catchments(min_area_km2), tve, LOADS)
+        frame = _loads_where_the_water_goes(tx, frame, tve)
         outlets = factory_outlets(flow, tve)
         if outlets is not None:
             tx.write_table(

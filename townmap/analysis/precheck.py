@@ -95,13 +95,32 @@ def _standard(sector, receiving, site, layers, crs, choice, in_taihu: bool) -> d
         if by_class:
             out.update({"class": by_class["class"], "route": "direct"})
             notes.append(by_class["note"])
-    sector_rule = choice["sector_standards"]
-    if sector in sector_rule["sectors"]:
-        notes.append(sector_rule["note"])
-        out["verification"] = sector_rule["verification"]
+    sectors = _sector_standards()
+    own = sectors["sectors"].get(sector)
+    if own is not None:  # its own discharge standard applies, not GB 8978
+        encoded = "" if own.get("file") else "；限值未收录"
+        encoded_en = "" if own.get("file") else "; its limits are not encoded"
+        notes.append(
+            {
+                "zh": f"该行业执行 {own['standard_id']}《{own['title']['zh']}》，不执行 GB 8978"
+                + encoded,
+                "en": f"this sector follows {own['standard_id']} ({own['title']['en']}), "
+                "not GB 8978" + encoded_en,
+            }
+        )
+        out["standard_id"] = own["standard_id"]
+        out["verification"] = sectors["verification"]
     if in_taihu:
         notes.append(choice["taihu"]["note"])
     return out
+
+
+def _sector_standards() -> dict:
+    import tomllib
+
+    from townmap.monitoring.standards import standards_dir
+
+    return tomllib.loads((standards_dir() / "sector_standards.toml").read_text("utf-8"))
 
 
 def precheck(

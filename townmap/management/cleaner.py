@@ -211,10 +211,9 @@ def workspace_programme(ws, compliance=None) -> dict[str, pd.DataFrame]:
         catchment = loads[loads["kind"] == "enterprise"].set_index("id")["catchment_id"]
         caps = ws.read_table("load_caps") if ws.has_table("load_caps") else None
         if caps is not None and len(caps):
-            status = against_caps(loads, caps)
-            over_now = set(status.loc[status["status"] == "over", "catchment_id"])
             for y in pd.to_numeric(caps["year"], errors="coerce").dropna().astype(int).unique():
-                over[int(y)] = over_now  # today's loads against that year's cap
+                status = against_caps(loads, caps, int(y))  # today's loads, that year's cap
+                over[int(y)] = set(status.loc[status["status"] == "over", "catchment_id"])
                 years.add(int(y))
     if not years:  # no monitoring data: the audits' own years (toxic use is still known)
         for col in ("p1_done", "accepted"):

@@ -4,8 +4,10 @@ each catchment's total-load cap, and what a shared-treatment scenario would chan
 Loads come from what enterprises report (``cod_tpa`` …) or from their effluent samples
 (mean concentration of the year × outfall flow × 365). Enterprises on the town sewer do
 not discharge themselves: their load reaches the water through the sewage plant, whose own
-effluent samples give its load (counting both would count the same water twice). Every
-row says where its number came from.
+effluent samples give its load (counting both would count the same water twice). A load is
+booked where the water goes: at the enterprise's outfalls (split by their flows), so in
+the outfall's catchment, not the factory's; an enterprise without an outfall stays at its
+location, and says so (``booked_at``). Every row says where its number came from.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ def source_loads(
         index=ents.index,
     )
     for name, col in PARAMETERS.items():
-        out[name] = pd.to_numeric(ents.get(col), errors="coerce").fillna(0.0)
+        given = ents.get(col, pd.Series(np.nan, index=ents.index))  # a column may be absent
+        out[name] = pd.to_numeric(given, errors="coerce").fillna(0.0)
     out["source"] = "reported"
     dps = layers.get("discharge_points")
     measured = None
@@ -91,12 +94,47 @@ def source_loads(
     out.loc[sewer, list(PARAMETERS)] = 0.0
     out.loc[sewer, "source"] = "via_plant"
     frame = gpd.GeoDataFrame(out, geometry=ents.geometry.to_numpy(), crs=ents.crs)
+    frame = _at_outfalls(frame, dps)
+    if measured is not None:  # a measured outfall carries its own load, not a flow share
+        at = frame["dp_id"].isin(measured.index).to_numpy() & (frame["source"] == "measured")
+        for name in PARAMETERS:
+            if name in measured:
+                got = measured[name].reindex(frame.loc[at, "dp_id"]).to_numpy()
+                frame.loc[at, name] = np.where(np.isnan(got), frame.loc[at, name], got)
     plants = _plant_rows(layers, samples, dps, year)
     if len(plants):
         frame = pd.concat([frame, plants.to_crs(frame.crs)], ignore_index=True)
     frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=ents.crs)
     frame["catchment_id"] = _catchment(frame, catchments).to_numpy()
     return frame
+
+
+def _at_outfalls(frame: gpd.GeoDataFrame, dps: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """Enterprise rows moved to their outfalls: one row per outfall with the load split by
+    the outfalls' flows (equally when no flow is given); without an outfall, the row
+    stays at the enterprise (``booked_at = location``)."""
+    frame = frame.assign(booked_at="location", dp_id=None)
+    if dps is None or dps.empty or "ent_id" not in dps:
+        return frame
+    outs = dps[dps["source_kind"] == "enterprise"][["dp_id", "ent_id", "flow_m3d", "geometry"]]
+    outs = outs.to_crs(frame.crs).dropna(subset=["ent_id"])
+    outs = outs.assign(ent_id=outs["ent_id"].astype(str))
+    flow = pd.to_numeric(outs["flow_m3d"], errors="coerce").clip(lower=0).fillna(0.0)
+    total = flow.groupby(outs["ent_id"]).transform("sum")
+    count = outs.groupby("ent_id")["dp_id"].transform("size")
+    outs = outs.assign(share=np.where(total > 0, flow / total.where(total > 0), 1 / count))
+    has = frame["id"].isin(outs["ent_id"]).to_numpy() & (frame["kind"] == "enterprise").to_numpy()
+    moved = (
+        frame[has]
+        .drop(columns=["geometry", "dp_id"])
+        .merge(outs.rename(columns={"ent_id": "id"})[["id", "dp_id", "share", "geometry"]], on="id")
+    )
+    for name in PARAMETERS:
+        moved[name] = moved[name] * moved["share"]
+    moved = gpd.GeoDataFrame(
+        moved.drop(columns="share").assign(booked_at="outfall"), geometry="geometry", crs=frame.crs
+    )
+    return gpd.GeoDataFrame(pd.concat([frame[~has], moved], ignore_index=True), crs=frame.crs)
 
 
 def _plant_rows(layers, samples, dps, year) -> gpd.GeoDataFrame:
@@ -117,6 +155,8 @@ def _plant_rows(layers, samples, dps, year) -> gpd.GeoDataFrame:
         hit = gpd.sjoin(geo[["geometry"]], villages[["village_id", "geometry"]].to_crs(geo.crs))
         geo["village_id"] = hit.groupby(level=0)["village_id"].first().reindex(geo.index)
     geo["sector"] = "sewage_plant"
+    geo["booked_at"] = "outfall"
+    geo["dp_id"] = plant_dps["dp_id"].to_numpy()
     return geo
 
 
@@ -124,15 +164,36 @@ def totals(loads: pd.DataFrame, by: str) -> pd.DataFrame:
     """t/a per value of ``by`` (catchment_id, village_id or sector), largest COD first."""
     keyed = loads.assign(**{by: loads[by].fillna("—")})
     out = keyed.groupby(by, as_index=False).agg(
-        sources=("id", "size"), **{p: (p, "sum") for p in PARAMETERS}
+        sources=("id", "nunique"), **{p: (p, "sum") for p in PARAMETERS}
     )
     return out.sort_values("COD", ascending=False).reset_index(drop=True)
 
 
-def against_caps(loads: pd.DataFrame, caps: pd.DataFrame | None) -> pd.DataFrame:
+def caps_for_year(caps: pd.DataFrame | None, year: int | None) -> pd.DataFrame | None:
+    """The caps that hold in ``year``: a cap is set for a year, and a catchment capped for
+    2023 and 2025 has two. Without a year, each catchment's latest cap (its year shown)."""
+    if caps is None or caps.empty or "year" not in caps:
+        return caps
+    years = pd.to_numeric(caps["year"], errors="coerce")
+    if year is not None:
+        return caps[years == year]
+    latest = (
+        caps.assign(_y=years)
+        .sort_values("_y")
+        .drop_duplicates(["catchment_id", "parameter"], keep="last")
+    )
+    return latest.drop(columns="_y")
+
+
+def against_caps(
+    loads: pd.DataFrame, caps: pd.DataFrame | None, year: int | None = None
+) -> pd.DataFrame:
     """Per catchment and parameter: load, cap, gap (load − cap; > 0 means over the cap),
-    use of the cap, with the cap's year, basis and verification. Catchments without a cap
-    are listed as such, never as within it."""
+    use of the cap, with the cap's year, basis and verification — the cap of ``year`` (or
+    each catchment's latest when None: caps are matched by their year, never summed or
+    duplicated across years). Catchments without a cap are listed as such, never as
+    within it."""
+    caps = caps_for_year(caps, year)
     by = totals(loads, "catchment_id").melt(
         id_vars=["catchment_id"],
         value_vars=list(PARAMETERS),
@@ -166,7 +227,7 @@ def scenario_loads(
     link = sewers[["ent_id", "plant", "flow_m3d"]].copy()
     is_ent = (after["kind"] == "enterprise").to_numpy()
     connected = is_ent & after["id"].isin(link["ent_id"]).to_numpy()
-    before = after.loc[connected].set_index("id")
+    before = after.loc[connected].groupby("id")[list(PARAMETERS)].sum()  # all its outfalls
     rows = []
     for plant_id, group in link.groupby("plant"):
         row = {
@@ -192,11 +253,13 @@ def scenario_loads(
     return after
 
 
-def scenario_effect(before: pd.DataFrame, after: pd.DataFrame, caps: pd.DataFrame | None):
+def scenario_effect(
+    before: pd.DataFrame, after: pd.DataFrame, caps: pd.DataFrame | None, year: int | None = None
+):
     """Per catchment and parameter: load and gap before and after, and the change."""
     cols = ["catchment_id", "parameter", "load_tpa", "gap_tpa", "status"]
-    a = against_caps(before, caps)[[*cols, "cap_tpa"]]
-    b = against_caps(after, caps)[cols]
+    a = against_caps(before, caps, year)[[*cols, "cap_tpa"]]
+    b = against_caps(after, caps, year)[cols]
     out = a.merge(b, on=["catchment_id", "parameter"], how="outer", suffixes=("", "_after"))
     out["change_tpa"] = out["load_tpa_after"].fillna(0) - out["load_tpa"].fillna(0)
     return out.sort_values(["parameter", "change_tpa"]).reset_index(drop=True)

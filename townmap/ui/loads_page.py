@@ -80,9 +80,9 @@ def _totals(loads: pd.DataFrame, lang: str, parameter: str) -> None:
     widgets.export_widget(lang, table, f"loads_{by}", "ld_export")
 
 
-def _caps(ws, loads: pd.DataFrame, lang: str, parameter: str) -> None:
+def _caps(ws, loads: pd.DataFrame, lang: str, parameter: str, year: int | None) -> None:
     caps = ws.read_table("load_caps") if ws.has_table("load_caps") else None
-    status = against_caps(loads, caps)
+    status = against_caps(loads, caps, year)  # that year's caps (or each one's latest)
     mine = status[status["parameter"] == parameter]
     chart_data = mine.dropna(subset=["cap_tpa"]).melt(
         id_vars=["catchment_id"],
@@ -117,7 +117,7 @@ def _caps(ws, loads: pd.DataFrame, lang: str, parameter: str) -> None:
         editor.edit_table(ws, "load_caps", lang, keys=["catchment_id", "parameter", "year"])
 
 
-def _scenario(ws, stamp, loads: pd.DataFrame, lang: str) -> None:
+def _scenario(ws, stamp, loads: pd.DataFrame, lang: str, year: int | None) -> None:
     saved = list_scenarios(ws)
     if saved.empty:
         st.info(t("no_scenarios", lang))
@@ -136,7 +136,7 @@ def _scenario(ws, stamp, loads: pd.DataFrame, lang: str) -> None:
         loads, scenario["sewers"], scenario["plants"], effluent["limits_mg_l"], catchments
     )
     caps = ws.read_table("load_caps") if ws.has_table("load_caps") else None
-    effect = scenario_effect(loads, after, caps)
+    effect = scenario_effect(loads, after, caps, year)
     st.caption(
         t("scenario_note", lang).format(std=effluent["name"])
         + " · "
@@ -161,9 +161,9 @@ def render() -> None:
     loads = data.loads(stamp, method, year)
     section = widgets.sections(lang, ["totals", "caps", "scenario"], "ld_section")
     if section == "caps":
-        _caps(ws, loads, lang, parameter)
+        _caps(ws, loads, lang, parameter, year)
     elif section == "scenario":
-        _scenario(ws, stamp, loads, lang)
+        _scenario(ws, stamp, loads, lang, year)
     else:
         _totals(loads, lang, parameter)
 
