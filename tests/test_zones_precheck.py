@@ -120,7 +120,18 @@ def _town():
                 LineString([(X0 + 20_000, Y0 - 5000), (X0 + 20_000, Y0 + 5000)]),
             ],
         ),
-        "sewer_trunk": _gdf([{}], [LineString([(X0 + 30_000, Y0), (X0 + 31_000, Y0)])]),
+        "sewer_trunk": _gdf(
+            [{"status": "existing"}, {"status": "planned"}],
+            [
+                LineString([(X0 + 30_000, Y0), (X0 + 31_000, Y0)]),
+                LineString([(X0 + 19_000, Y0 + 3000), (X0 + 19_500, Y0 + 3000)]),
+            ],
+        ),
+        "town": _gdf([{}], [box(X0 - 6000, Y0 - 6000, X0 + 32_000, Y0 + 6000)]),
+        # a level-1 drinking-water source zone on the class IV river
+        "water_source_zones": _gdf(
+            [{"level": "1"}], [box(X0 + 19_800, Y0 - 5000, X0 + 21_000, Y0 - 3000)]
+        ),
     }
 
 
@@ -150,6 +161,35 @@ def test_precheck_near_the_sewer_discharges_to_it_and_far_away_is_clean(rules):
     grey = gpd.GeoSeries([Point(X0 + 19_000, Y0)], crs=CRS).to_crs(4326).iloc[0]
     result = precheck(town, rules, grey, sector="machinery", size="small", flow_m3d=50)
     assert result.standard["class"] == "2" and result.receiving["target_class"] == "IV"
+
+
+def _at(dx, dy):
+    return gpd.GeoSeries([Point(X0 + dx, Y0 + dy)], crs=CRS).to_crs(4326).iloc[0]
+
+
+def test_a_planned_sewer_is_not_a_connection(rules):
+    """Review: a planned trunk 200 m away made the site 'sewered', class 3."""
+    result = precheck(_town(), rules, _at(19_200, 3200), sector="machinery", size="small",
+                      flow_m3d=50)  # fmt: skip
+    assert result.standard["route"] == "direct" and result.standard["class"] == "2"
+    assert any("planned sewer trunk" in n["en"] for n in result.standard["notes"])
+
+
+def test_a_site_outside_the_town_is_refused_not_judged(rules):
+    """Review: a site in Nanjing got 'class 1, Beitang Creek 119,678 m away'."""
+    with pytest.raises(ValueError, match="outside the town"):
+        precheck(_town(), rules, _at(120_000, 0), sector="food", size="small", flow_m3d=5)
+    assert precheck(_town(), rules, _at(33_000, 0), sector="food", size="small", flow_m3d=5)
+
+
+def test_inside_a_source_zone_the_zone_decides_the_class_not_the_water_beside_it(rules):
+    # the nearest water is the class IV river (class 2 outside the zone); inside the
+    # level-1 zone the water is class II: no new outfall (GB 8978 4.1.4)
+    inside = precheck(_town(), rules, _at(19_900, -4000), sector="machinery", size="small",
+                      flow_m3d=50)  # fmt: skip
+    assert inside.receiving["target_class"] == "IV"
+    assert inside.standard["class"] == "none"
+    assert any("level-1 drinking-water source zone" in n["en"] for n in inside.standard["notes"])
 
 
 def test_precheck_takes_a_drawn_site_and_refuses_bad_input(rules):
@@ -189,4 +229,12 @@ def test_cli_conflicts_zones_and_precheck(tmp_path, demo_ws, capsys):
     assert {"findings", "receiving_water", "discharge_standard"} <= set(data)
     assert main([*args, "--sector", "food", "--flow", "-3"]) == 2
     assert "flow" in capsys.readouterr().err
+    # a sector as the planner writes it; an unknown one is refused, not let through
+    assert main([*args, "--sector", "印染", "--flow", "100", "--json"]) == 0
+    as_label = json.loads(capsys.readouterr().out)
+    assert data["findings"]  # the dyeing works meets rules there, so the sets can differ
+    assert {f["rule_id"] for f in as_label["findings"]} == {f["rule_id"] for f in data["findings"]}
+    assert main([*args, "--sector", "shipbuilding", "--flow", "1"]) == 2
+    said = capsys.readouterr().err
+    assert "unknown sector 'shipbuilding'" in said and "印染 / Printing & dyeing" in said
     assert main(["conflicts", "--workspace", str(demo_ws.folder), "--out", "x.doc"]) == 2

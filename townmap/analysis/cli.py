@@ -72,6 +72,25 @@ def _cmd_zones(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sector_code(written: str, catalog) -> str:
+    """The catalog's sector code for what the user typed: the code, or its Chinese or
+    English label (印染, "Printing & dyeing"). Anything else is refused with the choices:
+    an unknown sector would escape every sector rule (Art. 43's ban among them)."""
+    from townmap.errors import UploadError
+    from townmap.i18n import value_label
+
+    choices = catalog["enterprises"].attribute("sector").choices or []
+    known = {}
+    for code in choices:
+        for text in (code, value_label(code, "zh"), value_label(code, "en")):
+            known[text.strip().casefold()] = code
+    found = known.get(written.strip().casefold())
+    if found is None:
+        listed = ", ".join(f"{value_label(c, 'zh')} / {value_label(c, 'en')}" for c in choices)
+        raise UploadError(f"unknown sector {written!r}; the catalog's sectors are: {listed}")
+    return found
+
+
 def _cmd_precheck(args: argparse.Namespace) -> int:
     import shapely
 
@@ -83,7 +102,7 @@ def _cmd_precheck(args: argparse.Namespace) -> int:
         workspace_layers(ws, catalog),
         rules,
         shapely.Point(args.lon, args.lat),
-        sector=args.sector,
+        sector=_sector_code(args.sector, catalog),
         size=args.size,
         flow_m3d=args.flow,
         context=workspace_context(ws),

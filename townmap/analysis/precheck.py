@@ -73,6 +73,33 @@ def _nearest_water(site, layers, crs) -> tuple[dict | None, shapely.Geometry | N
     return best if best else (None, None)
 
 
+def _source_zone(site, layers, crs) -> str | None:
+    """The strictest drinking-water source zone level the site lies in ("1", "2")."""
+    zones = layers.get("water_source_zones")
+    if zones is None or zones.empty or "level" not in zones:
+        return None
+    prep = prepare(zones, crs, None)
+    hit = shapely.intersects(site, prep.geoms)
+    levels = sorted(str(v) for v in prep.frame["level"].to_numpy()[hit] if pd.notna(v))
+    return levels[0] if levels else None
+
+
+#: a site farther than this from the town is not a site in this town's workspace
+MAX_OUTSIDE_M = 5_000
+
+
+def _check_inside(site, layers, crs) -> None:
+    town = layers.get("town")
+    if town is None or town.empty:
+        return
+    dist = float(np.nanmin(shapely.distance(site, prepare(town, crs, None).geoms)))
+    if dist > MAX_OUTSIDE_M:
+        raise ValueError(
+            f"the site is {dist / 1000:,.1f} km outside the town: a pre-check judges sites "
+            f"in this workspace's town (within {MAX_OUTSIDE_M / 1000:g} km of it)"
+        )
+
+
 def _standard(sector, receiving, site, layers, crs, choice, in_taihu: bool) -> dict:
     notes: list[dict] = []
     out = {
@@ -84,12 +111,42 @@ def _standard(sector, receiving, site, layers, crs, choice, in_taihu: bool) -> d
     }
     sewer = layers.get("sewer_trunk")
     if sewer is not None and not sewer.empty:
-        prep = prepare(sewer, crs, None)
-        dist = float(np.nanmin(shapely.distance(site, prep.geoms)))
-        if dist <= choice["sewer_connect_m"]:
-            out.update({"class": choice["sewer"]["class"], "route": "sewer"})
-            out["sewer_distance_m"] = round(dist, 1)
-            notes.append(choice["sewer"]["note"])
+        # only a trunk that is built is a connection; a planned one is said, not counted
+        status = sewer.get("status", pd.Series(None, index=sewer.index)).astype("string")
+        built = sewer[status.eq("existing").fillna(False).to_numpy()]
+        planned = sewer[status.eq("planned").fillna(False).to_numpy()]
+        if not built.empty:
+            prep = prepare(built, crs, None)
+            dist = float(np.nanmin(shapely.distance(site, prep.geoms)))
+            if dist <= choice["sewer_connect_m"]:
+                out.update({"class": choice["sewer"]["class"], "route": "sewer"})
+                out["sewer_distance_m"] = round(dist, 1)
+                notes.append(choice["sewer"]["note"])
+        if out["route"] is None and not planned.empty:
+            dist = float(np.nanmin(shapely.distance(site, prepare(planned, crs, None).geoms)))
+            if dist <= choice["sewer_connect_m"]:
+                notes.append(
+                    {
+                        "zh": f"规划中的污水主干管距 {dist:,.0f} 米：建成前不算接管",
+                        "en": f"a planned sewer trunk passes {dist:,.0f} m away: not a "
+                        "connection until it is built",
+                    }
+                )
+    zone = _source_zone(site, layers, crs)
+    if out["class"] is None and zone is not None:  # the zone's water, not the lake beside it
+        target = "II" if zone == "1" else "III"
+        by_class = choice["by_receiving_class"].get(target)
+        if by_class:
+            out.update({"class": by_class["class"], "route": "direct"})
+            notes.append(
+                {
+                    "zh": f"位于饮用水水源{'一' if zone == '1' else '二'}级保护区：按其水域"
+                    f"{'Ⅱ' if zone == '1' else 'Ⅲ'}类功能确定",
+                    "en": f"inside a level-{zone} drinking-water source zone: its water's "
+                    f"class {target} decides",
+                }
+            )
+            notes.append(by_class["note"])
     if out["class"] is None and receiving is not None:
         by_class = choice["by_receiving_class"].get(str(receiving.get("target_class")))
         if by_class:
@@ -149,6 +206,7 @@ def precheck(
         crs=site_crs,
     ).to_crs(crs)
     site_m = project.geometry.iloc[0]
+    _check_inside(site_m, layers, crs)
     receiving, water = _nearest_water(site_m, layers, crs)
     in_taihu = "taihu_zones" in layers and bool(
         shapely.intersects(site_m, prepare(layers["taihu_zones"], crs, None).geoms).any()
