@@ -375,3 +375,58 @@ def test_rules_naming_unknown_layers_or_attributes_are_refused(tmp_path, catalog
     assert any("b.toml" in e and "constraint.where.colour" in e for e in errors)
     with pytest.raises(CatalogError, match="does not exist"):
         load_rules(tmp_path / "nope")
+
+
+def test_a_superseded_basis_is_never_verified_and_says_what_replaced_it(tmp_path):
+    from townmap.analysis.rules import load_rules
+    from townmap.errors import CatalogError
+    from townmap.settings import layers_dir
+
+    rules = load_rules()
+    for rule_id in ("gb18068_cement_distance", "gb18075_auto_distance"):
+        rule = rules.rules[rule_id]
+        assert rule.legal_basis.superseded_by and rule.verification != "verified"
+        assert ".1-2012" in rule.legal_basis.superseded_by
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    text = (layers_dir() / "rules" / "gb18068_cement_distance.toml").read_text("utf-8")
+    (folder / "gb18068_cement_distance.toml").write_text(
+        text.replace('verification = "unverified"', 'verification = "verified"', 1), "utf-8"
+    )
+    broken = load_rules(folder)  # a broken rule file is named, never applied
+    assert not broken.rules and "superseded rule cannot be verified" in str(broken.errors[0])
+    assert isinstance(broken.errors[0], CatalogError)
+
+
+def test_the_laws_new_rules_are_there_with_their_basis_and_status():
+    from townmap.analysis.rules import load_rules
+
+    rules = load_rules().rules
+    art26 = rules["yangtze_art26_chemical_1km"]
+    assert art26.distance[0].m == 1000 and art26.verification == "partly_verified"
+    assert "Art. 26" in art26.legal_basis.article
+    assert rules["water_source_quasi_polluting"].constraint.where == {"level": ["quasi"]}
+    bans = rules["taihu_l1_further_bans"]
+    assert (
+        set(bans.subject.sectors)
+        == {"livestock_farming", "golf_course", "hazardous_chemical_storage", "waste_dump"}
+        and bans.verification == "unverified"
+    )
+
+
+def test_the_towns_wind_speed_is_read_from_its_layer(tmp_path, demo_ws):
+    """The cement and car-plant distances depend on the town's wind speed: entered on
+    the town layer, it is used; without it the rules take their strictest distance."""
+    import shutil
+
+    from townmap.analysis.checks import workspace_context
+    from townmap.store import open_workspace
+
+    folder = tmp_path / "ws"
+    shutil.copytree(demo_ws.folder, folder)
+    ws = open_workspace(folder)
+    assert "wind_speed_ms" not in workspace_context(ws) or ws.metadata().get("wind_speed_ms")
+    town = ws.read_layer("town").assign(wind_speed_ms=3.4)
+    with ws.transaction() as tx:
+        tx.write_layer("town", town)
+    assert workspace_context(open_workspace(folder))["wind_speed_ms"] == pytest.approx(3.4)

@@ -33,12 +33,18 @@ def catalog_keys(catalog: Catalog) -> dict[str, str]:
 
 
 def workspace_context(ws: Workspace) -> dict[str, float]:
-    """Numeric context from the metadata; a value that is not a number is ignored."""
+    """Numeric context — the town's 5-year mean wind speed — from the town layer's
+    attribute (a planner enters it there), else from the workspace metadata; a value that
+    is not a number is ignored, and a rule then takes its strictest distance."""
     meta = ws.metadata()
+    town = ws.read_layer("town") if ws.has_layer("town") else None
     out = {}
     for key in CONTEXT_KEYS:
+        values = []
+        if town is not None and key in town.columns:
+            values = pd.to_numeric(town[key], errors="coerce").dropna().tolist()
         try:
-            out[key] = float(meta[key])
+            out[key] = float(values[0]) if values else float(meta[key])
         except (KeyError, ValueError):
             continue
     return out

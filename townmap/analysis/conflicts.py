@@ -351,8 +351,10 @@ def find_conflicts(
             constraint_layer=rule.constraint.layer,
             title_zh=rule.title.zh,
             title_en=rule.title.en,
-            instrument_zh=basis.instrument.zh,
-            instrument_en=basis.instrument.en,
+            instrument_zh=basis.instrument.zh
+            + (f"（已被取代：{basis.superseded_by}）" if basis.superseded_by else ""),
+            instrument_en=basis.instrument.en
+            + (f" (superseded by {basis.superseded_by})" if basis.superseded_by else ""),
             article=basis.article,
             version=basis.version,
             valid_from=basis.valid_from.isoformat() if basis.valid_from else None,

@@ -95,6 +95,8 @@ class LegalBasis(Strict):
     valid_from: date | None = None
     source: str
     note: str | None = None
+    #: the instrument that replaced this one: a superseded basis is never "verified"
+    superseded_by: str | None = None
 
 
 class Rule(Strict):
@@ -112,6 +114,15 @@ class Rule(Strict):
     #: values the distance table may use when no feature attribute has them (wind speed…)
     context: dict[str, float] = Field(default_factory=dict)
     note: Label | None = None
+
+    @model_validator(mode="after")
+    def _superseded_is_not_verified(self) -> Rule:
+        if self.legal_basis.superseded_by and self.verification == "verified":
+            raise ValueError(
+                f"its legal basis was replaced by {self.legal_basis.superseded_by}: a "
+                "superseded rule cannot be verified"
+            )
+        return self
 
     @model_validator(mode="after")
     def _distance_fits_predicate(self) -> Rule:

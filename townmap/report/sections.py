@@ -153,6 +153,10 @@ def _with_basis(ctx, findings: pd.DataFrame) -> pd.DataFrame:
         if rule is not None:
             lb = rule.legal_basis
             basis = f"{lb.instrument.get(ctx.lang)} {lb.article} ({lb.version})"
+            if lb.superseded_by:  # never shown as the law in force
+                basis += ("（已被取代：" if ctx.lang == "zh" else " (superseded by ") + (
+                    lb.superseded_by + ("）" if ctx.lang == "zh" else ")")
+                )
         rows.append(
             {
                 "rule": rule.title.get(ctx.lang) if rule else rule_id,
