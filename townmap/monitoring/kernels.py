@@ -65,30 +65,48 @@ def worst_per_group(classes, rows, group, n_groups, n_rows):  # pragma: no cover
 
 
 @numba.njit(cache=True)
-def worst_bounded(classes, bound, rows, group, n_groups):  # pragma: no cover - compiled
-    """Per group: the worst class, its standard row and whether it is only a bound ("or
-    better": a detection limit decided it), from certain and bounded values apart. A
-    certain class at least as bad as every bound is certain; ties go to the row listed
-    first. −1 where a group has no classified value."""
+def worst_as_reported(classes, bound, rows, group, n_groups, apart, lake_row):  # pragma: no cover
+    """One pass for what ``worst_bounded`` gives four times: per group the worst class
+    without the parameters reported apart (``apart`` 1 = TN, 2 = fecal coliform) with its
+    row, count and bound flag; with TN; TN's alone; fecal coliform's alone; and whether
+    a lake row was classified in the group."""
     cert = np.full(n_groups, -1, dtype=np.int64)
     cert_row = np.full(n_groups, -1, dtype=np.int64)
     upper = np.full(n_groups, -1, dtype=np.int64)
     upper_row = np.full(n_groups, -1, dtype=np.int64)
     count = np.zeros(n_groups, dtype=np.int64)
+    with_tn = np.full(n_groups, -1, dtype=np.int64)
+    tn = np.full(n_groups, -1, dtype=np.int64)
+    fc = np.full(n_groups, -1, dtype=np.int64)
+    lake = np.zeros(n_groups, dtype=np.bool_)
     for i in range(classes.shape[0]):
         c = classes[i]
         if np.isnan(c):
             continue
         g = group[i]
         ci = np.int64(c)
+        r = rows[i]
+        if lake_row[r]:
+            lake[g] = True
+        a = apart[r]
+        if a == 2:
+            if ci > fc[g]:
+                fc[g] = ci
+            continue
+        if ci > with_tn[g]:
+            with_tn[g] = ci
+        if a == 1:
+            if ci > tn[g]:
+                tn[g] = ci
+            continue
         count[g] += 1
         if bound[i]:
-            if ci > upper[g] or (ci == upper[g] and rows[i] < upper_row[g]):
+            if ci > upper[g] or (ci == upper[g] and r < upper_row[g]):
                 upper[g] = ci
-                upper_row[g] = rows[i]
-        elif ci > cert[g] or (ci == cert[g] and rows[i] < cert_row[g]):
+                upper_row[g] = r
+        elif ci > cert[g] or (ci == cert[g] and r < cert_row[g]):
             cert[g] = ci
-            cert_row[g] = rows[i]
+            cert_row[g] = r
     best = np.where(upper > cert, upper, cert)
     best_row = np.where(upper > cert, upper_row, cert_row)
-    return best, best_row, count, upper > cert
+    return best, best_row, count, upper > cert, with_tn, tn, fc, lake

@@ -215,23 +215,22 @@ def _value_classes(samples: pd.DataFrame, std: Standard):
     rows, table = _lookup(samples, std)
     limits, kinds = _limits(table)
     values = pd.to_numeric(samples["value"], errors="coerce").to_numpy(dtype=float)
-    n = len(values)
-    below = (
-        samples["below_detection"].fillna(False).to_numpy(dtype=bool)
-        if "below_detection" in samples
-        else np.zeros(n, dtype=bool)
-    )
-    dl = (
-        pd.to_numeric(samples["detection_limit"], errors="coerce").to_numpy(dtype=float)
-        if "detection_limit" in samples
-        else np.full(n, np.nan)
-    )
-    use = np.where(below & ~np.isnan(dl), dl, values)
-    cls = value_classes(use, rows, kinds, limits)
-    kind = np.where(rows >= 0, kinds[np.maximum(rows, 0)], -1)
-    cls[below & (kind != 0)] = np.nan
-    with np.errstate(invalid="ignore"):
-        bound = below & (cls > 1)
+    below = _below(samples)
+    if below.any():
+        dl = (
+            pd.to_numeric(samples["detection_limit"], errors="coerce").to_numpy(dtype=float)
+            if "detection_limit" in samples
+            else np.full(len(values), np.nan)
+        )
+        use = np.where(below & ~np.isnan(dl), dl, values)
+        cls = value_classes(use, rows, kinds, limits)
+        kind = np.where(rows >= 0, kinds[np.maximum(rows, 0)], -1)
+        cls[below & (kind != 0)] = np.nan
+        with np.errstate(invalid="ignore"):
+            bound = below & (cls > 1)
+    else:  # nothing below detection: every class is certain
+        cls = value_classes(values, rows, kinds, limits)
+        bound = below.copy()
     if "saturation_pct" in samples:
         sat = pd.to_numeric(samples["saturation_pct"], errors="coerce").to_numpy(dtype=float)
         names = table["parameter"].to_numpy()
@@ -288,24 +287,20 @@ def classify(samples: pd.DataFrame, std: Standard, keys=("station", "time")) -> 
     the standard), the number of parameters classified, whether a below-detection value
     was among them; a lake's class with TN, TN's and fecal coliform's own classes.
     Groups with nothing classifiable are left out."""
-    from townmap.monitoring.kernels import worst_bounded
+    from townmap.monitoring.kernels import worst_as_reported
 
     keys = list(keys)
     rows, table, cls, bound = _value_classes(samples, std)
     names = table["parameter"].to_numpy()
-    param = np.where(rows >= 0, names[np.maximum(rows, 0)], "")
-    is_tn, is_fc = param == "TN", param == "fecal_coliform"
+    # per standard row: reported apart (1 TN, 2 fecal coliform), a lake row; integers
+    # looked up by row number, never a million string comparisons
+    apart = np.select([names == "TN", names == "fecal_coliform"], [1, 2], 0).astype(np.int64)
+    lake_row = table["water_type"].to_numpy() == "lake"
     group, n_groups, uniques, labels, sizes = _groups(samples, keys)
-
-    def worst(mask):
-        return worst_bounded(np.where(mask, cls, np.nan), bound, rows, group, n_groups)
-
-    best, best_row, count, bounded = worst(~is_tn & ~is_fc)
-    with_tn, _, _, _ = worst(~is_fc)
-    tn, _, _, _ = worst(is_tn)
-    fc, _, _, _ = worst(is_fc)
-    counted = bound | (~np.isnan(cls) & _below(samples))
-    below = np.bincount(group, weights=counted, minlength=n_groups)
+    best, best_row, count, bounded, with_tn, tn, fc, lake_group = worst_as_reported(
+        cls, bound, np.maximum(rows, 0), group, n_groups, apart, lake_row
+    )
+    below_values = _below(samples)
     found = np.flatnonzero((best > 0) | (tn > 0) | (fc > 0))
     if not len(found):
         return pd.DataFrame(columns=[*keys, *CLASS_COLUMNS])
@@ -329,8 +324,14 @@ def classify(samples: pd.DataFrame, std: Standard, keys=("station", "time")) -> 
         best_row[found] >= 0, names[np.maximum(best_row[found], 0)], None
     )
     frame["parameters"] = count[found]
-    frame["below_detection"] = below[found] > 0
-    lake = _lake_groups(samples, group, n_groups)[found]
+    if below_values.any():
+        counted = bound | (~np.isnan(cls) & below_values)
+        frame["below_detection"] = (
+            np.bincount(group, weights=counted, minlength=n_groups)[found] > 0
+        )
+    else:  # nothing below detection: no pass over the groups
+        frame["below_detection"] = False
+    lake = lake_group[found]
     frame["class_with_tn"] = np.where(lake, classes(with_tn), frame["class"])
     frame["tn_class"] = classes(tn)
     frame["fecal_coliform_class"] = classes(fc)
@@ -340,14 +341,7 @@ def classify(samples: pd.DataFrame, std: Standard, keys=("station", "time")) -> 
 def _below(samples: pd.DataFrame) -> np.ndarray:
     if "below_detection" not in samples:
         return np.zeros(len(samples), dtype=bool)
-    return samples["below_detection"].fillna(False).to_numpy(dtype=bool)
-
-
-def _lake_groups(samples: pd.DataFrame, group: np.ndarray, n_groups: int) -> np.ndarray:
-    if "water_type" not in samples:
-        return np.zeros(n_groups, dtype=bool)
-    lake = samples["water_type"].astype("string").eq("lake").fillna(False).to_numpy(dtype=bool)
-    return np.bincount(group, weights=lake, minlength=n_groups) > 0
+    return samples["below_detection"].fillna(False).to_numpy(dtype=bool, copy=True)
 
 
 def class_text(cls: float, bound: bool, lang: str) -> str:
