@@ -493,6 +493,9 @@ def test_export_page_offers_the_crs_by_name_and_shows_the_notes(ws, monkeypatch)
     at.selectbox(key="exp_format_vector").set_value(".gpkg").run()
     assert "工作空间坐标系（EPSG:4549）" in at.selectbox(key="exp_crs_gpkg").options
     at.selectbox(key="exp_crs_gpkg").set_value("epsg").run()
+    # asked for but not given: said on the page, the button waits (no internal codes)
+    assert any("请填写 EPSG 代码" in as_read(i.value) for i in at.info)
+    assert at.button(key="exp_go").disabled
     at.text_input(key="exp_epsg").set_value("99999x").run()
     at.button(key="exp_go").click().run()
     assert not at.exception and any("unknown export CRS" in as_read(e.value) for e in at.error)

@@ -16,6 +16,7 @@ from townmap.io.importer import (
     ImportOptions,
     NewLayer,
     commit_import,
+    import_identity,
     plan_import,
     undo_last_import,
 )
@@ -449,3 +450,15 @@ def test_colours_by_a_column_of_measurements_are_refused_on_the_command_line_too
     commit_import(ws, plan_import(_zones_gpkg(tmp_path), _new("zones"), catalog, ws=ws))
     with pytest.raises(UploadError, match="measurements with decimals"):
         change(ws, "zones", lambda s, f: restyled(s, f, None, "面积公顷"))
+
+
+def test_an_undo_naming_an_import_that_is_no_longer_the_last_undoes_nothing(tmp_path, catalog, ws):
+    """Walkthrough: a click on the undo button drawn before a deletion undid another
+    import."""
+    first = commit_import(ws, plan_import(_zones_gpkg(tmp_path), _new("first"), catalog, ws=ws))
+    second = commit_import(ws, plan_import(_zones_gpkg(tmp_path), _new("second"), catalog, ws=ws))
+    delete(ws, "second")
+    with pytest.raises(UploadError, match="not the one the button named"):
+        undo_last_import(ws, expected=import_identity(second))
+    assert "first" in ws.layer_names()  # nothing undone
+    assert undo_last_import(ws, expected=import_identity(first))["layer_id"] == "first"

@@ -655,6 +655,11 @@ def _open_rows(log: pd.DataFrame) -> pd.Index:
     return log.index[log["undone"] == "false"]
 
 
+def import_identity(record: dict) -> str:
+    """What tells one import from another in the log (two can share a second)."""
+    return "|".join(str(record.get(k)) for k in ("imported_at", "layer_id", "file_name", "sha256"))
+
+
 def next_undo(ws: Workspace) -> dict | None:
     """The import the next undo would take back (its log row), so a button can say which;
     None when there is none. Read without the lock: the undo itself decides under it."""
@@ -665,9 +670,12 @@ def next_undo(ws: Workspace) -> dict | None:
     return log.loc[rows[-1]].to_dict() if len(rows) else None
 
 
-def undo_last_import(ws: Workspace) -> dict:
+def undo_last_import(ws: Workspace, expected: str | None = None) -> dict:
     """Put the workspace back as it was before the last import that is not yet undone
-    (found under the lock: two undos never undo the same import)."""
+    (found under the lock: two undos never undo the same import). ``expected`` (the
+    import time a button showed) refuses when another import is the last one by now: a
+    click on a button drawn before a deletion or another undo must not undo a different
+    import."""
     from townmap.auth.access import admit
     from townmap.own_layers import OwnLayerSpec, own_specs, workspace_catalog, write_specs
 
@@ -686,6 +694,11 @@ def undo_last_import(ws: Workspace) -> dict:
             raise UploadError("there is no import to undo" + more)
         row = open_rows[-1]
         record = log.loc[row].to_dict()
+        if expected is not None and import_identity(record) != expected:
+            raise UploadError(
+                f"the last import is now {record['file_name']} ({record['imported_at']}), "
+                "not the one the button named: nothing was undone; look again"
+            )
         layer_id = record["layer_id"]
         admit(tx, tx.actor, "edit", layer_id)  # a consultant undoes only their own imports
         catalog = workspace_catalog(tx, ws.catalog)

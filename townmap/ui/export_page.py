@@ -66,7 +66,11 @@ def _choose_crs(lang: str, ws, suffix: str, disabled: bool) -> str | None:
         return None
     if choice == "epsg":
         code = st.text_input(t("export_epsg_code", lang), key="exp_epsg").strip()
-        return f"EPSG:{code.upper().removeprefix('EPSG:')}"  # empty: refused by the library
+        code = code.upper().removeprefix("EPSG:").strip()
+        if not code:  # asked for, not given: say so here rather than fail on "EPSG:"
+            st.info(t("export_epsg_missing", lang))
+            return ""
+        return f"EPSG:{code}"
     return choice
 
 
@@ -102,7 +106,7 @@ def render() -> None:
         if not is_table:
             style = {".gpkg": "gpkg", ".zip": "qml", ".kml": "kml"}.get(suffix, "none")
             st.caption(t(f"export_style_{style}", lang))
-        if st.button(t("export_prepare", lang), key="exp_go"):
+        if st.button(t("export_prepare", lang), key="exp_go", disabled=crs == ""):
             out = common.download_dir() / f"{layer}{suffix}"
             try:
                 exported = export_layer(

@@ -14,7 +14,7 @@ import streamlit as st
 
 from townmap.errors import TownmapError
 from townmap.i18n import t
-from townmap.io.importer import IMPORT_LOG, next_undo
+from townmap.io.importer import IMPORT_LOG, import_identity, next_undo
 from townmap.own_layers import (
     MAX_CATEGORIES,
     category_columns,
@@ -232,4 +232,4 @@ def import_log(lang: str, ws, cat, undo) -> None:
         time=_text(record.get("imported_at")).replace("T", " ")[:16],
     )
     if st.button(what, key="imp_undo"):
-        undo()
+        undo(import_identity(record))

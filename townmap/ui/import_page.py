@@ -132,11 +132,11 @@ def _commit(lang: str, ws, plan) -> None:
     st.rerun()
 
 
-def _undo(lang: str, ws) -> None:
+def _undo(lang: str, ws, expected: str) -> None:
     from townmap.io.importer import undo_last_import
 
     try:
-        record = undo_last_import(ws)
+        record = undo_last_import(ws, expected)
     except TownmapError as exc:
         st.error(escape_markdown(exc))
         return
@@ -188,7 +188,7 @@ def render() -> None:
     st.divider()
     own_layers(lang, ws)
     st.divider()
-    import_log(lang, ws, cat, lambda: _undo(lang, ws))
+    import_log(lang, ws, cat, lambda expected: _undo(lang, ws, expected))
 
 
 render()
