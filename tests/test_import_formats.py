@@ -486,3 +486,10 @@ def test_a_netcdf_with_several_variables_and_packed_values(tmp_path, catalog):
         plan_import(other, ImportOptions("dem"), catalog)
     with pytest.raises(UploadError, match="has no variable 'c'"):
         plan_import(other, ImportOptions("dem", source_layer="c"), catalog)
+
+
+def test_a_shapefile_part_alone_says_the_shp_is_missing(tmp_path):
+    path = tmp_path / "区划.dbf"
+    path.write_bytes(b"\x03\x7c\x01\x01" + b"\x00" * 28 + b"\x0d")
+    with pytest.raises(UploadError, match=r"one part of a Shapefile: its \.shp is missing"):
+        read_file(path)

@@ -741,9 +741,18 @@ def _dispatch(path: Path, encoding: str | None, layer: str | None, limits: Limit
         )
     if suffix in RASTER_SUFFIXES:
         raise UploadError(f"{path.name} is a raster: import it into a raster layer such as the DEM")
+    if suffix in SHAPEFILE_PARTS:
+        raise UploadError(
+            f"{path.name} is one part of a Shapefile: its .shp is missing — choose the .shp "
+            "with its .dbf, .shx and .prj together, or a zip of them"
+        )
     raise UploadError(
         f"{path.name}: files of type '{suffix or '(none)'}' are not supported; use {FORMATS}"
     )
+
+
+#: the side files of a Shapefile: alone, they are a Shapefile without its .shp
+SHAPEFILE_PARTS = {".dbf", ".shx", ".prj", ".cpg", ".sbn", ".sbx", ".qix", ".qmd"}
 
 
 def read_file(
