@@ -49,6 +49,18 @@ def test_every_section_figure_and_table_in_both_languages(report):
     assert ("虚构" in text) if report.lang == "zh" else ("FICTIONAL" in text)
 
 
+def test_the_sources_section_prints_where_each_instrument_was_checked(report):
+    caption = "依据来源" if report.lang == "zh" else "Sources: where each instrument"
+    table = next(t for t in report.tables if caption in t.caption)
+    frame = table.frame
+    instruments = " ".join(frame.iloc[:, 0].astype(str))
+    assert "GB 3838-2002" in instruments and "GB 18918-2002" in instruments
+    assert ("长江保护法" if report.lang == "zh" else "Yangtze River Protection Law") in instruments
+    text = " ".join(frame.astype(str).to_numpy().ravel())
+    assert "g230.com" in text and "layers/references.md §1" in text
+    assert "shared/reference" not in text  # nothing points outside Townmap
+
+
 def test_pdf_pages_are_not_blank_and_use_a_cjk_font(report, tmp_path):
     pdf = write_report(report, tmp_path / "r.pdf")
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout

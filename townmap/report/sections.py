@@ -410,6 +410,7 @@ def comments(ctx) -> list[Block]:
 
 def limits(ctx) -> list[Block]:
     from townmap.management.register import obligations
+    from townmap.sources import sources_table
 
     ob = obligations()
     table = pd.DataFrame(
@@ -429,8 +430,24 @@ def limits(ctx) -> list[Block]:
         Paragraph(ctx.t("text", "unverified_count", n=weak)),
         Paragraph(ctx.t("text", "assumptions")),
         _table(ctx, table, "obligations"),
+        _table(ctx, sources_table(_cited_sources(), ctx.lang), "sources_used"),
     ]
     return blocks
+
+
+def _cited_sources() -> list[str]:
+    """Every layers/sources.toml entry the rules and standards cite, in file order."""
+    from townmap.settings import layers_dir
+    from townmap.sources import cited
+
+    keys: list[str] = []
+    for folder in ("rules", "standards", "ems", "cleaner_production"):
+        for path in sorted((layers_dir() / folder).glob("*.toml")):
+            text = path.read_text(encoding="utf-8")
+            for line in text.splitlines():
+                if line.startswith("source = "):
+                    keys += cited(line)
+    return list(dict.fromkeys(keys))
 
 
 SECTIONS = [
