@@ -212,6 +212,7 @@ def water(ctx) -> list[Block]:
             years["label"] = years["class"].map(ROMAN)
             grid = years.pivot(index="station", columns="period", values="label")
             png = figures.class_grid(grid, "", analysis_spec("station_classes").style.categories)
+            blocks.append(Paragraph(ctx.t("text", "class_as_reported")))
             blocks.append(Figure(png, ctx.t("captions", "class_grid"), width_cm=14))
             targets = stations.set_index("station_id")["target_class"]
             last = years[years["period"] == years["period"].max()].copy()
@@ -230,6 +231,7 @@ def water(ctx) -> list[Block]:
                     "period": last["period"],
                     "class": last["label"],
                     "deciding": last["deciding_parameter"],
+                    "tn_class": last["tn_class"].map(ROMAN),
                     "target": last["station"].map(targets),
                     "attained": [
                         _yes(ctx, c <= ROMAN_TO_CLASS.get(t, 0))
