@@ -362,3 +362,25 @@ def test_a_plant_on_a_lake_meets_1a_by_the_2006_amendment_not_1b():
     row = choose_limits(layers).set_index("standard").loc["gb18918_2002"]
     assert row["class"] == "1A" and "2006" in row["basis_en"]
     assert row["choice_verification"] == "partly_verified"  # one page quotes the clause
+
+
+@pytest.mark.parametrize(
+    ("code", "applies"),
+    [("320506100", True), ("321181102", True), ("321002100", False), ("329901100", True)],
+)
+def test_db32_1072_applies_by_the_taihu_area_as_divisions_define_it(code, applies):
+    """A Suzhou (3205) or Danyang (321181) plant meets DB32/1072 even on a Yangtze river;
+    a Yangzhou (3210) one does not, even on a Taihu-basin river; a division not listed
+    (the demo's fictional 3299) falls back to the basin of the receiving water (Taihu)."""
+    layers = _layers([_pt("P", "P1", "R3" if code.startswith(("3210", "3299")) else "R4",
+                          (20, 10) if code.startswith(("3210", "3299")) else (9020, 10))],
+                     [{"plant_id": "P1", "built": 2010}])  # fmt: skip
+    layers["town"] = gpd.GeoDataFrame(
+        {"admin_code": [code]}, geometry=[shapely.box(-9000, -9000, 9000, 9000)], crs=CRS
+    )
+    got = choose_limits(layers)
+    assert ("db32_1072_2018" in set(got["standard"])) is applies
+    if applies:
+        basis = got.set_index("standard").loc["db32_1072_2018", "basis_en"]
+        listed = not code.startswith("3299")
+        assert ("by administrative division" in basis) is listed

@@ -184,8 +184,10 @@ def choose_limits(
         ent_base = base[~is_plant].assign(owner_id=points.loc[~is_plant, "ent_id"].to_numpy())
         parts.append(_enterprise_rows(ent_base, ents, c8978, sectors))
     rows = []
+    in_area = taihu_area(layers)
     for idx in base.index[is_plant]:  # a town has one or a few plants
         b = base.loc[idx].to_dict()
+        b["taihu_area"] = in_area
         b["owner_id"] = points.loc[idx, "plant_id"]
         b["receiving_class"] = None if pd.isna(b["receiving_class"]) else b["receiving_class"]
         rows.extend(_plant_rows(b, plants, recv.loc[idx], b["taihu_level"], c18918))
@@ -359,8 +361,11 @@ def _plant_rows(base: dict, plants: pd.DataFrame, recv, level, choice: dict) -> 
         }
     ]
     taihu = choice["taihu"]
-    if base["basin"] in taihu["basins"]:
+    area = base.get("taihu_area")
+    applies = base["basin"] in taihu["basins"] if area is None else bool(area)
+    if applies:
         table = taihu["table_in_zones"].get(str(level), taihu["table_elsewhere"])
+        scope_zh, scope_en = _AREA_SCOPE[area is not None]
         rows.append(
             {
                 **base,
@@ -369,11 +374,40 @@ def _plant_rows(base: dict, plants: pd.DataFrame, recv, level, choice: dict) -> 
                 "screening": False,
                 "built": built,
                 "choice_verification": taihu["verification"],
-                "basis_zh": taihu["note"]["zh"],
-                "basis_en": taihu["note"]["en"],
+                "basis_zh": taihu["note"]["zh"] + "；" + scope_zh,
+                "basis_en": taihu["note"]["en"] + "; " + scope_en,
             }
         )
     return rows
+
+
+_AREA_SCOPE = {
+    False: (
+        "乡镇不在已列的行政区划中：按受纳水体所在流域判断",
+        "the town's division is not listed: the receiving water's basin decides",
+    ),
+    True: (
+        "乡镇属太湖地区（按行政区划，含排入长江的）",
+        "the town is in the Taihu area (by administrative division, also when discharging "
+        "to the Yangtze)",
+    ),
+}
+
+
+def taihu_area(layers: Mapping[str, gpd.GeoDataFrame]) -> bool | None:
+    """Whether the town lies in the Jiangsu Taihu area by its administrative code
+    (``layers/standards/taihu_area.toml``); None when the code says neither."""
+    town = layers.get("town")
+    if town is None or town.empty or "admin_code" not in town:
+        return None
+    area = _choice("taihu_area.toml")
+    codes = town["admin_code"].dropna().astype(str).str.strip()
+    for code in codes:
+        if any(code.startswith(p) for p in area["inside"]):
+            return True
+        if any(code.startswith(p) for p in area["outside"]):
+            return False
+    return None
 
 
 def _temperatures(samples: pd.DataFrame) -> pd.DataFrame:
