@@ -348,6 +348,11 @@ def _plant_rows(base: dict, plants: pd.DataFrame, recv, level, choice: dict) -> 
         if built_year is not None and not pd.isna(built_year)
         else None
     )
+    notes_zh.append("江苏城镇污水处理厂另有 DB32/4440-2022（限值未收录，未纳入判定）")
+    notes_en.append(
+        "Jiangsu's town-WWTP standard DB32/4440-2022 may also bind (values not encoded: "
+        "not in the verdict)"
+    )
     rows = [
         {
             **base,
