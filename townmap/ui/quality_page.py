@@ -78,6 +78,13 @@ def _stations(stamp, lang: str) -> None:
         st.dataframe(over.assign(parameter=names), hide_index=True, width="stretch")
 
 
+def _axis_title(series: pd.DataFrame, parameter: str, lang: str) -> str:
+    """The parameter and the unit its values are in (mg/L, 个/L, °C; none for pH)."""
+    unit = str(series["unit"].iloc[0]) if "unit" in series and len(series) else ""
+    name = _parameter_label(parameter, lang)
+    return f"{name} ({unit})" if unit else name
+
+
 def _parameter_label(code: str, lang: str) -> str:
     from townmap.monitoring.lab_data import load_vocabulary
 
@@ -135,6 +142,7 @@ def _trend(stamp, lang: str) -> None:
         params,
         key="wq_param",
         index=params.index("NH3-N") if "NH3-N" in params else 0,
+        format_func=lambda p: _parameter_label(p, lang),
     )
     series = frame[(frame["station"] == station) & (frame["parameter"] == parameter)]
     series = series.dropna(subset=["value"]).sort_values("time")
@@ -166,7 +174,7 @@ def _trend(stamp, lang: str) -> None:
             )
         )
     line = base.mark_line(point=True, color="#222222").encode(
-        y=alt.Y("value:Q", title=f"{parameter} (mg/L)"),
+        y=alt.Y("value:Q", title=_axis_title(series, parameter, lang)),
         tooltip=["time:T", "value:Q", "below_detection:N"],
     )
     st.altair_chart(alt.layer(*layers, line), width="stretch")
@@ -174,7 +182,8 @@ def _trend(stamp, lang: str) -> None:
     m1, m2, m3 = st.columns(3)
     m1.metric(t("trend", lang), value_label(test["trend"], lang))
     m2.metric("p", f"{test['p']:.3f}")
-    m3.metric(t("sen_slope", lang), f"{test['slope_per_year']:.3g} mg/L/a")
+    unit = str(series["unit"].iloc[0]) if "unit" in series else ""
+    m3.metric(t("sen_slope", lang), f"{test['slope_per_year']:.3g} {unit}/a".replace(" /a", "/a"))
     st.caption(t("mk_note", lang))
     estimated = series.get("qualifier", pd.Series(dtype=str)).astype(str).eq("estimated")
     if estimated.any():
