@@ -185,6 +185,9 @@ def render() -> None:
     m3.metric(t("repeat_offenders", lang), f"{len(offenders):,}")
     unverified = (findings["verification"] != "verified").mean()
     m4.metric(t("unverified_limits", lang), f"{unverified:.0%}")
+    unassessed = int(samples["compliant"].isna().sum())
+    if unassessed:  # the share above is of the samples that could be judged
+        st.caption(t("samples_not_assessed", lang).format(n=unassessed, total=len(samples)))
     names = _names(stamp, lang)
     section = widgets.sections(lang, ["map", "offenders", "months", "limits"], "dc_section")
     if section == "map":
