@@ -305,6 +305,12 @@ def _new_layer_spec(raw, options, catalog, ws, hint_lon, notes, problems, row_la
             raise MixedGeometryError(kinds)
         if chosen is not None and chosen not in kinds:
             raise UploadError(f"the file holds no {_KIND_WORDS.get(chosen, chosen)}")
+        others = {k: n for k, n in kinds.items() if k != chosen}
+        if chosen is not None and others:  # left for another import, not "problems"
+            kind_of = frame.geometry.geom_type.str.removeprefix("Multi")
+            frame = frame[(kind_of == chosen).to_numpy() | frame.geometry.isna().to_numpy()]
+            listed = ", ".join(f"{n} {_KIND_WORDS[k]}" for k, n in others.items())
+            notes.append(f"{listed} left out: import the file again for them as another layer")
     spec, frame, inferred = infer_spec(
         options.layer_id,
         frame,
