@@ -44,7 +44,7 @@ def test_every_rule_and_standard_cites_a_source_that_ships_with_townmap():
         doc = tomllib.loads(path.read_text("utf-8"))
         for text in _sources(doc, []):
             keys = cited(text)
-            assert keys, f"{path.name}: {text!r} names no entry of layers/sources.toml"
+            assert keys, f"{path.name}: {text!r} names no entry of layers/sources/sources.toml"
             checked += 1
     assert checked > 30
     for key, entry in known.items():

@@ -1,4 +1,4 @@
-"""Townmap's own sources (``layers/sources.toml``): each instrument a rule, standard or
+"""Townmap's own sources (``layers/sources/sources.toml``): each instrument a rule, standard or
 the report relies on, where its values were checked and how well. Files cite an entry as
 ``source = "sources:KEY; …"``; a citation of a key that is not there is an error, so a
 user can always follow a value to where it was checked, inside Townmap."""
@@ -20,7 +20,7 @@ CITE = re.compile(r"sources:([a-z0-9_]+)")
 def sources_path() -> Path:
     from townmap.settings import layers_dir
 
-    return layers_dir() / "sources.toml"
+    return layers_dir() / "sources" / "sources.toml"
 
 
 @lru_cache(maxsize=2)
@@ -42,7 +42,7 @@ def cited(text: str | None) -> list[str]:
     known = load_sources()
     unknown = [k for k in keys if k not in known]
     if unknown:
-        raise CatalogError(f"unknown source {unknown[0]!r} (not in layers/sources.toml)")
+        raise CatalogError(f"unknown source {unknown[0]!r} (not in layers/sources/sources.toml)")
     return keys
 
 

@@ -75,6 +75,7 @@ def build_layers(seed: int = DEMO_SEED, n_enterprises: int = DEMO_ENTERPRISES) -
             "kind": [r[3] for r in names.RIVERS],
             "target_class": [r[4] for r in names.RIVERS],
             "basin": [r[5] for r in names.RIVERS],
+            "yangtze_reach": [None] * len(names.RIVERS),  # the town's streams are neither
             "flows_into_lake": [r[6] for r in names.RIVERS],
             "length_km": [round(geo.rivers[r[0]].length / 1000, 2) for r in names.RIVERS],
         },

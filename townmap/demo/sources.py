@@ -308,6 +308,11 @@ def build_sources(
             "so2_tpa": air[:, 0].round(3),
             "dust_tpa": air[:, 1].round(3),
             "solid_waste_tpa": air[:, 2].round(1),
+            # a cement works' output (the sanitary-distance rule's input), from its dust:
+            # fictional like the rest, and drawn without the generator
+            "output_tpa": np.where(
+                np.asarray(sectors) == "cement", (air[:, 1] * 4000).round(-3), np.nan
+            ),
             "treatment": treatment,
             "cp_audit_phase": cp,
             "iso14001": iso,

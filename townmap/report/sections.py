@@ -438,7 +438,7 @@ def limits(ctx) -> list[Block]:
 
 
 def _cited_sources() -> list[str]:
-    """Every layers/sources.toml entry the rules and standards cite, in file order."""
+    """Every layers/sources/sources.toml entry the rules and standards cite, in file order."""
     from townmap.settings import layers_dir
     from townmap.sources import cited
 
