@@ -10,6 +10,7 @@ only, and nothing read from the checkout.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -61,6 +62,22 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
+#: what builds and runs leave in a checkout (by name anywhere; by path from the root)
+LEFT_BEHIND = {".venv", "build", "dist", ".git", "__pycache__", ".pytest_cache", ".ruff_cache"}
+LEFT_BEHIND_PATHS = {"data/demo", "data/workspaces", "tests/artifacts"}
+
+
+def _left_behind(folder: str, names: list[str]) -> set[str]:
+    here = Path(folder).relative_to(PROJECT_ROOT).as_posix()
+    return {
+        n
+        for n in names
+        if n in LEFT_BEHIND
+        or n.endswith(".egg-info")
+        or (f"{here}/{n}" if here != "." else n) in LEFT_BEHIND_PATHS
+    }
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> dict:
     """Build the wheel, install it into a new venv, and give a clean outside folder."""
@@ -68,7 +85,11 @@ def installed(tmp_path_factory) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOWNMAP_", "PYTHON"))}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     pip = [sys.executable, "-m", "pip"]
-    _run([*pip, "wheel", "--no-deps", "-q", "-w", str(root / "dist"), str(PROJECT_ROOT)], root, env)
+    # built from a copy of the checkout without what builds and runs leave behind: a
+    # build/ folder from an earlier build would add files the repository no longer holds
+    source = root / "source"
+    shutil.copytree(PROJECT_ROOT, source, symlinks=True, ignore=_left_behind)
+    _run([*pip, "wheel", "--no-deps", "-q", "-w", str(root / "dist"), str(source)], root, env)
     (wheel,) = (root / "dist").glob("townmap-*.whl")
     _run([sys.executable, "-m", "venv", str(root / "venv")], root, env)
     venv_bin = root / "venv" / "bin"
