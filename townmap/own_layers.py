@@ -359,6 +359,7 @@ def _forget_imports(tx, layer_id: str) -> int:
     """A deleted layer's imports can no longer be undone (undoing one would bring back a
     layer the planner removed, or fail and block every earlier undo): mark them and drop
     their copies, in the deleting transaction. Returns how many were forgotten."""
+    from townmap.io.undo_copies import drop_undo_copy
     from townmap.store import IMPORT_LOG
 
     if not tx.has_table(IMPORT_LOG):
@@ -366,14 +367,7 @@ def _forget_imports(tx, layer_id: str) -> int:
     log = tx.read_table(IMPORT_LOG)
     rows = log.index[(log["layer_id"] == layer_id) & (log["undone"] == "false")]
     for row in rows:
-        name = log.at[row, "previous"] if "previous" in log.columns else ""
-        if isinstance(name, str) and name and name != "nan":
-            if tx.has_raster(name):
-                tx.delete_raster(name)
-            elif tx.has_table(name):
-                tx.delete_layer(name)
-            log.at[row, "previous"] = ""
-        log.at[row, "undone"] = "layer deleted"
+        drop_undo_copy(tx, log, row, "layer deleted")
     if len(rows):
         tx.write_table(IMPORT_LOG, log.astype(str), description="Townmap import log")
     return len(rows)

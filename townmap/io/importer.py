@@ -31,6 +31,7 @@ from townmap.io.geometry_fix import fit_geometries
 from townmap.io.placement import check_dem, check_extent, raster_footprint, web_map_hint
 from townmap.io.raster_import import RasterPlan, plan_raster_import, warp_into
 from townmap.io.readers import read_file
+from townmap.io.undo_copies import drop_undo_copy
 from townmap.settings import login_name
 from townmap.store import IMPORT_LOG, Workspace
 
@@ -550,14 +551,7 @@ def _prune_copies(tx, layer_id: str, log: pd.DataFrame) -> pd.DataFrame:
     """Keep the undo copies of the layer's last ``UNDO_DEPTH`` imports; mark older ones."""
     mine = log.index[(log["layer_id"] == layer_id) & (log["undone"] == "false")]
     for row in mine[:-UNDO_DEPTH]:
-        name = log.at[row, "previous"] if "previous" in log.columns else ""
-        if isinstance(name, str) and name and name != "nan":
-            if tx.has_raster(name):
-                tx.delete_raster(name)
-            elif tx.has_table(name):
-                tx.delete_layer(name)
-            log.at[row, "previous"] = ""
-            log.at[row, "undone"] = "expired"
+        drop_undo_copy(tx, log, row, "expired")
     return log
 
 

@@ -511,8 +511,11 @@ def check_samples(
         ["dp_id", "sampled_at", "parameter"]
     )
     ne = joined["not_encoded"].to_numpy(bool)
-    for lang, words in (("en", "{std} applies to {p}: not encoded, no verdict"),
-                        ("zh", "{std} 适用于 {p}：限值未收录，不作判定")):  # fmt: skip
+    unencoded = {
+        "en": "{std} applies to {p}: not encoded, no verdict",
+        "zh": "{std} 适用于 {p}：限值未收录，不作判定",
+    }
+    for lang, words in unencoded.items():
         column = joined[f"basis_{lang}"].astype(str)
         said = [
             words.format(std=std, p=p)

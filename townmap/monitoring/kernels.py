@@ -45,28 +45,8 @@ def value_classes(values, rows, kinds, limits):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def worst_per_group(classes, rows, group, n_groups, n_rows):  # pragma: no cover - compiled
-    """Per group: the worst class and the standard row that set it (ties: the row listed
-    first in the standard); −1 where a group has no classified value."""
-    best_cls = np.full(n_groups, -1, dtype=np.int64)
-    best_row = np.full(n_groups, -1, dtype=np.int64)
-    count = np.zeros(n_groups, dtype=np.int64)
-    for i in range(classes.shape[0]):
-        c = classes[i]
-        if np.isnan(c):
-            continue
-        g = group[i]
-        ci = np.int64(c)
-        count[g] += 1
-        if ci > best_cls[g] or (ci == best_cls[g] and rows[i] < best_row[g]):
-            best_cls[g] = ci
-            best_row[g] = rows[i]
-    return best_cls, best_row, count
-
-
-@numba.njit(cache=True)
 def worst_as_reported(classes, bound, rows, group, n_groups, apart, lake_row):  # pragma: no cover
-    """One pass for what ``worst_bounded`` gives four times: per group the worst class
+    """One pass for every class a sample is reported with: per group the worst class
     without the parameters reported apart (``apart`` 1 = TN, 2 = fecal coliform) with its
     row, count and bound flag; with TN; TN's alone; fecal coliform's alone; and whether
     a lake row was classified in the group."""
